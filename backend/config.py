@@ -1,0 +1,455 @@
+"""The config.yaml schema, shared by build.py and the backend.
+
+Validation collects every problem at once and reports each with its key path,
+line, what was expected, what was found and a hint. Unknown keys are warnings
+(errors under --strict).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+CANCELLATION_REASONS = (
+    "too_expensive",
+    "missing_features",
+    "switched_service",
+    "unused",
+    "customer_service",
+    "too_complex",
+    "low_quality",
+    "other",
+)
+CUSTOMER_UPDATES = ("name", "address", "shipping", "phone", "tax_id")
+# Font stacks use fonts already on the customer's device: no download, no
+# third-party request, and the sign-in page stays inside one round trip.
+FONTS = {
+    "system": 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif',
+    "humanist": 'Seravek, "Gill Sans Nova", Ubuntu, Calibri, "DejaVu Sans", source-sans-pro, sans-serif',
+    "geometric": 'Avenir, Montserrat, Corbel, "URW Gothic", source-sans-pro, sans-serif',
+    "rounded": 'ui-rounded, "Hiragino Maru Gothic ProN", Quicksand, Comfortaa, Manjari, "Arial Rounded MT", Calibri, source-sans-pro, sans-serif',
+    "serif": 'Charter, "Bitstream Charter", "Sitka Text", Cambria, Georgia, serif',
+    "mono": 'ui-monospace, "Cascadia Code", "Source Code Pro", Menlo, Consolas, "DejaVu Sans Mono", monospace',
+}
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".webp", ".gif", ".ico")
+
+
+def _fail(expected: str, hint: str) -> PydanticCustomError:
+    return PydanticCustomError("porch", "expected {expected}", {"expected": expected, "hint": hint})
+
+
+def _https_url(value: str | None, allow_path: bool = True) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local) or not parts.hostname:
+        raise _fail(
+            "an https:// URL",
+            "write the full address, such as https://acme.example/page (http:// is only allowed for localhost)",
+        )
+    if not allow_path and (parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise _fail(
+            "an origin such as https://acme.example",
+            "an origin is scheme, host and optional port, with no path",
+        )
+    return value
+
+
+def _no_header_breaks(value: str) -> str:
+    if any(c in value for c in "\r\n\0"):
+        raise _fail("a single line of text", "remove line breaks: this text reaches mail headers")
+    return value
+
+
+def _mail_address(value: str) -> str:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise _fail("an email address", "write an address such as billing@acme.example") from None
+    return value
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Business(Section):
+    name: str = Field("", description="Business name shown on every page and in mail.")
+    headline: str = Field("", description="Markdown shown on the sign-in page; sanitised.")
+    privacy_policy_url: str | None = Field(None, description="Link to the privacy policy.")
+    terms_of_service_url: str | None = Field(None, description="Link to the terms of service.")
+    support_email: str | None = Field(None, description="Address customers may write to.")
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _no_header_breaks(v)))
+    _urls = field_validator("privacy_policy_url", "terms_of_service_url")(classmethod(lambda cls, v: _https_url(v)))
+
+    @field_validator("support_email")
+    @classmethod
+    def _support(cls, value: str | None) -> str | None:
+        return None if value is None else _mail_address(value)
+
+
+class Branding(Section):
+    icon: str | None = Field(None, description="Square icon: a file path (relative to config.yaml) or an https URL.")
+    logo: str | None = Field(None, description="Logo: a file path (relative to config.yaml) or an https URL.")
+    brand_color: str = Field("#1f2937", description='Colour of the header and buttons, as "#rrggbb".')
+    accent_color: str = Field("#2563eb", description='Colour of links and focus rings, as "#rrggbb".')
+    font: Literal["system", "humanist", "geometric", "rounded", "serif", "mono"] = Field(
+        "system", description="A font stack that uses fonts already on the customer's device."
+    )
+
+    @field_validator("icon", "logo")
+    @classmethod
+    def _image(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or value.startswith(("https://", "http://")):
+            return _https_url(value)
+        if not value.lower().endswith(IMAGE_SUFFIXES):
+            raise _fail("an image file (" + ", ".join(IMAGE_SUFFIXES) + ")", "point to a PNG, SVG, JPEG, WebP, GIF or ICO file")
+        base = (info.context or {}).get("base")
+        if base is not None and not (Path(base) / value).is_file():
+            raise _fail("an existing file", "the path is read relative to the folder of config.yaml")
+        return value
+
+    @field_validator("brand_color", "accent_color")
+    @classmethod
+    def _color(cls, value: str) -> str:
+        if not COLOR.match(value):
+            raise _fail('a colour as "#rrggbb"', 'write # and six hex digits, such as "#0a2540"; quote it in YAML')
+        return value.lower()
+
+
+class LoginLink(Section):
+    enabled: bool = Field(True, description="When false, no sign-in page is built and the API refuses sign-in.")
+    url: str | None = Field(None, description="Where public/ is hosted, such as https://billing.acme.example.")
+
+    _url = field_validator("url")(classmethod(lambda cls, v: _https_url(v)))
+
+
+class Toggle(Section):
+    enabled: bool = True
+
+
+class CustomerUpdate(Section):
+    enabled: bool = True
+    allowed_updates: list[Literal["name", "address", "shipping", "phone", "tax_id"]] = Field(
+        default_factory=lambda: list(CUSTOMER_UPDATES),
+        description="Fields customers may change. The email address can never be changed through the login link.",
+    )
+
+
+class CancellationReason(Section):
+    enabled: bool = True
+    options: list[
+        Literal[
+            "too_expensive",
+            "missing_features",
+            "switched_service",
+            "unused",
+            "customer_service",
+            "too_complex",
+            "low_quality",
+            "other",
+        ]
+    ] = Field(default_factory=lambda: list(CANCELLATION_REASONS))
+
+
+class SubscriptionCancel(Section):
+    enabled: bool = True
+    mode: Literal["at_period_end", "immediately"] = "at_period_end"
+    proration_behavior: Literal["none", "create_prorations"] = "none"
+    cancellation_reason: CancellationReason = CancellationReason()
+
+
+class AdjustableQuantity(Section):
+    enabled: bool = False
+    minimum: int = Field(1, ge=0)
+    maximum: int = Field(99, ge=1)
+
+
+class UpdatableProduct(Section):
+    product: str = Field(description="A product id such as prod_pro.")
+    prices: list[str] = Field(description="The prices of that product customers may switch among.")
+    adjustable_quantity: AdjustableQuantity = AdjustableQuantity()
+
+
+class SubscriptionUpdate(Section):
+    enabled: bool = False
+    default_allowed_updates: list[Literal["price", "quantity", "promotion_code"]] = Field(
+        default_factory=lambda: ["price", "quantity"]
+    )
+    proration_behavior: Literal["none", "create_prorations", "always_invoice"] = "none"
+    products: list[UpdatableProduct] = Field(default_factory=list)
+
+
+class Features(Section):
+    customer_update: CustomerUpdate = CustomerUpdate()
+    invoice_history: Toggle = Toggle()
+    payment_method_update: Toggle = Toggle()
+    subscription_cancel: SubscriptionCancel = SubscriptionCancel()
+    subscription_update: SubscriptionUpdate = SubscriptionUpdate()
+
+
+class Email(Section):
+    from_: str = Field("Porch <no-reply@localhost>", alias="from", description="Sender of the sign-in code mail.")
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        _no_header_breaks(value)
+        address = value.rsplit("<", 1)[1].rstrip(">").strip() if "<" in value else value
+        _mail_address(address)
+        return value
+
+
+class Webhook(Section):
+    url: str = Field(description="The receiver's https URL.")
+    secret_env: str = Field(description="Name of the environment variable that holds the signing secret.")
+    events: list[str] = Field(default_factory=lambda: ["*"], description='Event types, or ["*"] for all.')
+
+    _url = field_validator("url")(classmethod(lambda cls, v: _https_url(v)))
+
+    @field_validator("secret_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
+            raise _fail("an environment variable name", "use capitals, digits and _, such as PORCH_WEBHOOK_SECRET")
+        return value
+
+
+class Config(Section):
+    """The whole config.yaml. Every key has a default: an empty file is a plain portal."""
+
+    business: Business = Business()
+    branding: Branding = Branding()
+    login_link: LoginLink = LoginLink()
+    default_return_url: str | None = Field(None, description="Where customers go back to on the merchant's site.")
+    allowed_origins: list[Annotated[str, AfterValidator(lambda v: _https_url(v.rstrip("/"), allow_path=False))]] = Field(
+        default_factory=list, description="Origins of pages that may embed sign-in or call the API."
+    )
+    features: Features = Features()
+    email: Email = Email()
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+    _return = field_validator("default_return_url")(classmethod(lambda cls, v: _https_url(v)))
+
+
+    @property
+    def origins(self) -> list[str]:
+        """Every origin trusted to embed pages and call the API: allowed_origins and the login link's own."""
+        found = list(self.allowed_origins)
+        if self.login_link.url:
+            parts = urlsplit(self.login_link.url)
+            found.append(f"{parts.scheme}://{parts.netloc}")
+        return list(dict.fromkeys(found))
+
+
+# What a user reads when a plain type check fails, by pydantic's error type.
+EXPECTED = {
+    "string_type": ("text", "put the value in quotes"),
+    "bool_type": ("true or false", "write true or false, without quotes"),
+    "bool_parsing": ("true or false", "write true or false, without quotes"),
+    "int_type": ("a whole number", "write digits only, such as 10"),
+    "int_parsing": ("a whole number", "write digits only, such as 10"),
+    "int_from_float": ("a whole number", "write digits only, such as 10"),
+    "list_type": ("a list", "write a list as [a, b] or as lines starting with -"),
+    "model_type": ("a mapping of keys", "indent the keys below this one"),
+    "model_attributes_type": ("a mapping of keys", "indent the keys below this one"),
+    "missing": ("a value", "add this key; it has no default"),
+}
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    path: str
+    line: int | None
+    expected: str
+    found: str
+    hint: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: expected {self.expected}, found {self.found}. Hint: {self.hint}."
+
+
+class ConfigError(Exception):
+    """The config cannot be used; `problems` lists every reason at once, `warnings` what else was noticed."""
+
+    def __init__(self, problems: list[ConfigProblem], warnings: list[ConfigProblem] | None = None):
+        self.problems = problems
+        self.warnings = warnings or []
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    return '"' + (text if len(text) <= 60 else text[:57] + "...") + '"'
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
+    return text or "(top level)"
+
+
+class _Lines:
+    """Line numbers of every key and item, read from the YAML node tree."""
+
+    def __init__(self, node: yaml.Node | None):
+        self.lines: dict[tuple[Any, ...], int] = {}
+        self.duplicates: list[tuple[tuple[Any, ...], int]] = []
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key, value in node.value:
+                child = path + (key.value,)
+                if key.value in seen:
+                    self.duplicates.append((child, key.start_mark.line + 1))
+                seen.add(key.value)
+                self.lines[child] = key.start_mark.line + 1
+                self._walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.lines[path + (index,)] = item.start_mark.line + 1
+                self._walk(item, path + (index,))
+
+    def of(self, loc: tuple[Any, ...]) -> int | None:
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return None
+
+
+def _unknown_key_hint(loc: tuple[Any, ...]) -> str:
+    parent: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = parent.model_fields.get(part) or next(
+            (f for f in parent.model_fields.values() if f.alias == part), None
+        )
+        annotation = getattr(field, "annotation", None)
+        args = getattr(annotation, "__args__", ())
+        parent = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if parent is None:
+            return "remove it"
+    names = [f.alias or n for n, f in parent.model_fields.items()]
+    return "remove it, or use one of: " + ", ".join(names)
+
+
+def _drop(data: Any, loc: tuple[Any, ...]) -> None:
+    for part in loc[:-1]:
+        data = data[part]
+    del data[loc[-1]]
+
+
+def parse_config(text: str, file: str = "config.yaml", base: Path | None = None) -> tuple[Config, list[ConfigProblem]]:
+    """Validate YAML text; return the config and the warnings, or raise ConfigError with every error."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    file, "(YAML syntax)", mark.line + 1 if mark else None, "valid YAML", problem,
+                    "check the indentation and quoting on this line and the one before",
+                )
+            ]
+        ) from None
+    lines = _Lines(node)
+    errors = [
+        ConfigProblem(file, _dotted(loc), line, "each key once", "it again", "remove one of the two")
+        for loc, line in lines.duplicates
+    ]
+    if data is None:
+        data = {}
+    warnings: list[ConfigProblem] = []
+    context = {"base": base}
+    while True:
+        try:
+            config = Config.model_validate(data, context=context)
+            break
+        except ValidationError as exc:
+            unknown = [e for e in exc.errors() if e["type"] == "extra_forbidden"]
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                line = lines.of(loc)
+                if error["type"] == "extra_forbidden":
+                    warnings.append(
+                        ConfigProblem(file, _dotted(loc), line, "a known key", "an unknown key", _unknown_key_hint(loc))
+                    )
+                    continue
+                if error["type"] == "porch":
+                    expected, hint = error["ctx"]["expected"], error["ctx"]["hint"]
+                elif error["type"] == "literal_error":
+                    expected = "one of: " + error["ctx"]["expected"].replace("'", "")
+                    hint = "choose one of the listed values"
+                    if loc[-2:-1] == ("allowed_updates",) and error["input"] == "email":
+                        hint = "customers can never change their email address through the login link"
+                elif error["type"] in ("greater_than_equal", "less_than_equal"):
+                    word = "at least" if error["type"] == "greater_than_equal" else "at most"
+                    bound = error["ctx"]["ge" if word == "at least" else "le"]
+                    expected, hint = f"a number {word} {bound}", f"use {bound} or {'more' if word == 'at least' else 'less'}"
+                else:
+                    expected, hint = EXPECTED.get(error["type"], (error["msg"].lower(), "see docs/config.schema.json"))
+                found = "nothing" if error["type"] == "missing" else _describe(error["input"])
+                errors.append(ConfigProblem(file, _dotted(loc), line, expected, found, hint))
+            if errors or not unknown:
+                raise ConfigError(sorted(errors, key=lambda p: p.line or 0), warnings) from None
+            for error in unknown:
+                _drop(data, tuple(error["loc"]))
+    if errors:
+        raise ConfigError(errors, warnings)
+    return config, sorted(warnings, key=lambda p: p.line or 0)
+
+
+def load_config(path: str | Path, strict: bool = False) -> tuple[Config, list[ConfigProblem]]:
+    """Read and validate a config file; a missing file is an error, an empty one a plain portal."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            [ConfigProblem(str(path), "(file)", None, "a readable file", exc.strerror or str(exc),
+                           "create it, or pass --config PATH, or set PORCH_CONFIG")]
+        ) from None
+    config, warnings = parse_config(text, file=path.name, base=path.parent)
+    if strict and warnings:
+        raise ConfigError(warnings)
+    return config, warnings
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of config.yaml, for editors."""
+    schema = Config.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Porch config.yaml"
+    return schema
