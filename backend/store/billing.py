@@ -1,0 +1,153 @@
+"""Stripe-shaped billing objects: upsert them, find a customer by email, read a customer's billing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from backend.store import tables
+
+# import file key -> (table, Stripe "object" value)
+KINDS = {
+    "products": (tables.products, "product"),
+    "prices": (tables.prices, "price"),
+    "customers": (tables.customers, "customer"),
+    "payment_methods": (tables.payment_methods, "payment_method"),
+    "subscriptions": (tables.subscriptions, "subscription"),
+    "invoices": (tables.invoices, "invoice"),
+}
+ACTIVE = ("active", "trialing")
+INVOICE_PAGE = 24
+
+
+class ObjectError(ValueError):
+    """An object to import lacks what the store needs; the message says which and why."""
+
+
+def _ref(value: Any) -> str | None:
+    """Stripe fields such as `customer` hold an id or, when expanded, the object itself."""
+    if isinstance(value, dict):
+        return value.get("id")
+    return value
+
+
+def _row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
+        raise ObjectError(f"each of {kind} needs a string \"id\"")
+    row: dict[str, Any] = {"id": obj["id"], "created": int(obj.get("created") or 0)}
+    if kind == "prices":
+        row["product"] = _ref(obj.get("product"))
+    elif kind == "customers":
+        email = obj.get("email")
+        row["email_lower"] = email.strip().lower() if isinstance(email, str) and email.strip() else None
+    elif kind in ("payment_methods", "subscriptions", "invoices"):
+        row["customer"] = _ref(obj.get("customer"))
+        if kind == "subscriptions":
+            if not isinstance(obj.get("status"), str):
+                raise ObjectError(f"subscription {obj['id']} needs a \"status\"")
+            row["status"] = obj["status"]
+    row["data"] = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return row
+
+
+def upsert(conn: sa.Connection, kind: str, objects: Iterable[dict[str, Any]]) -> int:
+    """Insert or replace objects by id; returns how many were written."""
+    table = KINDS[kind][0]
+    rows = [_row(kind, obj) for obj in objects]
+    if not rows:
+        return 0
+    ids = [row["id"] for row in rows]
+    for start in range(0, len(ids), 500):
+        conn.execute(table.delete().where(table.c.id.in_(ids[start : start + 500])))
+    conn.execute(table.insert(), rows)
+    return len(rows)
+
+
+def customer_for_email(conn: sa.Connection, email: str) -> str | None:
+    """The customer an email signs in as: the newest with an active or trialing
+    subscription, else the newest with that address (case-insensitive)."""
+    has_active = (
+        sa.select(sa.literal(1))
+        .where(tables.subscriptions.c.customer == tables.customers.c.id)
+        .where(tables.subscriptions.c.status.in_(ACTIVE))
+        .exists()
+    )
+    query = (
+        sa.select(tables.customers.c.id)
+        .where(tables.customers.c.email_lower == email.strip().lower())
+        .order_by(sa.case((has_active, 1), else_=0).desc(), tables.customers.c.created.desc(), tables.customers.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(query).scalar()
+
+
+def _load(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    return [json.loads(row.data) for row in rows]
+
+
+def get(conn: sa.Connection, kind: str, object_id: str) -> dict[str, Any] | None:
+    table = KINDS[kind][0]
+    data = conn.execute(sa.select(table.c.data).where(table.c.id == object_id)).scalar()
+    return None if data is None else json.loads(data)
+
+
+def owned(conn: sa.Connection, kind: str, customer_id: str, object_id: str) -> dict[str, Any] | None:
+    """An object by id, only if it belongs to the customer: others' ids look like missing ones."""
+    table = KINDS[kind][0]
+    data = conn.execute(
+        sa.select(table.c.data).where(table.c.id == object_id, table.c.customer == customer_id)
+    ).scalar()
+    return None if data is None else json.loads(data)
+
+
+def _expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> None:
+    """Put each item's price, with its product, into the subscription, as Stripe's expand does."""
+    items = [item for sub in subscriptions for item in (sub.get("items") or {}).get("data", [])]
+    price_ids = {_ref(item.get("price")) for item in items} - {None}
+    prices = {p["id"]: p for p in _load(conn.execute(sa.select(tables.prices.c.data).where(tables.prices.c.id.in_(price_ids))))}
+    product_ids = {_ref(p.get("product")) for p in prices.values()} | {
+        _ref(item["price"].get("product")) for item in items if isinstance(item.get("price"), dict)
+    }
+    products = {
+        p["id"]: p
+        for p in _load(conn.execute(sa.select(tables.products.c.data).where(tables.products.c.id.in_(product_ids - {None}))))
+    }
+    for item in items:
+        price = item.get("price")
+        price = dict(prices.get(_ref(price), price if isinstance(price, dict) else {"id": price}))
+        product = _ref(price.get("product"))
+        price["product"] = products.get(product, {"id": product, "name": product})
+        item["price"] = price
+
+
+def portal(conn: sa.Connection, customer_id: str) -> dict[str, Any] | None:
+    """Everything the portal page shows of one customer."""
+    customer = get(conn, "customers", customer_id)
+    if customer is None:
+        return None
+    subscriptions = _load(
+        conn.execute(
+            sa.select(tables.subscriptions.c.data)
+            .where(tables.subscriptions.c.customer == customer_id)
+            .order_by(tables.subscriptions.c.created.desc())
+        )
+    )
+    _expand_prices(conn, subscriptions)
+    invoices = _load(
+        conn.execute(
+            sa.select(tables.invoices.c.data)
+            .where(tables.invoices.c.customer == customer_id)
+            .order_by(tables.invoices.c.created.desc(), tables.invoices.c.id.desc())
+            .limit(INVOICE_PAGE)
+        )
+    )
+    methods = _load(
+        conn.execute(
+            sa.select(tables.payment_methods.c.data)
+            .where(tables.payment_methods.c.customer == customer_id)
+            .order_by(tables.payment_methods.c.created.desc())
+        )
+    )
+    return {"customer": customer, "subscriptions": subscriptions, "invoices": invoices, "payment_methods": methods}

@@ -1,0 +1,99 @@
+"""The connection to SQLite or PostgreSQL, and the migrations that shape it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from starlette.concurrency import run_in_threadpool
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+T = TypeVar("T")
+
+
+class DatabaseError(Exception):
+    """The database cannot be reached or is not at the schema this code needs."""
+
+
+def _engine_url(url: str) -> str:
+    # SQLAlchemy's bare postgresql:// means psycopg2; Porch ships psycopg 3.
+    return "postgresql+psycopg://" + url.split("://", 1)[1] if url.startswith("postgresql://") else url
+
+
+def create_engine(url: str) -> sa.Engine:
+    engine = sa.create_engine(_engine_url(url), pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets readers go on while a writer commits; busy_timeout makes
+            # concurrent writers wait instead of failing with "database is locked".
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: sa.Connection) -> None:
+            # A writing transaction takes the write lock up front: one that read first
+            # and wrote later could not be serialised and would fail instead of waiting.
+            write = connection.get_execution_options().get("porch_write", True)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _alembic(connection: sa.Connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the schema to the newest revision; safe to run at every start."""
+    with engine.begin() as connection:
+        command.upgrade(_alembic(connection), "head")
+
+
+def pending_migrations(engine: sa.Engine) -> bool:
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        return current != ScriptDirectory.from_config(_alembic(connection)).get_current_head()
+
+
+class Database:
+    """Runs store functions in a transaction, off the event loop."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    def run(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
+        with self.engine.connect() as connection:
+            connection.execution_options(porch_write=write)
+            with connection.begin():
+                return fn(connection, *args)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a function that writes, in one transaction."""
+        return await run_in_threadpool(self.run, fn, *args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a function that only reads."""
+        return await run_in_threadpool(lambda: self.run(fn, *args, write=False))
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+            return True
+        except sa.exc.SQLAlchemyError:
+            return False
