@@ -1,0 +1,208 @@
+"""Mail: a durable queue in the database, a worker that drains it, and delivery
+over SMTP or, without PORCH_SMTP_URL, to the outbox (console and .eml files)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+import sqlalchemy as sa
+
+from backend import keys
+from backend.config import Config
+from backend.i18n import translations
+from backend.settings import Settings
+from backend.signin import CODE_LIFETIME
+from backend.store import billing
+from backend.store.database import Database
+from backend.store.tables import mail_queue
+
+log = logging.getLogger("porch.mail")
+LEASE = 120
+BATCH = 20
+POLL = 5.0
+
+
+class MailError(Exception):
+    """Delivery failed; the job stays queued and is tried again later."""
+
+
+def header_safe(value: str) -> str:
+    if any(c in value for c in "\r\n\0"):
+        raise MailError("refusing a header value with CR, LF or NUL")
+    return value
+
+
+def signin_message(config: Config, to: str, code: str, locale: str) -> EmailMessage:
+    _ = translations(locale).gettext
+    business = config.business.name or _("your account")
+    message = EmailMessage()
+    message["From"] = header_safe(config.email.from_)
+    message["To"] = header_safe(to)
+    message["Subject"] = _("Your sign-in code for %(business)s: %(code)s") % {"business": business, "code": code}
+    message["Date"] = formatdate()
+    message["Message-ID"] = make_msgid(domain="porch.invalid")
+    message["Auto-Submitted"] = "auto-generated"
+    lines = [
+        _("Your sign-in code is:"),
+        "",
+        f"    {code}",
+        "",
+        _("It is valid for %(minutes)d minutes and works once.") % {"minutes": CODE_LIFETIME // 60},
+        _("If you did not ask for it, you can ignore this message: nobody can sign in without the code."),
+    ]
+    if config.business.support_email:
+        lines += ["", _("Questions? Write to %(address)s.") % {"address": config.business.support_email}]
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+def smtp_params(smtp_url: str) -> dict[str, Any]:
+    """aiosmtplib's arguments from PORCH_SMTP_URL: smtp:// is plain, smtps:// TLS, smtp+starttls:// upgrades."""
+    url = urlsplit(smtp_url)
+    return {
+        "hostname": url.hostname or "localhost",
+        "port": url.port or (465 if url.scheme == "smtps" else 587 if url.scheme == "smtp+starttls" else 25),
+        "username": unquote(url.username) if url.username else None,
+        "password": unquote(url.password) if url.password else None,
+        "use_tls": url.scheme == "smtps",
+        "start_tls": url.scheme == "smtp+starttls",
+        "timeout": 15,
+    }
+
+
+class Transport:
+    """Hands a message to SMTP, or writes it to the outbox when no SMTP server is set."""
+
+    def __init__(self, settings: Settings, echo: Callable[[str], None] = print):
+        self.smtp_url = settings.smtp_url
+        self.outbox = settings.outbox_dir
+        self.echo = echo
+
+    async def send(self, message: EmailMessage) -> None:
+        if self.smtp_url:
+            await self._smtp(message)
+        else:
+            self._outbox(message)
+
+    async def _smtp(self, message: EmailMessage) -> None:
+        params = smtp_params(self.smtp_url or "")
+        try:
+            await aiosmtplib.send(message, **params)
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise MailError(f"SMTP {params['hostname']}:{params['port']}: {exc}") from exc
+
+    def _outbox(self, message: EmailMessage) -> None:
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns()}.eml"
+        path = self.outbox / name
+        path.write_bytes(bytes(message))
+        self.echo(
+            f"\n--- mail to {message['To']} ({path}) ---\nSubject: {message['Subject']}\n\n"
+            f"{message.get_content().rstrip()}\n---"
+        )
+
+
+def _claim(conn: sa.Connection, now: int) -> list[Any]:
+    """Take due jobs under a lease, so that a job whose sender died is taken again later."""
+    due = (
+        (mail_queue.c.status.in_(("pending", "sending"))) & (mail_queue.c.next_attempt_at <= now)
+    )
+    rows = conn.execute(sa.select(mail_queue).where(due).order_by(mail_queue.c.id).limit(BATCH)).all()
+    claimed = []
+    for row in rows:
+        taken = conn.execute(
+            mail_queue.update()
+            .where(mail_queue.c.id == row.id, mail_queue.c.next_attempt_at == row.next_attempt_at, due)
+            .values(status="sending", next_attempt_at=now + LEASE)
+        ).rowcount
+        if taken:
+            claimed.append(row)
+    return claimed
+
+
+def _finish(conn: sa.Connection, job_id: int, values: dict[str, Any]) -> None:
+    conn.execute(mail_queue.update().where(mail_queue.c.id == job_id).values(**values))
+
+
+class MailWorker:
+    """Drains the queue: resolves each code request to a customer and mails them, or drops it."""
+
+    def __init__(
+        self, db: Database, transport: Transport, config: Config, secret: bytes, clock: Callable[[], float] = time.time
+    ):
+        self.db = db
+        self.transport = transport
+        self.config = config
+        self.sealer = keys.sealer(secret)
+        self.clock = clock
+        self.wake = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.process_due()
+            except Exception:  # the worker must outlive a database hiccup; the jobs stay queued
+                log.exception("mail queue: pass failed; trying again")
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), POLL)
+            except asyncio.TimeoutError:
+                pass
+
+    async def process_due(self) -> int:
+        """One pass over due jobs; returns how many were handled."""
+        now = int(self.clock())
+        jobs = await self.db.call(_claim, now)
+        for job in jobs:
+            await self._handle(job, now)
+        return len(jobs)
+
+    async def _handle(self, job: Any, now: int) -> None:
+        if job.expires_at <= now:
+            await self.db.call(_finish, job.id, {"status": "expired", "sealed": ""})
+            return
+        payload = json.loads(self.sealer.decrypt(job.sealed.encode()))
+        customer_id = await self.db.read(billing.customer_for_email, payload["to"])
+        customer = customer_id and await self.db.read(billing.get, "customers", customer_id)
+        if not customer:
+            # No customer has this address: nothing is sent, and the code waits nowhere.
+            await self.db.call(_finish, job.id, {"status": "dropped", "sealed": ""})
+            return
+        try:
+            message = signin_message(self.config, customer["email"], payload["code"], payload["locale"])
+            await self.transport.send(message)
+        except (MailError, ValueError) as exc:
+            attempts = job.attempts + 1
+            log.warning("mail %s: attempt %d failed: %s", job.id, attempts, exc)
+            retry = {"status": "pending", "attempts": attempts, "last_error": str(exc)[:500],
+                     "next_attempt_at": now + min(300, 5 * 2**attempts)}
+            await self.db.call(_finish, job.id, retry)
+            return
+        await self.db.call(_finish, job.id, {"status": "sent", "sealed": ""})
+
+
+async def check_transport(transport: Transport) -> str:
+    """Says where mail goes, after making sure it can get there."""
+    if not transport.smtp_url:
+        transport.outbox.mkdir(parents=True, exist_ok=True)
+        return f"outbox {transport.outbox} (no PORCH_SMTP_URL set)"
+    params = smtp_params(transport.smtp_url)
+    username, password = params.pop("username"), params.pop("password")
+    client = aiosmtplib.SMTP(**params)
+    try:
+        await client.connect()
+        if username:
+            await client.login(username, password or "")
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise MailError(f"cannot reach SMTP at {params['hostname']}:{params['port']}: {exc}") from exc
+    return f"SMTP {params['hostname']}:{params['port']} answers"
