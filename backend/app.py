@@ -1,0 +1,132 @@
+"""The Starlette application: routes, middleware and the background work it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, AsyncIterator, Callable
+
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from backend import api, ratelimit, sessions, signin
+from backend.config import Config
+from backend.errors import APIError, api_error, error_response
+from backend.guards import APIGuard
+from backend.mailer import MailWorker, Transport
+from backend.openapi import openapi_json
+from backend.settings import Settings
+from backend.static import Site
+from backend.store.database import Database, create_engine
+
+log = logging.getLogger("porch")
+HOUSEKEEPING_EVERY = 600
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if not request.url.path.startswith("/api/"):
+        return Response(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    code, message = {
+        404: ("not_found", "No such API endpoint."),
+        405: ("method_not_allowed", "This endpoint does not take that method."),
+    }.get(exc.status_code, ("http_error", str(exc.detail)))
+    return error_response(exc.status_code, code, message, exc.headers)
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s", exc)
+    return error_response(503, "unavailable", "The service is briefly unavailable. Try again in a moment.",
+                          {"Retry-After": "5"})
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/api/login/code", api.login_code, methods=["POST"]),
+    Route("/api/login/verify", api.login_verify, methods=["POST"]),
+    Route("/api/logout", api.logout, methods=["POST"]),
+    Route("/api/portal", api.portal_data, methods=["GET"]),
+    Route("/api/customer", api.update_customer, methods=["PATCH"]),
+    Route("/api/invoices/{id}", api.invoice, methods=["GET"]),
+    Route("/api/health", api.health, methods=["GET"]),
+    Route("/api/openapi.json", openapi_json, methods=["GET"]),
+]
+
+
+def _housekeeping(conn: sa.Connection, now: int) -> None:
+    ratelimit.prune(conn, now)
+    signin.prune(conn, now)
+    sessions.prune(conn, now)
+
+
+def create_app(
+    settings: Settings,
+    config: Config,
+    *,
+    clock: Callable[[], float] = time.time,
+    transport: Transport | None = None,
+    background: bool = True,
+) -> Starlette:
+    """The app; `background=False` leaves the mail queue to be drained by the caller (tests do)."""
+    db = Database(create_engine(settings.database_url))
+    worker = MailWorker(db, transport or Transport(settings), config, settings.secret_key, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async def housekeeping() -> None:
+            while True:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    await db.call(_housekeeping, int(clock()))
+                await asyncio.sleep(HOUSEKEEPING_EVERY)
+
+        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(housekeeping())] if background else []
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            db.engine.dispose()
+
+    routes = list(ROUTES)
+    if settings.public_dir.is_dir():
+        routes.append(Mount("/", app=Site(settings.public_dir)))
+    middleware = [
+        Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies] or []),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=config.origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Content-Type", "Idempotency-Key"],
+            max_age=600,
+        ),
+        Middleware(APIGuard, origins=config.origins),
+    ]
+    handlers: dict[Any, Any] = {
+        APIError: api_error,
+        HTTPException: http_error,
+        sa.exc.OperationalError: database_error,
+        sa.exc.InterfaceError: database_error,
+        Exception: server_error,
+    }
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.config = config
+    app.state.db = db
+    app.state.secret = settings.secret_key
+    app.state.clock = clock
+    app.state.mail_worker = worker
+    return app

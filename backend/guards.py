@@ -1,0 +1,94 @@
+"""What every API request passes before an endpoint sees it: cross-site rules,
+content type, body size, and the headers every answer carries (SPEC section 7)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.errors import APIError, error_response
+
+MAX_BODY = 16 * 1024
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+API_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+]
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class APIGuard:
+    """Refuses cross-site and malformed requests under /api/ and adds the API's headers."""
+
+    def __init__(self, app: ASGIApp, origins: Iterable[str]):
+        self.app = app
+        self.origins = set(origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        refusal = self._refusal(request)
+        if refusal:
+            await error_response(*refusal)(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + API_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, request: Request) -> tuple[int, str, str] | None:
+        origin = request.headers.get("origin")
+        own = f"{request.url.scheme}://{request.url.netloc}"
+        allowed = origin is not None and (origin == own or origin in self.origins)
+        if origin is not None and not allowed:
+            return 403, "cross_site", "Requests from this origin are not allowed."
+        if request.headers.get("sec-fetch-site") == "cross-site" and not allowed:
+            return 403, "cross_site", "Cross-site requests are not allowed."
+        if request.method in STATE_CHANGING:
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                return 415, "unsupported_media_type", "Send the request body as application/json."
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return 413, "payload_too_large", f"The request body is larger than {MAX_BODY} bytes."
+        return None
+
+
+async def json_body(request: Request, model: type[Model]) -> Model:
+    """The request body parsed into `model`: capped, well-formed, no unknown fields."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise APIError(413, "payload_too_large", f"The request body is larger than {MAX_BODY} bytes.")
+    try:
+        data: Any = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise APIError(400, "invalid_request", _first_problem(exc)) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"]) or "body"
+    if error["type"] == "extra_forbidden":
+        return f"Unknown field '{field}'."
+    if error["type"] == "missing":
+        return f"Field '{field}' is required."
+    if error["type"] == "model_type":
+        return "The request body must be a JSON object."
+    return f"Field '{field}': {error['msg']}."
