@@ -1,0 +1,191 @@
+"""`python -m backend ...`: the thin edge that turns Porch's errors into clear messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from backend import __version__
+from backend.config import Config, ConfigError, json_schema, load_config
+from backend.importer import ImportFileError, import_file
+from backend.settings import SETTINGS, Settings, SettingsError
+from backend.store.database import Database, DatabaseError, create_engine, migrate, pending_migrations
+
+ROOT = Path(__file__).resolve().parent.parent
+F = TypeVar("F", bound=Callable[..., Any])
+HOST_HELP = "Address to listen on. 127.0.0.1 (the default) is this machine only; 0.0.0.0 listens on every interface."
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _converting(fn: F) -> F:
+    """Porch's own errors become one message and exit code 1, never a traceback."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            for warning in exc.warnings:
+                click.echo(f"Warning: {warning}", err=True)
+            _fail("the config has errors:\n" + "\n".join(f"  {p}" for p in exc.problems))
+        except (SettingsError, ImportFileError, DatabaseError) as exc:
+            _fail(str(exc))
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(require_secret: bool = True, config: str | None = None) -> Settings:
+    settings = Settings.from_env(require_secret=require_secret)
+    if config:
+        settings = Settings(**{**settings.__dict__, "config_path": Path(config)})
+    return settings
+
+
+def _config(settings: Settings) -> Config:
+    config, warnings = load_config(settings.config_path)
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    return config
+
+
+def _database(settings: Settings) -> Database:
+    import sqlalchemy as sa
+
+    engine = create_engine(settings.database_url)
+    try:
+        migrate(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseError(
+            f"cannot open the database at PORCH_DATABASE_URL ({settings.database_url.split('@')[-1]}): "
+            f"{exc.__class__.__name__}: {str(exc.orig if hasattr(exc, 'orig') else exc).strip()}"
+        ) from None
+    return Database(engine)
+
+
+def _serve(settings: Settings, config: Config, host: str, port: int) -> None:
+    import uvicorn
+
+    from backend.app import create_app
+
+    app = create_app(settings, config)
+    # Proxy headers are read by the app itself, only from PORCH_TRUSTED_PROXIES;
+    # uvicorn's own handling would trust 127.0.0.1 by default.
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="porch")
+def main() -> None:
+    """Porch: a self-hosted customer billing portal."""
+
+
+@main.command()
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: PORCH_CONFIG or ./config.yaml).")
+@click.option("--host", default="127.0.0.1", show_default=True, help=HOST_HELP)
+@click.option("--port", default=8000, show_default=True, type=int)
+@_converting
+def serve(config: str | None, host: str, port: int) -> None:
+    """Serve the API under /api/ and, when public/ exists, the built site at /."""
+    settings = _settings(config=config)
+    portal_config = _config(settings)
+    _database(settings)
+    if not settings.public_dir.is_dir():
+        click.echo("No public/ folder: serving the API only. Run `python build.py` to build the pages.", err=True)
+    _serve(settings, portal_config, host, port)
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_converting
+def import_command(file: Path) -> None:
+    """Upsert Stripe-shaped objects from FILE.json into the store; safe to re-run."""
+    settings = _settings(require_secret=False)
+    counts = import_file(_database(settings), file)
+    click.echo("Imported " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items()) + ".")
+
+
+@main.command()
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: PORCH_CONFIG or ./config.yaml).")
+@_converting
+def check(config: str | None) -> None:
+    """Validate config.yaml and the environment: database, mail, secret."""
+    from backend.mailer import Transport, check_transport
+
+    problems = []
+    settings = None
+    try:
+        settings = _settings(config=config)
+    except SettingsError as exc:
+        problems.append(str(exc))
+        settings = _settings(require_secret=False, config=config)
+    try:
+        _config(settings)
+        click.echo(f"config:   {settings.config_path} is valid")
+    except ConfigError as exc:
+        problems += [str(p) for p in exc.problems]
+    try:
+        _database(settings)
+        click.echo(f"database: reachable, schema up to date")
+    except DatabaseError as exc:
+        problems.append(str(exc))
+    try:
+        click.echo("mail:     " + asyncio.run(check_transport(Transport(settings))))
+    except Exception as exc:  # any failure to reach mail is a finding to report, not a crash
+        problems.append(f"mail: {exc}")
+    if problems:
+        _fail("check found problems:\n" + "\n".join(f"  {p}" for p in problems))
+    click.echo("All good.")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of config.yaml (for editors)."""
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help=HOST_HELP)
+@click.option("--port", default=8000, show_default=True, type=int)
+@_converting
+def demo(host: str, port: int) -> None:
+    """Build the sample site, fill a SQLite file with demo data and serve it; mail goes to the console."""
+    from backend.demo import DEMO_EMAIL, demo_objects
+    from backend.pages import build_site
+    from backend.store import billing
+
+    home = Path(".porch")
+    environ = {
+        "PORCH_CONFIG": str(ROOT / "config.yaml"),
+        "PORCH_DATABASE_URL": f"sqlite:///{(home / 'demo.db').resolve()}",
+        "PORCH_SECRET_KEY": secrets.token_urlsafe(48),
+        "PORCH_OUTBOX_DIR": os.environ.get("PORCH_OUTBOX_DIR", str(home / "outbox")),
+    }
+    settings = Settings.from_env(environ)
+    settings = Settings(**{**settings.__dict__, "public_dir": home / "public"})
+    config = _config(settings)
+    build_site(config, settings.config_path.parent, ROOT / "site", settings.public_dir)
+    db = _database(settings)
+    objects = demo_objects(int(time.time()))
+    db.run(lambda conn: [billing.upsert(conn, kind, objects[kind]) for kind in billing.KINDS])
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/login/?prefilled_email=" + DEMO_EMAIL.replace("@", "%40")
+    click.echo(
+        f"Porch demo: {len(objects['customers'])} customers in {home / 'demo.db'}; mail goes to this console "
+        f"and to {settings.outbox_dir}/.\n\n  Sign in at {url}\n"
+    )
+    _serve(settings, config, host, port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
