@@ -101,11 +101,16 @@ async def login_verify(request: Request) -> Response:
     state = request.app.state
     now = _now(request)
 
-    def verify_and_open(conn: Any) -> tuple[dict[str, Any], str]:
+    def verify_and_open(conn: Any) -> tuple[dict[str, Any], str] | APIError:
         customer = signin.verify_code(conn, state.secret, body.challenge, body.code, now)
+        if isinstance(customer, APIError):
+            return customer
         return billing.get(conn, "customers", customer) or {}, sessions.create(conn, state.secret, customer, now)
 
-    customer, token = await state.db.call(verify_and_open)
+    outcome = await state.db.call(verify_and_open)
+    if isinstance(outcome, APIError):
+        raise outcome
+    customer, token = outcome
     response = JSONResponse({"customer": portal.pick("customer", customer)})
     secure = _secure(request)
     response.set_cookie(

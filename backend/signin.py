@@ -96,29 +96,33 @@ def request_code(
     return challenge
 
 
-def verify_code(conn: sa.Connection, secret: bytes, challenge: str, code: str, now: int) -> str:
-    """The customer id that a right, fresh, unused code signs in as; APIError otherwise."""
+def verify_code(conn: sa.Connection, secret: bytes, challenge: str, code: str, now: int) -> str | APIError:
+    """The customer id that a right, fresh, unused code signs in as, or the refusal.
+
+    A refusal is returned, not raised, so that the transaction still commits
+    what it counted: a wrong try and a failure must stick.
+    """
     id_hash = keys.digest(secret, "challenge", challenge)
     row = conn.execute(sa.select(challenges).where(challenges.c.id_hash == id_hash)).first()
     if row is None:
-        raise invalid_code()
+        return invalid_code()
     failure_key = "fail:email:" + keys.digest(secret, "rate", row.email_lower)
     wait = ratelimit.retry_after(conn, failure_key, FAILURES_PER_EMAIL, now)
     if wait:
-        raise rate_limited(wait)
+        return rate_limited(wait)
     right = keys.same(keys.digest(secret, "code", challenge + code), row.code_hash)
     usable = (challenges.c.id_hash == id_hash) & challenges.c.spent.is_(False)
     usable &= (challenges.c.attempts < MAX_TRIES) & (challenges.c.expires_at > now)
     if not right:
         conn.execute(challenges.update().where(usable).values(attempts=challenges.c.attempts + 1))
         ratelimit.record(conn, failure_key, now)
-        raise invalid_code()
+        return invalid_code()
     # The update is the decision: of concurrent verifies only one can flip `spent`.
     if conn.execute(challenges.update().where(usable).values(spent=True)).rowcount != 1:
-        raise invalid_code()
+        return invalid_code()
     customer = billing.customer_for_email(conn, row.email_lower)
     if customer is None:
-        raise invalid_code()
+        return invalid_code()
     return customer
 
 
