@@ -302,7 +302,8 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, (int, float)):
         return str(value)
-    text = str(value)
+    # Line breaks are shown as \n so that one problem stays on one line.
+    text = str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\0", "\\0")
     return '"' + (text if len(text) <= 60 else text[:57] + "...") + '"'
 
 

@@ -1,0 +1,173 @@
+"""config.yaml: every error at once, each with path, line, expected, found and hint, word for word."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backend.config import ConfigError, json_schema, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def errors(text: str, base: Path | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, base=base)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_an_empty_file_is_a_plain_portal():
+    config, warnings = parse_config("")
+    assert warnings == []
+    assert config.login_link.enabled is True
+    assert config.branding.font == "system"
+    assert config.features.subscription_update.enabled is False
+    assert config.features.customer_update.allowed_updates == ["name", "address", "shipping", "phone", "tax_id"]
+
+
+def test_the_sample_config_is_valid_and_strict_clean():
+    config, warnings = load_config(ROOT / "config.yaml", strict=True)
+    assert warnings == []
+    assert config.business.name
+
+
+def test_every_error_is_reported_at_once_with_line_and_hint():
+    text = """business:
+  support_email: nobody
+branding:
+  brand_color: navy
+  font: comic
+login_link:
+  enabled: maybe
+  url: ftp://billing.acme.example
+features:
+  customer_update:
+    allowed_updates: [name, email]
+  subscription_cancel:
+    mode: later
+  subscription_update:
+    products:
+      - prices: [price_pro_monthly]
+        adjustable_quantity: {minimum: -1}
+allowed_origins: [https://acme.example/account]
+email:
+  from: "Acme <billing@acme.example>\\nBcc: x@evil.example"
+webhooks:
+  - url: https://acme.example/hooks
+    secret_env: lower-case
+"""
+    assert errors(text) == [
+        'config.yaml:2: business.support_email: expected an email address, found "nobody". '
+        "Hint: write an address such as billing@acme.example.",
+        'config.yaml:4: branding.brand_color: expected a colour as "#rrggbb", found "navy". '
+        'Hint: write # and six hex digits, such as "#0a2540"; quote it in YAML.',
+        'config.yaml:5: branding.font: expected one of: system, humanist, geometric, rounded, serif or mono, '
+        'found "comic". Hint: choose one of the listed values.',
+        'config.yaml:7: login_link.enabled: expected true or false, found "maybe". '
+        "Hint: write true or false, without quotes.",
+        'config.yaml:8: login_link.url: expected an https:// URL, found "ftp://billing.acme.example". '
+        "Hint: write the full address, such as https://acme.example/page (http:// is only allowed for localhost).",
+        "config.yaml:11: features.customer_update.allowed_updates[1]: expected one of: name, address, shipping, "
+        'phone or tax_id, found "email". Hint: customers can never change their email address through the login link.',
+        'config.yaml:13: features.subscription_cancel.mode: expected one of: at_period_end or immediately, '
+        'found "later". Hint: choose one of the listed values.',
+        "config.yaml:16: features.subscription_update.products[0].product: expected a value, found nothing. "
+        "Hint: add this key; it has no default.",
+        "config.yaml:17: features.subscription_update.products[0].adjustable_quantity.minimum: "
+        "expected a number at least 0, found -1. Hint: use 0 or more.",
+        'config.yaml:18: allowed_origins[0]: expected an origin such as https://acme.example, '
+        'found "https://acme.example/account". Hint: an origin is scheme, host and optional port, with no path.',
+        'config.yaml:20: email.from: expected a single line of text, found "Acme <billing@acme.example>\\nBcc: x@evil.example". '
+        "Hint: remove line breaks: this text reaches mail headers.",
+        'config.yaml:23: webhooks[0].secret_env: expected an environment variable name, found "lower-case". '
+        "Hint: use capitals, digits and _, such as PORCH_WEBHOOK_SECRET.",
+    ]
+
+
+def test_unknown_keys_are_warnings_with_the_known_ones_listed():
+    config, warnings = parse_config("business:\n  name: Acme\n  colour: red\nthemes: dark\n")
+    assert config.business.name == "Acme"
+    assert [str(w) for w in warnings] == [
+        'config.yaml:3: business.colour: expected a known key, found an unknown key. '
+        "Hint: remove it, or use one of: name, headline, privacy_policy_url, terms_of_service_url, support_email.",
+        "config.yaml:4: themes: expected a known key, found an unknown key. Hint: remove it, or use one of: "
+        "business, branding, login_link, default_return_url, allowed_origins, features, email, webhooks.",
+    ]
+
+
+def test_unknown_keys_are_errors_with_strict(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("business:\n  nam: Acme\n")
+    load_config(path)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, strict=True)
+    assert [p.path for p in caught.value.problems] == ["business.nam"]
+
+
+def test_errors_keep_the_warnings_beside_them():
+    with pytest.raises(ConfigError) as caught:
+        parse_config("business: {nam: x}\nbranding: {brand_color: red}\n")
+    assert [p.path for p in caught.value.problems] == ["branding.brand_color"]
+    assert [p.path for p in caught.value.warnings] == ["business.nam"]
+
+
+def test_yaml_syntax_errors_name_the_line():
+    assert errors("business:\n  name: [Acme\nbranding: {}\n") == [
+        "config.yaml:3: (YAML syntax): expected valid YAML, found expected ',' or ']', but got ':'. "
+        "Hint: check the indentation and quoting on this line and the one before."
+    ]
+
+
+def test_duplicate_keys_are_errors():
+    assert errors("business:\n  name: A\n  name: B\n") == [
+        'config.yaml:3: business.name: expected each key once, found it again. Hint: remove one of the two.'
+    ]
+
+
+def test_wrong_types_say_what_was_found():
+    assert errors("business: Acme\nallowed_origins: https://acme.example\n") == [
+        'config.yaml:1: business: expected a mapping of keys, found "Acme". Hint: indent the keys below this one.',
+        'config.yaml:2: allowed_origins: expected a list, found "https://acme.example". '
+        "Hint: write a list as [a, b] or as lines starting with -.",
+    ]
+
+
+def test_image_paths_must_exist_next_to_the_config(tmp_path):
+    (tmp_path / "logo.svg").write_text("<svg/>")
+    parse_config("branding: {logo: logo.svg}", base=tmp_path)
+    assert errors("branding: {logo: missing.svg, icon: notes.txt}", base=tmp_path) == [
+        'config.yaml:1: branding.icon: expected an image file (.png, .svg, .jpg, .jpeg, .webp, .gif, .ico), '
+        'found "notes.txt". Hint: point to a PNG, SVG, JPEG, WebP, GIF or ICO file.',
+        'config.yaml:1: branding.logo: expected an existing file, found "missing.svg". '
+        "Hint: the path is read relative to the folder of config.yaml.",
+    ]
+
+
+def test_a_missing_file_is_one_clear_error(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "nope.yaml")
+    assert str(caught.value) == (
+        f"{tmp_path / 'nope.yaml'}: (file): expected a readable file, found No such file or directory. "
+        "Hint: create it, or pass --config PATH, or set PORCH_CONFIG."
+    )
+
+
+def test_origins_include_the_login_link_origin_once():
+    config, _ = parse_config(
+        "allowed_origins: ['https://acme.example/', https://billing.acme.example]\n"
+        "login_link: {url: https://billing.acme.example/portal}\n"
+    )
+    assert config.origins == ["https://acme.example", "https://billing.acme.example"]
+
+
+def test_the_published_json_schema_is_current():
+    published = json.loads((ROOT / "docs" / "config.schema.json").read_text())
+    assert published == json_schema()
+
+
+def test_the_json_schema_knows_every_top_level_key():
+    assert set(json_schema()["properties"]) == {
+        "business", "branding", "login_link", "default_return_url", "allowed_origins", "features", "email", "webhooks",
+    }
