@@ -1,0 +1,93 @@
+"""Sessions: an opaque HttpOnly cookie, idle and absolute expiry, revoked on the server at logout."""
+
+from __future__ import annotations
+
+from conftest import Outbox, sign_in
+from starlette.testclient import TestClient
+
+from backend.sessions import ABSOLUTE, IDLE
+
+
+def cookie_header(client, outbox) -> str:
+    challenge = client.post("/api/login/code", json={"email": "jenny@example.com"}).json()["challenge"]
+    answer = client.post("/api/login/verify", json={"challenge": challenge, "code": outbox.last_code()})
+    return answer.headers["set-cookie"]
+
+
+def test_cookie_on_plain_http_localhost_is_httponly_lax_and_not_secure(client, outbox):
+    header = cookie_header(client, outbox)
+    name, _, attributes = header.partition(";")
+    assert name.startswith("porch_session=")
+    parts = {p.strip().split("=")[0].lower(): p.strip() for p in attributes.split(";")}
+    assert "httponly" in parts
+    assert parts["samesite"].lower() == "samesite=lax"
+    assert parts["path"] == "Path=/"
+    assert "secure" not in parts
+    assert "domain" not in parts
+
+
+def test_cookie_over_https_is_host_prefixed_and_secure(app, settings):
+    with TestClient(app, base_url="https://billing.acme.example") as client:
+        outbox = Outbox(client, settings.outbox_dir)
+        header = cookie_header(client, outbox)
+        assert header.startswith("__Host-porch_session=")
+        assert "; Secure" in header and "HttpOnly" in header and "Path=/" in header
+        assert client.get("/api/portal").status_code == 200
+
+
+def test_plain_http_on_another_host_still_gets_a_secure_cookie(app, settings):
+    # Behind a proxy that forgot X-Forwarded-Proto the cookie must stay Secure.
+    with TestClient(app, base_url="http://billing.acme.example") as client:
+        header = cookie_header(client, Outbox(client, settings.outbox_dir))
+        assert header.startswith("__Host-porch_session=") and "; Secure" in header
+
+
+def test_the_token_is_opaque_and_at_least_128_bits(client, outbox):
+    sign_in(client, outbox)
+    token = client.cookies["porch_session"]
+    assert len(token) >= 22  # 128 bits in URL-safe base64
+    assert "cus_" not in token
+
+
+def test_idle_sessions_expire_after_30_minutes(client, outbox, clock):
+    sign_in(client, outbox)
+    clock.advance(IDLE - 1)
+    assert client.get("/api/portal").status_code == 200
+    clock.advance(IDLE)
+    assert client.get("/api/portal").status_code == 401
+
+
+def test_activity_keeps_a_session_alive_up_to_12_hours(client, outbox, clock):
+    sign_in(client, outbox)
+    for _ in range(ABSOLUTE // (IDLE - 60)):
+        clock.advance(IDLE - 60)
+        assert client.get("/api/portal").status_code == 200
+    clock.advance(ABSOLUTE - (ABSOLUTE // (IDLE - 60)) * (IDLE - 60))
+    answer = client.get("/api/portal")
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "not_signed_in"
+
+
+def test_logout_revokes_the_session_on_the_server(client, outbox):
+    sign_in(client, outbox)
+    token = client.cookies["porch_session"]
+    answer = client.post("/api/logout", json={})
+    assert answer.status_code == 204
+    assert 'porch_session=""' in answer.headers["set-cookie"] or "Max-Age=0" in answer.headers["set-cookie"]
+    client.cookies.set("porch_session", token)  # a copy kept by an attacker
+    assert client.get("/api/portal").status_code == 401
+
+
+def test_logout_without_a_session_is_harmless(client):
+    assert client.post("/api/logout", json={}).status_code == 204
+
+
+def test_a_forged_token_is_refused(client):
+    client.cookies.set("porch_session", "A" * 43)
+    assert client.get("/api/portal").status_code == 401
+
+
+def test_the_portal_without_a_session_is_401(client):
+    answer = client.get("/api/portal")
+    assert answer.status_code == 401
+    assert answer.json() == {"error": {"code": "not_signed_in", "message": "Sign in to continue."}}
