@@ -1,0 +1,356 @@
+"""The static site: config.yaml + site/ -> public/, ready for any CDN.
+
+`build_site` reads top to bottom: gather assets, render pages, precompress,
+write `_headers`, then swap the finished folder into place, so a failed build
+never leaves a half-built site. `security_headers` gives the headers every
+HTML page is served with; `_headers` and the backend use the same values.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import brotli
+import markdown
+import nh3
+from babel import Locale, UnknownLocaleError
+from babel.support import NullTranslations, Translations
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from markupsafe import Markup
+
+from backend.config import FONTS, Config
+
+# Page name -> file in the output folder.
+PAGES = {"index": "index.html", "login": "login/index.html", "portal": "portal/index.html", "embed": "embed.html"}
+PAGE_CACHE = "no-cache"
+ASSET_CACHE = "public, max-age=31536000, immutable"
+# Compressed bytes of a page and everything it loads (one round trip for sign-in).
+BUDGETS = {"login": 14 * 1024, "portal": 28 * 1024}
+COMPRESSIBLE = (".html", ".css", ".js", ".svg", ".json")
+HEADLINE_TAGS = {"a", "strong", "em", "b", "i", "code", "br", "del", "s"}
+# Page surfaces, light and dark; link colours are derived from the accent to stay readable on them.
+SURFACES = {
+    "light": {
+        "bg": "#f5f6f8", "surface": "#ffffff", "text": "#1a1d21", "muted": "#59616c", "border": "#dfe3e8",
+        "good": "#17692e", "info": "#0b5394", "warn": "#7a4100", "bad": "#b42318",
+        "tint-good": "#e3f6e8", "tint-info": "#e2effc", "tint-warn": "#fdf0dc", "tint-bad": "#fde7e5", "tint-muted": "#eef0f3",
+    },
+    "dark": {
+        "bg": "#111316", "surface": "#1a1d21", "text": "#e8eaed", "muted": "#a4acb6", "border": "#30353c",
+        "good": "#6fd98a", "info": "#8cc4ff", "warn": "#f2bd66", "bad": "#ff9a91",
+        "tint-good": "#143322", "tint-info": "#132b46", "tint-warn": "#3a2a10", "tint-bad": "#45191b", "tint-muted": "#262a30",
+    },
+}
+
+
+class BuildError(Exception):
+    """The site cannot be built; the message says what went wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    pages: list[str]  # written pages, relative to out_dir
+    assets: dict[str, str]  # source name -> public path, such as "js/login.js" -> "/assets/js/login.3f9a1c2b.js"
+    weights: dict[str, int]  # page name -> brotli bytes of the page and everything it loads
+    files: int  # files written, compressed copies included
+    warnings: list[str]
+
+
+def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path, locale: str = "en") -> BuildResult:
+    """Render the site for `config` into `out_dir`, replacing what was there only once all of it is written."""
+    config_dir, site_dir, out_dir = config_dir.resolve(), site_dir.resolve(), out_dir.resolve()
+    _check_out_dir(out_dir, [site_dir, config_dir, Path.cwd()])
+    warnings: list[str] = []
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a web server must read it
+
+        # 1. Assets: the site's CSS and JS, the merchant's theme and images, all fingerprinted.
+        assets: dict[str, str] = {}
+        for folder in ("css", "js"):
+            for source in sorted((site_dir / "assets" / folder).glob("*.*")):
+                assets[f"{folder}/{source.name}"] = _write_asset(tmp, folder, source.name, source.read_bytes())
+        env = _environment(site_dir, locale)
+        theme = _render(env, "theme.css", theme_colors(config), font=FONTS[config.branding.font])
+        assets["css/theme.css"] = _write_asset(tmp, "css", "theme.css", theme.encode())
+        icon = _branding_image("icon", config.branding.icon, config_dir, tmp, warnings)
+        logo = _branding_image("logo", config.branding.logo, config_dir, tmp, warnings)
+
+        # 2. Pages.
+        context = {
+            "config": config,
+            "business": config.business,
+            "features": config.features,
+            "headline": Markup(render_headline(config.business.headline)),
+            "icon": icon,
+            "logo": logo,
+            "asset": lambda name: assets[name],
+            "login_action": (config.login_link.url or "").rstrip("/") + "/login/",
+            "lang": locale.replace("_", "-"),
+            "dir": _text_direction(locale),
+        }
+        pages = ["index", "portal", "embed"]
+        if config.login_link.enabled:
+            pages.insert(1, "login")
+        else:
+            warnings.append("login_link.enabled is false: no sign-in page was built and customers cannot sign in")
+        if not config.login_link.url:
+            warnings.append("login_link.url is not set: embed.html points to a relative /login/")
+        for page in pages:
+            _write(tmp / PAGES[page], _render(env, f"{page}.html", context, page=page).encode())
+
+        # 3. Precompressed copies, headers, page weights.
+        for path in sorted(p for p in tmp.rglob("*") if p.suffix in COMPRESSIBLE):
+            _write(path.with_name(path.name + ".gz"), gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
+            _write(path.with_name(path.name + ".br"), brotli.compress(path.read_bytes(), quality=11))
+        _write(tmp / "_headers", headers_file(config, pages).encode())
+        weights = {page: page_weight(tmp, PAGES[page]) for page in pages if page in BUDGETS}
+        for page, weight in weights.items():
+            if weight > BUDGETS[page]:
+                warnings.append(
+                    f"{PAGES[page]} weighs {weight} bytes compressed with what it loads, over its budget of {BUDGETS[page]}"
+                )
+        files = sum(1 for p in tmp.rglob("*") if p.is_file())
+
+        # 4. Swap the finished site into place.
+        _swap(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return BuildResult(out_dir, [PAGES[p] for p in pages], assets, weights, files, warnings)
+
+
+def security_headers(config: Config, page: str) -> dict[str, str]:
+    """Headers for an HTML page (a key of PAGES), besides Cache-Control (PAGE_CACHE)."""
+    if page not in PAGES:
+        raise ValueError(f"unknown page {page!r}; expected one of {', '.join(PAGES)}")
+    images = ["'self'", *_image_origins(config)]
+    policy = [
+        "default-src 'none'",
+        "img-src " + " ".join(images),
+        "style-src 'self'",
+        "base-uri 'none'",
+        "frame-ancestors " + " ".join(["'self'", *config.origins]),
+    ]
+    if page in ("login", "portal"):
+        policy += [
+            "script-src 'self'",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "require-trusted-types-for 'script'",
+            "trusted-types 'none'",
+        ]
+    elif page == "embed":
+        policy.append("form-action " + " ".join(["'self'", *config.origins]))
+    else:
+        policy.append("form-action 'none'")
+    headers = {
+        "Content-Security-Policy": "; ".join(policy),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Permissions-Policy": (
+            "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+            "microphone=(), payment=(), usb=()"
+        ),
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+    if (config.login_link.url or "").startswith("https://"):
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return headers
+
+
+def asset_headers() -> dict[str, str]:
+    """Headers for everything under /assets/: cached for a year, and a merchant SVG opened directly cannot script."""
+    return {
+        "Cache-Control": ASSET_CACHE,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+    }
+
+
+def headers_file(config: Config, pages: list[str]) -> str:
+    """`_headers` in the Netlify / Cloudflare Pages format. Pages are listed one by one
+    (not /*) because those hosts join the values of every rule that matches a path."""
+    blocks = [("/assets/*", asset_headers())]
+    for page in pages:
+        headers = {"Cache-Control": PAGE_CACHE, **security_headers(config, page)}
+        path = "/" + PAGES[page]
+        blocks.append((path, headers))
+        if path.endswith("/index.html"):
+            blocks.append((path.removesuffix("index.html"), headers))
+    return "\n".join(path + "\n" + "".join(f"  {k}: {v}\n" for k, v in headers.items()) for path, headers in blocks)
+
+
+def render_headline(text: str) -> str:
+    """The merchant's Markdown headline as inline HTML: formatting and links only."""
+    html = markdown.markdown(text)
+    return nh3.clean(
+        html,
+        tags=HEADLINE_TAGS,
+        clean_content_tags={"script", "style"},
+        attributes={"a": {"href", "title"}},
+        url_schemes={"https", "http", "mailto"},
+        link_rel="noopener noreferrer",
+    ).strip()
+
+
+def theme_colors(config: Config) -> dict[str, object]:
+    """The merchant's colours plus the text and link colours that stay readable with them."""
+    brand, accent = config.branding.brand_color, config.branding.accent_color
+    return {
+        "brand": brand,
+        "on_brand": _readable_on(brand),
+        "accent": accent,
+        "on_accent": _readable_on(accent),
+        "light": {**SURFACES["light"], "link": _legible(accent, SURFACES["light"]["bg"])},
+        "dark": {**SURFACES["dark"], "link": _legible(accent, SURFACES["dark"]["surface"])},
+    }
+
+
+def page_weight(root: Path, page: str) -> int:
+    """Brotli bytes of a page and the same-origin assets it references (images count as they are)."""
+    html = (root / page).read_text(encoding="utf-8")
+    total = (root / (page + ".br")).stat().st_size
+    for path in sorted(set(re.findall(r'(?:src|href)="/(assets/[^"]+)"', html))):
+        compressed = root / (path + ".br")
+        total += (compressed if compressed.exists() else root / path).stat().st_size
+    return total
+
+
+def fingerprinted(name: str, data: bytes) -> str:
+    """login.js -> login.3f9a1c2b.js: the name changes whenever the content does."""
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}.{hashlib.sha256(data).hexdigest()[:8]}.{suffix}" if dot else f"{name}.{hashlib.sha256(data).hexdigest()[:8]}"
+
+
+def _environment(site_dir: Path, locale: str) -> Environment:
+    templates = site_dir / "templates"
+    if not templates.is_dir():
+        raise BuildError(f"{templates} is missing: site/ must hold templates/, assets/ and locales/")
+    env = Environment(
+        loader=FileSystemLoader(str(templates)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    translations: NullTranslations = Translations.load(str(site_dir / "locales"), [locale, "en"], domain="messages")
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def _render(env: Environment, name: str, context: dict[str, object], **extra: object) -> str:
+    try:
+        return env.get_template(name).render(context, **extra)
+    except TemplateError as exc:
+        where = f"{getattr(exc, 'filename', None) or name}:{getattr(exc, 'lineno', None) or '?'}"
+        raise BuildError(f"template {where}: {exc.message or exc}") from None
+
+
+def _text_direction(locale: str) -> str:
+    try:
+        order = Locale.parse(locale).character_order
+    except (UnknownLocaleError, ValueError):
+        raise BuildError(f"unknown locale {locale!r}: use a code such as en, de or pt_BR") from None
+    return "rtl" if order == "right-to-left" else "ltr"
+
+
+def _branding_image(key: str, value: str | None, config_dir: Path, out: Path, warnings: list[str]) -> str | None:
+    if value is None:
+        return None
+    if value.startswith(("https://", "http://")):
+        warnings.append(f"branding.{key} is a remote URL: every visit will also ask {urlsplit(value).netloc} for it")
+        return value
+    path = config_dir / value
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BuildError(f"branding.{key}: cannot read {path}: {exc.strerror}; the path is relative to config.yaml") from None
+    return _write_asset(out, "img", path.name, data)
+
+
+def _image_origins(config: Config) -> list[str]:
+    found = []
+    for value in (config.branding.icon, config.branding.logo):
+        if value and value.startswith(("https://", "http://")):
+            parts = urlsplit(value)
+            found.append(f"{parts.scheme}://{parts.netloc}")
+    return list(dict.fromkeys(found))
+
+
+def _write_asset(root: Path, folder: str, name: str, data: bytes) -> str:
+    relative = f"assets/{folder}/{fingerprinted(name, data)}"
+    _write(root / relative, data)
+    return "/" + relative
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _check_out_dir(out_dir: Path, precious: list[Path]) -> None:
+    for folder in precious:
+        folder = folder.resolve()
+        if out_dir == folder or out_dir in folder.parents:
+            raise BuildError(f"refusing to build into {out_dir}: it holds {folder}; choose another --out such as public/")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BuildError(f"{out_dir} is a file; choose another --out such as public/")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "_headers").is_file():
+        raise BuildError(f"{out_dir} is not empty and is not an earlier build (no _headers file); empty it or choose another --out")
+
+
+def _swap(new: Path, out_dir: Path) -> None:
+    """Put `new` at `out_dir`. The old site stays whole until the last moment, then is removed."""
+    if not out_dir.exists():
+        os.rename(new, out_dir)
+        return
+    graveyard = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    os.rename(out_dir, graveyard / out_dir.name)
+    try:
+        os.rename(new, out_dir)
+    except OSError:
+        os.rename(graveyard / out_dir.name, out_dir)
+        raise
+    finally:
+        shutil.rmtree(graveyard, ignore_errors=True)
+
+
+def _luminance(color: str) -> float:
+    channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two "#rrggbb" colours, from 1 to 21."""
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _readable_on(background: str) -> str:
+    return "#ffffff" if contrast("#ffffff", background) >= contrast("#111111", background) else "#111111"
+
+
+def _legible(color: str, background: str, ratio: float = 4.5) -> str:
+    """`color`, mixed step by step toward black or white until it reads on `background`."""
+    target = 0 if _luminance(background) > 0.18 else 255
+    rgb = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    mixed = color
+    for step in range(21):
+        mixed = "#" + "".join(f"{round(c + (target - c) * step / 20):02x}" for c in rgb)
+        if contrast(mixed, background) >= ratio:
+            break
+    return mixed
+
