@@ -1,0 +1,419 @@
+"""The static site that backend.pages builds from config.yaml and site/."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import brotli
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from backend.config import FONTS, load_config, parse_config
+from backend.pages import (
+    ASSET_CACHE,
+    BUDGETS,
+    BuildError,
+    build_site,
+    contrast,
+    render_headline,
+    security_headers,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "site"
+ACME = """
+business:
+  name: Acme
+  headline: "Manage your **Acme** subscription"
+  privacy_policy_url: https://acme.example/privacy
+  terms_of_service_url: https://acme.example/terms
+  support_email: billing@acme.example
+login_link:
+  url: https://billing.acme.example
+default_return_url: https://acme.example/account
+allowed_origins: [https://acme.example]
+"""
+
+
+def build(tmp_path: Path, text: str = ACME, files: dict[str, bytes] | None = None, site: Path = SITE, locale: str = "en"):
+    conf = tmp_path / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    for name, data in (files or {}).items():
+        (conf / name).parent.mkdir(parents=True, exist_ok=True)
+        (conf / name).write_bytes(data)
+    (conf / "config.yaml").write_text(text, encoding="utf-8")
+    config, _ = load_config(conf / "config.yaml")
+    out = tmp_path / "public"
+    return build_site(config, conf, site, out, locale=locale), out, config
+
+
+class Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, dict(attrs)))
+
+
+def tags(html: str, name: str | None = None) -> list[dict[str, str | None]]:
+    parser = Tags()
+    parser.feed(html)
+    return [attrs for tag, attrs in parser.found if name is None or tag == name]
+
+
+def read(out: Path, page: str) -> str:
+    return (out / page).read_text(encoding="utf-8")
+
+
+def strings(html: str) -> dict[str, str]:
+    block = re.search(r'<script type="application/json" id="porch-strings">(.*?)</script>', html, re.S)
+    assert block, "the page carries its translated strings"
+    return json.loads(block.group(1))
+
+
+def parse_headers(text: str) -> dict[str, dict[str, str]]:
+    rules: dict[str, dict[str, str]] = {}
+    current = None
+    for line in text.splitlines():
+        if line and not line.startswith(" "):
+            current = rules.setdefault(line, {})
+        elif line.strip():
+            name, value = line.strip().split(": ", 1)
+            current[name] = value
+    return rules
+
+
+def test_sample_config_builds_every_page_within_budget(tmp_path: Path) -> None:
+    config, warnings = load_config(ROOT / "config.yaml", strict=True)
+    result = build_site(config, ROOT, SITE, tmp_path / "public")
+    assert warnings == [] and result.warnings == []
+    assert result.pages == ["index.html", "login/index.html", "portal/index.html", "embed.html"]
+    for page in result.pages:
+        assert (tmp_path / "public" / page).is_file()
+    assert set(result.weights) == {"login", "portal"}
+    for page, weight in result.weights.items():
+        assert 2000 < weight <= BUDGETS[page]
+
+
+def test_page_weight_counts_the_page_and_everything_it_loads(tmp_path: Path) -> None:
+    result, out, _ = build(tmp_path)
+    html = read(out, "login/index.html")
+    loaded = [a.get("src") or a.get("href") for a in tags(html) if (a.get("src") or a.get("href") or "").startswith("/assets/")]
+    assert len(loaded) == 4  # theme, styles, shared script, sign-in script
+    expected = (out / "login/index.html.br").stat().st_size + sum((out / (p[1:] + ".br")).stat().st_size for p in loaded)
+    assert result.weights["login"] == expected
+
+
+def test_root_sends_visitors_to_sign_in_without_script(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    html = read(out, "index.html")
+    assert tags(html, "meta")[-1] == {"http-equiv": "refresh", "content": "0; url=login/"}
+    assert tags(html, "a") == [{"href": "login/"}]
+    assert "<script" not in html
+
+
+def test_login_link_off_builds_no_sign_in_page(tmp_path: Path) -> None:
+    result, out, _ = build(tmp_path, ACME.replace("login_link:\n", "login_link:\n  enabled: false\n"))
+    assert not (out / "login").exists()
+    assert "login/index.html" not in result.pages
+    assert 'url=portal/' in read(out, "index.html")
+    assert "/login/" not in parse_headers(read(out, "_headers"))
+    assert any("no sign-in page" in w for w in result.warnings)
+
+
+def test_assets_are_fingerprinted_and_every_reference_resolves(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    originals = [p for p in (out / "assets").rglob("*") if p.is_file() and p.suffix not in (".gz", ".br")]
+    assert {p.parent.name for p in originals} == {"css", "js"}
+    for path in originals:
+        stem, digest, suffix = path.name.rsplit(".", 2)
+        assert digest == hashlib.sha256(path.read_bytes()).hexdigest()[:8], path.name
+    for page in ("login/index.html", "portal/index.html"):
+        referenced = re.findall(r'(?:src|href)="(/assets/[^"]+)"', read(out, page))
+        assert referenced and all((out / ref[1:]).is_file() for ref in referenced)
+        assert re.search(r'src="/assets/js/porch\.[0-9a-f]{8}\.js"', read(out, page))
+
+
+def test_every_text_file_has_gzip_and_brotli_copies_of_the_same_bytes(tmp_path: Path) -> None:
+    files = {"logo.svg": b"<svg xmlns='http://www.w3.org/2000/svg'/>", "icon.png": b"\x89PNG..."}
+    _, out, _ = build(tmp_path, ACME + "branding: {logo: logo.svg, icon: icon.png}\n", files=files)
+    originals = [p for p in out.rglob("*") if p.is_file() and p.suffix not in (".gz", ".br")]
+    text_files = [p for p in originals if p.suffix in (".html", ".css", ".js", ".svg", ".json")]
+    assert len(text_files) >= 10
+    for path in text_files:
+        data = path.read_bytes()
+        assert gzip.decompress(path.with_name(path.name + ".gz").read_bytes()) == data
+        assert brotli.decompress(path.with_name(path.name + ".br").read_bytes()) == data
+    png = next(out.glob("assets/img/icon.*.png"))
+    assert not png.with_name(png.name + ".gz").exists()
+
+
+def test_headers_file_caches_assets_forever_and_pages_never(tmp_path: Path) -> None:
+    _, out, config = build(tmp_path)
+    rules = parse_headers(read(out, "_headers"))
+    assert "/*" not in rules  # hosts would join its Cache-Control with the assets' one
+    assert rules["/assets/*"]["Cache-Control"] == ASSET_CACHE == "public, max-age=31536000, immutable"
+    assert rules["/assets/*"]["X-Content-Type-Options"] == "nosniff"
+    for path, page in [("/", "index"), ("/index.html", "index"), ("/login/", "login"), ("/login/index.html", "login"),
+                       ("/portal/", "portal"), ("/portal/index.html", "portal"), ("/embed.html", "embed")]:
+        assert rules[path] == {"Cache-Control": "no-cache", **security_headers(config, page)}, path
+
+
+def test_security_headers_are_strict(tmp_path: Path) -> None:
+    config, _ = parse_config(ACME)
+    headers = security_headers(config, "login")
+    policy = dict(part.split(" ", 1) for part in headers["Content-Security-Policy"].split("; "))
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'"
+    assert policy["img-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'self' https://acme.example https://billing.acme.example"
+    assert policy["base-uri"] == "'none'"
+    assert "unsafe" not in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "camera=()" in headers["Permissions-Policy"]
+    assert headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "script-src" not in security_headers(config, "index")["Content-Security-Policy"]
+    with pytest.raises(ValueError, match="unknown page 'admin'"):
+        security_headers(config, "admin")
+
+
+def test_plain_config_frames_only_itself_and_skips_hsts() -> None:
+    config, _ = parse_config("")
+    headers = security_headers(config, "portal")
+    assert "frame-ancestors 'self';" in headers["Content-Security-Policy"] + ";"
+    assert "Strict-Transport-Security" not in headers
+
+
+def test_pages_have_no_inline_script_style_or_handlers(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    for page in out.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "<style" not in html, page
+        for attrs in tags(html):
+            assert not any(name == "style" or name.startswith("on") for name in attrs), (page, attrs)
+        for attrs in tags(html, "script"):
+            assert attrs.get("src") or attrs.get("type") == "application/json", (page, attrs)
+    for script in (out / "assets/js").glob("*.js"):
+        code = script.read_text(encoding="utf-8")
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in code, (script.name, sink)
+
+
+def test_sign_in_keeps_the_challenge_out_of_storage_and_the_url() -> None:
+    code = (SITE / "assets/js/login.js").read_text(encoding="utf-8")
+    for place in ("localStorage", "sessionStorage", "document.cookie", "pushState"):
+        assert place not in code
+    assert "history.replaceState(null, '', location.pathname)" in code
+
+
+def test_headline_markdown_is_sanitised(tmp_path: Path) -> None:
+    headline = (
+        "Manage your **Acme** plan <script>alert('x')</script> <img src=x onerror=alert(1)> "
+        "[terms](https://acme.example/terms) [bad](javascript:alert(1)) <iframe src=https://evil.example></iframe>"
+    )
+    html = render_headline(headline)
+    assert "<strong>Acme</strong>" in html
+    assert '<a href="https://acme.example/terms" rel="noopener noreferrer">terms</a>' in html
+    for gone in ("<script", "alert('x')", "<img", "onerror", "javascript:", "<iframe", "<p>"):
+        assert gone not in html
+    _, out, _ = build(tmp_path, ACME.replace('"Manage your **Acme** subscription"', json.dumps(headline)))
+    page = read(out, "login/index.html")
+    assert html in page and "<script>alert" not in page
+
+
+def test_theme_css_carries_the_merchants_colours_and_font(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path, ACME + 'branding: {brand_color: "#0A2540", accent_color: "#FFD000", font: serif}\n')
+    (theme,) = out.glob("assets/css/theme.*.css")
+    css = theme.read_text(encoding="utf-8")
+    assert "--brand: #0a2540;" in css
+    assert "--accent: #ffd000;" in css
+    assert "--on-brand: #ffffff;" in css and "--on-accent: #111111;" in css
+    assert f"--font: {FONTS['serif']};" in css
+    assert "prefers-color-scheme: dark" in css
+    light_link = re.search(r"--link: (#[0-9a-f]{6});", css).group(1)
+    assert contrast(light_link, "#f5f6f8") >= 4.5  # a yellow accent is darkened until links read
+    for page in ("login/index.html", "portal/index.html"):
+        assert f'href="/assets/css/{theme.name}"' in read(out, page)
+
+
+def test_icon_and_logo_files_are_copied_fingerprinted(tmp_path: Path) -> None:
+    logo = b"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'/>"
+    icon = b"\x89PNG\r\n\x1a\nicon"
+    _, out, _ = build(tmp_path, ACME + "branding: {logo: brand/logo.svg, icon: brand/icon.png}\n",
+                      files={"brand/logo.svg": logo, "brand/icon.png": icon})
+    logo_name = f"logo.{hashlib.sha256(logo).hexdigest()[:8]}.svg"
+    icon_name = f"icon.{hashlib.sha256(icon).hexdigest()[:8]}.png"
+    assert (out / "assets/img" / logo_name).read_bytes() == logo
+    assert (out / "assets/img" / icon_name).read_bytes() == icon
+    for page in ("login/index.html", "portal/index.html"):
+        html = read(out, page)
+        assert {"class": "logo", "src": f"/assets/img/{logo_name}", "alt": "Acme"} in tags(html, "img")
+        assert {"rel": "icon", "href": f"/assets/img/{icon_name}"} in tags(html, "link")
+
+
+def test_remote_logo_is_used_as_is_and_allowed_by_the_policy(tmp_path: Path) -> None:
+    result, out, config = build(tmp_path, ACME + "branding: {logo: 'https://cdn.acme.example/logo.svg'}\n")
+    assert 'src="https://cdn.acme.example/logo.svg"' in read(out, "login/index.html")
+    assert "img-src 'self' https://cdn.acme.example;" in security_headers(config, "login")["Content-Security-Policy"]
+    assert not (out / "assets/img").exists()
+    assert any("cdn.acme.example" in w for w in result.warnings)
+
+
+def test_unreadable_image_is_a_build_error(tmp_path: Path) -> None:
+    config, _ = parse_config("branding: {logo: missing.svg}\n")  # no base folder: not checked by the schema
+    with pytest.raises(BuildError, match=r"branding.logo: cannot read .*missing.svg: No such file or directory"):
+        build_site(config, tmp_path, SITE, tmp_path / "public")
+    assert not (tmp_path / "public").exists()
+
+
+def test_embed_snippet_is_a_plain_form_to_sign_in(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    html = read(out, "embed.html")
+    assert tags(html, "form") == [{"method": "get", "action": "https://billing.acme.example/login/", "class": "porch-manage-billing"}]
+    assert tags(html, "input") == [{"type": "hidden", "name": "prefilled_email", "value": ""}]
+    assert re.search(r'<button type="submit">Manage billing</button>', html)
+    assert "customer's email" in html  # the comment tells the merchant what to put there
+    assert not tags(html, "script") and not tags(html, "link") and not tags(html, "img")
+
+
+def test_embed_snippet_without_url_points_to_a_relative_login(tmp_path: Path) -> None:
+    result, out, _ = build(tmp_path, "business: {name: Acme}\n")
+    assert tags(read(out, "embed.html"), "form")[0]["action"] == "/login/"
+    assert any("login_link.url is not set" in w for w in result.warnings)
+
+
+def test_sign_in_page_fields_and_accessibility(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    html = read(out, "login/index.html")
+    inputs = {a["id"]: a for a in tags(html, "input")}
+    assert (inputs["email"]["type"], inputs["email"]["autocomplete"]) == ("email", "email") and "required" in inputs["email"]
+    assert inputs["code"]["inputmode"] == "numeric"
+    assert inputs["code"]["autocomplete"] == "one-time-code"
+    assert (inputs["code"]["pattern"], inputs["code"]["maxlength"]) == ("[0-9]{6}", "6")
+    labels = {a["for"] for a in tags(html, "label")}
+    assert labels == {"email", "code"}
+    assert {"id": "status", "class": "status", "role": "status", "aria-live": "polite"} in tags(html, "p")
+    assert sum(1 for a in tags(html, "p") if a.get("role") == "alert") == 2
+    assert tags(html, "a")[0] == {"class": "skip", "href": "#main"}
+    assert tags(html, "html") == [{"lang": "en", "dir": "ltr"}]
+    assert "Manage your <strong>Acme</strong> subscription" in html
+    footer = html[html.index("<footer"):]
+    assert 'href="https://acme.example/privacy"' in footer and 'href="https://acme.example/terms"' in footer
+    assert 'href="mailto:billing@acme.example"' in footer
+
+
+def test_scripts_get_their_text_translated_at_build_time(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    login, portal = strings(read(out, "login/index.html")), strings(read(out, "portal/index.html"))
+    assert login["code_sent"] == "If {email} matches an account, we sent it a 6-digit code. It is valid for 10 minutes."
+    assert login["bad_code"] == "That code is not right or has expired."
+    assert login["signed_out"] == "You are signed out."
+    assert {portal[k] for k in ("status_active", "status_trialing", "status_past_due", "status_canceled")} == {
+        "Active", "Trialing", "Past due", "Canceled"}
+    assert (portal["renews_on"], portal["ends_on"], portal["trial_ends"]) == ("Renews on {date}", "Ends on {date}", "Trial ends {date}")
+    assert portal["per_month"] == "{amount} per month"
+    assert "status_active" not in login and "bad_code" not in portal
+
+
+def test_pages_are_translated_from_the_catalogue(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(SITE, site)
+    catalog = Catalog(locale="de")
+    catalog.add("Sign in", "Anmelden")
+    catalog.add("Active", "Aktiv")
+    catalog.add("Renews on {date}", "Verlängert sich am {date}")
+    (site / "locales/de/LC_MESSAGES").mkdir(parents=True)
+    with open(site / "locales/de/LC_MESSAGES/messages.mo", "wb") as handle:
+        write_mo(handle, catalog)
+    _, out, _ = build(tmp_path, site=site, locale="de")
+    login, portal = read(out, "login/index.html"), read(out, "portal/index.html")
+    assert tags(login, "html") == [{"lang": "de", "dir": "ltr"}]
+    assert '<h1 id="email-title" tabindex="-1">Anmelden</h1>' in login
+    assert strings(portal)["status_active"] == "Aktiv"
+    assert strings(portal)["renews_on"] == "Verlängert sich am {date}"
+    assert strings(portal)["status_trialing"] == "Trialing"  # untranslated text falls back to English
+
+
+def test_right_to_left_languages_get_dir_rtl(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path, locale="ar")
+    assert tags(read(out, "portal/index.html"), "html") == [{"lang": "ar", "dir": "rtl"}]
+    with pytest.raises(BuildError, match="unknown locale 'xx_YY'"):
+        build(tmp_path / "other", locale="xx_YY")
+
+
+def test_disabled_invoice_history_is_not_on_the_portal(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    assert 'id="invoices-section"' in read(out, "portal/index.html")
+    _, out, _ = build(tmp_path / "off", ACME + "features: {invoice_history: {enabled: false}}\n")
+    portal = read(out, "portal/index.html")
+    assert 'id="invoices-section"' not in portal and "Invoice history" not in portal
+
+
+def test_back_link_appears_on_every_page_only_when_set(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    for page in ("login/index.html", "portal/index.html"):
+        html = read(out, page)
+        assert re.search(r'<a href="https://acme.example/account">.*Back to Acme</a>', html)
+    _, out, _ = build(tmp_path / "plain", "business: {name: Acme}\n")
+    assert "Back to" not in read(out, "portal/index.html")
+
+
+def test_business_name_is_escaped(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path, 'business: {name: "Bob & <i>Co</i>"}\ndefault_return_url: https://bob.example\n')
+    html = read(out, "portal/index.html")
+    assert "<i>Co</i>" not in html
+    assert "Back to Bob &amp; &lt;i&gt;Co&lt;/i&gt;" in html
+
+
+def test_failed_build_leaves_the_previous_site_untouched(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    site = tmp_path / "broken-site"
+    shutil.copytree(SITE, site)
+    (site / "templates/portal.html").write_text("{% block main %}{% if %}{% endblock %}", encoding="utf-8")
+    with pytest.raises(BuildError, match=r"template .*broken-site/templates/portal.html:1: Expected an expression"):
+        build(tmp_path, ACME.replace("Acme", "Changed"), site=site)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken-site", "conf", "public"]
+
+
+def test_rebuild_replaces_the_old_site(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    (out / "stale.txt").write_text("old")
+    build(tmp_path, ACME.replace("Acme", "Renamed"))
+    assert not (out / "stale.txt").exists()
+    assert "Renamed" in read(out, "portal/index.html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf", "public"]
+    assert oct(out.stat().st_mode & 0o777) == "0o755"
+
+
+def test_refuses_to_overwrite_a_folder_that_is_not_a_build(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(BuildError, match="is not empty and is not an earlier build"):
+        build(tmp_path)
+    assert (out / "notes.txt").read_text() == "mine"
+    with pytest.raises(BuildError, match="refusing to build into"):
+        config, _ = parse_config("")
+        build_site(config, tmp_path, SITE, SITE.parent)
+
+
+def test_messages_pot_holds_every_template_string() -> None:
+    with open(SITE / "locales/messages.pot", encoding="utf-8") as handle:
+        catalogue = {message.id for message in read_po(handle) if message.id}
+    options = {"**.html": {"extensions": "jinja2.ext.i18n"}}
+    found = {m[2] for m in extract_from_dir(str(SITE / "templates"), [("**.html", "jinja2")], options)}
+    missing = {m if isinstance(m, str) else m[0] for m in found} - catalogue
+    assert not missing, "run the pybabel extract command in site/locales/babel.cfg"
