@@ -5,10 +5,17 @@ from __future__ import annotations
 import markdown
 import nh3
 
-INLINE_TAGS = {"a", "strong", "em", "b", "i", "code", "br", "span", "p"}
+INLINE_TAGS = {"a", "strong", "em", "b", "i", "code", "br", "del", "s"}
 
 
 def headline_html(source: str) -> str:
-    """Markdown as sanitised HTML: inline formatting and links only, links opened safely."""
+    """Markdown as inline HTML: formatting and links only, scripts dropped with their content, links opened safely."""
     html = markdown.markdown(source)
-    return nh3.clean(html, tags=INLINE_TAGS, attributes={"a": {"href", "title"}}, link_rel="noopener noreferrer")
+    return nh3.clean(
+        html,
+        tags=INLINE_TAGS,
+        clean_content_tags={"script", "style"},
+        attributes={"a": {"href", "title"}},
+        url_schemes={"https", "http", "mailto"},
+        link_rel="noopener noreferrer",
+    ).strip()

@@ -19,13 +19,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import brotli
-import markdown
-import nh3
 from babel import Locale, UnknownLocaleError
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
+from backend.markup import headline_html
 from backend.config import FONTS, Config
 
 # Page name -> file in the output folder.
@@ -35,7 +34,6 @@ ASSET_CACHE = "public, max-age=31536000, immutable"
 # Compressed bytes of a page and everything it loads (one round trip for sign-in).
 BUDGETS = {"login": 14 * 1024, "portal": 28 * 1024}
 COMPRESSIBLE = (".html", ".css", ".js", ".svg", ".json")
-HEADLINE_TAGS = {"a", "strong", "em", "b", "i", "code", "br", "del", "s"}
 # Page surfaces, light and dark; link colours are derived from the accent to stay readable on them.
 SURFACES = {
     "light": {
@@ -91,7 +89,7 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path, 
             "config": config,
             "business": config.business,
             "features": config.features,
-            "headline": Markup(render_headline(config.business.headline)),
+            "headline": Markup(headline_html(config.business.headline)),
             "icon": icon,
             "logo": logo,
             "asset": lambda name: assets[name],
@@ -189,19 +187,6 @@ def headers_file(config: Config, pages: list[str]) -> str:
         if path.endswith("/index.html"):
             blocks.append((path.removesuffix("index.html"), headers))
     return "\n".join(path + "\n" + "".join(f"  {k}: {v}\n" for k, v in headers.items()) for path, headers in blocks)
-
-
-def render_headline(text: str) -> str:
-    """The merchant's Markdown headline as inline HTML: formatting and links only."""
-    html = markdown.markdown(text)
-    return nh3.clean(
-        html,
-        tags=HEADLINE_TAGS,
-        clean_content_tags={"script", "style"},
-        attributes={"a": {"href", "title"}},
-        url_schemes={"https", "http", "mailto"},
-        link_rel="noopener noreferrer",
-    ).strip()
 
 
 def theme_colors(config: Config) -> dict[str, object]:

@@ -18,13 +18,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from backend.config import FONTS, load_config, parse_config
+from backend.markup import headline_html
 from backend.pages import (
     ASSET_CACHE,
     BUDGETS,
     BuildError,
     build_site,
     contrast,
-    render_headline,
     security_headers,
 )
 
@@ -222,7 +222,7 @@ def test_headline_markdown_is_sanitised(tmp_path: Path) -> None:
         "Manage your **Acme** plan <script>alert('x')</script> <img src=x onerror=alert(1)> "
         "[terms](https://acme.example/terms) [bad](javascript:alert(1)) <iframe src=https://evil.example></iframe>"
     )
-    html = render_headline(headline)
+    html = headline_html(headline)
     assert "<strong>Acme</strong>" in html
     assert '<a href="https://acme.example/terms" rel="noopener noreferrer">terms</a>' in html
     for gone in ("<script", "alert('x')", "<img", "onerror", "javascript:", "<iframe", "<p>"):
