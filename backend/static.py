@@ -60,7 +60,7 @@ class Site(StaticFiles):
                 if media_type.startswith("text/") or media_type.endswith(("javascript", "json", "svg+xml")):
                     media_type += "; charset=utf-8"
                 response: Response = FileResponse(
-                    compressed, status_code=status_code, media_type=media_type,
+                    compressed, status_code=status_code, media_type=media_type, stat_result=os.stat(compressed),
                     headers={"Content-Encoding": encoding, "Vary": "Accept-Encoding"},
                 )
                 break
