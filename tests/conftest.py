@@ -7,7 +7,11 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import queue
 import re
+import shutil
+import socket
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,8 +20,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from backend.app import create_app
-from backend.config import Config, parse_config
+from backend.config import Config, load_config, parse_config
 from backend.demo import demo_objects
+from backend.mailer import Transport
+from backend.pages import build_site
 from backend.settings import Settings
 from backend.store import billing
 from backend.store.database import Database, create_engine, migrate
@@ -135,3 +141,73 @@ def postgres_url() -> str:
     return url
 
 
+# Browser tests: a live backend on a real socket serving the built sample site,
+# and Debian's Chromium driven by Playwright.
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+
+class LiveServer:
+    def __init__(self, url: str, mail: "queue.Queue[str]"):
+        self.url = url
+        self.mail = mail
+
+    def next_code(self) -> str:
+        """The code in the next mail the backend writes; waits for the mail, not for a guess of time."""
+        text = self.mail.get(timeout=15)
+        return re.search(r"\b(\d{6})\b", text.split("Subject:", 1)[1]).group(1)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def live_server(settings: Any, db: Any, tmp_path: Path) -> Iterator[LiveServer]:
+    import uvicorn
+
+    config, _ = load_config(ROOT / "config.yaml")
+    public = tmp_path / "public"
+    build_site(config, ROOT, ROOT / "site", public)
+    mail: "queue.Queue[str]" = queue.Queue()
+    site_settings = replace(settings, public_dir=public)
+    transport = Transport(site_settings, echo=mail.put)
+    app = create_app(site_settings, config, transport=transport)
+    # Listening before the server thread starts: the browser's first connection waits in the backlog.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{port}", mail)
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); .ci/run installs it")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    # Script errors and CSP refusals; an API answer of 401 is logged by Chromium too and is expected.
+    page.on("console", lambda m: problems.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.problems = problems
+    yield page
+    context.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import shutil
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -24,7 +23,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ORIGIN = "https://porch.test"
 T = 1767225600  # 2026-01-01 00:00 UTC
 HTML_PAGES = {"/": "index", "/login/": "login", "/portal/": "portal", "/embed.html": "embed"}
@@ -73,20 +71,6 @@ def site(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("site") / "public"
     build_site(config, ROOT, ROOT / "site", out)
     return config, out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        yield browser
-        browser.close()
 
 
 Reply = tuple[int, Any, dict[str, str]]
