@@ -16,8 +16,8 @@ import click
 from backend import __version__
 from backend.config import Config, ConfigError, json_schema, load_config
 from backend.importer import ImportFileError, import_file
-from backend.settings import SETTINGS, Settings, SettingsError
-from backend.store.database import Database, DatabaseError, create_engine, migrate, pending_migrations
+from backend.settings import Settings, SettingsError
+from backend.store.database import Database, DatabaseError, create_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 F = TypeVar("F", bound=Callable[..., Any])
@@ -137,7 +137,7 @@ def check(config: str | None) -> None:
         problems += [str(p) for p in exc.problems]
     try:
         _database(settings)
-        click.echo(f"database: reachable, schema up to date")
+        click.echo("database: reachable, schema up to date")
     except DatabaseError as exc:
         problems.append(str(exc))
     try:

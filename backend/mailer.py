@@ -9,7 +9,6 @@ import logging
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
