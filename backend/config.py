@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import yaml
@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-CANCELLATION_REASONS = (
+CancellationReasonOption = Literal[
     "too_expensive",
     "missing_features",
     "switched_service",
@@ -27,8 +27,10 @@ CANCELLATION_REASONS = (
     "too_complex",
     "low_quality",
     "other",
-)
-CUSTOMER_UPDATES = ("name", "address", "shipping", "phone", "tax_id")
+]
+CustomerField = Literal["name", "address", "shipping", "phone", "tax_id"]
+CANCELLATION_REASONS = get_args(CancellationReasonOption)
+CUSTOMER_UPDATES = get_args(CustomerField)
 # Font stacks use fonts already on the customer's device: no download, no
 # third-party request, and the sign-in page stays inside one round trip.
 FONTS = {
@@ -141,7 +143,7 @@ class Toggle(Section):
 
 class CustomerUpdate(Section):
     enabled: bool = True
-    allowed_updates: list[Literal["name", "address", "shipping", "phone", "tax_id"]] = Field(
+    allowed_updates: list[CustomerField] = Field(
         default_factory=lambda: list(CUSTOMER_UPDATES),
         description="Fields customers may change. The email address can never be changed through the login link.",
     )
@@ -149,18 +151,7 @@ class CustomerUpdate(Section):
 
 class CancellationReason(Section):
     enabled: bool = True
-    options: list[
-        Literal[
-            "too_expensive",
-            "missing_features",
-            "switched_service",
-            "unused",
-            "customer_service",
-            "too_complex",
-            "low_quality",
-            "other",
-        ]
-    ] = Field(default_factory=lambda: list(CANCELLATION_REASONS))
+    options: list[CancellationReasonOption] = Field(default_factory=lambda: list(CANCELLATION_REASONS))
 
 
 class SubscriptionCancel(Section):
