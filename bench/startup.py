@@ -1,0 +1,182 @@
+"""Backend start-up: from `python -m backend serve` to the first answer.
+
+    python bench/startup.py [--runs 5]
+
+In a temporary folder holding a SQLite database that is already migrated (the
+usual restart) and, in one series, a public/ folder built from the sample
+config.yaml, the script starts
+
+    python -m backend serve --port <free port>
+
+as a child process with PORCH_SECRET_KEY (48 random characters),
+PORCH_DATABASE_URL and PORCH_CONFIG (the repository's config.yaml) set, and
+times from the spawn until GET /api/health answers 200. The port is polled
+every 5 ms, so a figure is at most 5 ms late. "Import to ready" is that time
+minus the median start and exit of a bare `python -c pass`, which no Python
+program can avoid. Once the server answers, its resident memory is read from
+/proc/<pid>/status (VmRSS). The server is then stopped with SIGTERM.
+
+Each series starts with one run that is not counted, so the bytecode caches are
+warm as on any restart after the first; then --runs runs (5 by default), the
+two series taking turns, of which the median and the maximum are printed as a
+Markdown table for the README. The budget is SPEC section 8's: the backend starts in at most 0.5 s,
+import to ready. The script exits with status 1 if the median of a series is
+over it (the maximum is shown, not judged: a single slow run on a busy machine
+is noise, not a regression).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from backend.config import load_config  # noqa: E402
+from backend.pages import build_site  # noqa: E402
+from backend.store.database import create_engine, migrate  # noqa: E402
+
+BUDGET = 0.5  # seconds, import to ready
+POLL = 0.005  # seconds between two tries of GET /api/health
+GIVE_UP = 30.0  # seconds; a server this slow has a problem the table cannot show
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthy(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        connection.request("GET", "/api/health")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def resident_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def bare_interpreter(runs: int) -> float:
+    """Median seconds for `python -c pass` to start and exit."""
+    subprocess.run([sys.executable, "-c", "pass"], check=True)  # warm-up, not counted
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def start_once(folder: Path, env: dict[str, str]) -> tuple[float, int]:
+    """Seconds from spawn to the first 200 from /api/health, and the server's VmRSS in KB then."""
+    port = free_port()
+    log = folder / "serve.log"
+    with log.open("wb") as output:
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "backend", "serve", "--port", str(port)],
+            cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+        try:
+            while not healthy(port):
+                if server.poll() is not None:
+                    raise SystemExit(f"the server exited with status {server.returncode}:\n{log.read_text()}")
+                if time.perf_counter() - started > GIVE_UP:
+                    raise SystemExit(f"no answer from /api/health after {GIVE_UP:.0f} s:\n{log.read_text()}")
+                time.sleep(POLL)
+            elapsed = time.perf_counter() - started
+            memory = resident_kb(server.pid)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    return elapsed, memory
+
+
+def series(folders: list[Path], env: dict[str, str], runs: int) -> list[tuple[list[float], list[int]]]:
+    """`runs` starts in each folder, taken in turn so that a busy moment of the machine hits every series alike."""
+    for folder in folders:
+        start_once(folder, env)  # warm-up, not counted
+    results: list[tuple[list[float], list[int]]] = [([], []) for _ in folders]
+    for _ in range(runs):
+        for folder, (times, memory) in zip(folders, results, strict=True):
+            elapsed, resident = start_once(folder, env)
+            times.append(elapsed)
+            memory.append(resident)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=5, help="counted runs per series (default: 5)")
+    runs = parser.parse_args().runs
+
+    with tempfile.TemporaryDirectory(prefix="porch-bench-") as tmp:
+        database = Path(tmp) / "porch.db"
+        engine = create_engine(f"sqlite:///{database}")
+        migrate(engine)
+        engine.dispose()
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "PORCH_SECRET_KEY": secrets.token_urlsafe(36),  # 48 characters
+            "PORCH_DATABASE_URL": f"sqlite:///{database}",
+            "PORCH_CONFIG": str(ROOT / "config.yaml"),
+            "PORCH_OUTBOX_DIR": str(Path(tmp) / "outbox"),
+        }
+        api_only = Path(tmp) / "api-only"
+        with_site = Path(tmp) / "with-site"
+        api_only.mkdir()
+        with_site.mkdir()
+        config, _ = load_config(ROOT / "config.yaml")
+        build_site(config, ROOT, ROOT / "site", with_site / "public")
+
+        bare = bare_interpreter(runs)
+        labels = ["API and built site (`public/`)", "API only (no `public/`)"]
+        results = list(zip(labels, series([with_site, api_only], env, runs), strict=True))
+
+    print(f"Backend start, {runs} runs each; a bare `python -c pass` takes {bare * 1000:.0f} ms here.")
+    print()
+    print(
+        "| serving | spawn to ready, median / max | import to ready, median / max "
+        "| resident memory, median | budget | result |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    failed = False
+    for label, (times, memory) in results:
+        median, worst = statistics.median(times), max(times)
+        ok = median - bare <= BUDGET
+        failed |= not ok
+        print(
+            f"| {label} | {median * 1000:.0f} / {worst * 1000:.0f} ms "
+            f"| {(median - bare) * 1000:.0f} / {(worst - bare) * 1000:.0f} ms "
+            f"| {statistics.median(memory) / 1024:.1f} MB | {BUDGET * 1000:.0f} ms | {'pass' if ok else 'FAIL'} |"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
