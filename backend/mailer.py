@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 import sqlalchemy as sa
+from cryptography.fernet import InvalidToken
 
 from backend import keys
 from backend.config import Config
@@ -46,7 +47,7 @@ def signin_message(config: Config, to: str, code: str, locale: str) -> EmailMess
     message = EmailMessage()
     message["From"] = header_safe(config.email.from_)
     message["To"] = header_safe(to)
-    message["Subject"] = _("Your sign-in code for %(business)s: %(code)s") % {"business": business, "code": code}
+    message["Subject"] = header_safe(_("Your sign-in code for %(business)s: %(code)s") % {"business": business, "code": code})
     message["Date"] = formatdate()
     message["Message-ID"] = make_msgid(domain="porch.invalid")
     message["Auto-Submitted"] = "auto-generated"
@@ -169,7 +170,11 @@ class MailWorker:
         if job.expires_at <= now:
             await self.db.call(_finish, job.id, {"status": "expired", "sealed": ""})
             return
-        payload = json.loads(self.sealer.decrypt(job.sealed.encode()))
+        try:
+            payload = json.loads(self.sealer.decrypt(job.sealed.encode()))
+        except InvalidToken:  # sealed under an earlier PORCH_SECRET_KEY: it can never be opened
+            await self.db.call(_finish, job.id, {"status": "dropped", "sealed": ""})
+            return
         customer_id = await self.db.read(billing.customer_for_email, payload["to"])
         customer = customer_id and await self.db.read(billing.get, "customers", customer_id)
         if not customer:
@@ -204,4 +209,6 @@ async def check_transport(transport: Transport) -> str:
         await client.quit()
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise MailError(f"cannot reach SMTP at {params['hostname']}:{params['port']}: {exc}") from exc
+    finally:
+        client.close()  # a refused login leaves the connection open; quit() never ran
     return f"SMTP {params['hostname']}:{params['port']} answers"

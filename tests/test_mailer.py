@@ -1,0 +1,387 @@
+"""Mail: the durable queue, its worker and delivery over real SMTP (an in-process
+aiosmtpd server) or to the outbox; and the header rules of SPEC section 7."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import gc
+import email.policy
+import queue
+import re
+import socket
+from dataclasses import replace
+from email.message import EmailMessage
+from typing import Any, Iterator
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from conftest import SECRET
+from cryptography.fernet import InvalidToken
+from starlette.testclient import TestClient
+
+from backend import keys
+from backend.app import create_app
+from backend.config import Config, parse_config
+from backend.mailer import MailError, Transport, check_transport, header_safe, signin_message
+from backend.signin import CODE_LIFETIME
+from backend.store import billing
+from backend.store.tables import mail_queue
+
+FROM = "Acme Billing <billing@acme.example>"
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Received:
+    """What the SMTP server was handed: the envelope and whether the session had authenticated."""
+
+    def __init__(self, envelope: Any, authenticated: bool):
+        self.mail_from = envelope.mail_from
+        self.rcpt_tos = envelope.rcpt_tos
+        self.message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.authenticated = authenticated
+
+    @property
+    def code(self) -> str:
+        return CODE.search(self.message.get_content()).group(1)  # type: ignore[union-attr]
+
+
+class Handler:
+    def __init__(self) -> None:
+        self.received: "queue.Queue[Received]" = queue.Queue()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.put(Received(envelope, bool(session.authenticated)))
+        return "250 OK"
+
+
+class SMTPServer:
+    """A real SMTP server on 127.0.0.1; `start` may be called late, to bring a down server up."""
+
+    def __init__(self, port: int, **kwargs: Any):
+        self.port = port
+        self.handler = Handler()
+        self.kwargs = kwargs
+        self.controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **self.kwargs)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller:
+            self.controller.stop()
+            self.controller = None
+
+    def next(self) -> Received:
+        return self.handler.received.get(timeout=10)
+
+    def nothing_received(self) -> bool:
+        return self.handler.received.empty()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SMTPServer]:
+    server = SMTPServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def config() -> Config:
+    return parse_config(f'business: {{name: Acme, support_email: help@acme.example}}\nemail: {{from: "{FROM}"}}\n')[0]
+
+
+def smtp_app(settings: Any, config: Config, clock: Any, smtp_url: str, **kwargs: Any) -> Any:
+    return create_app(replace(settings, smtp_url=smtp_url), config, clock=clock, **{"background": False, **kwargs})
+
+
+@pytest.fixture
+def mail_client(settings: Any, config: Config, clock: Any, db: Any, smtp: SMTPServer) -> Iterator[TestClient]:
+    with TestClient(smtp_app(settings, config, clock, smtp.url), base_url="http://localhost") as client:
+        yield client
+
+
+def ask(client: TestClient, address: str) -> Any:
+    return client.post("/api/login/code", json={"email": address})
+
+
+def deliver(client: TestClient) -> int:
+    return client.portal.call(client.app.state.mail_worker.process_due)  # type: ignore[union-attr]
+
+
+def jobs(db: Any) -> list[Any]:
+    return db.run(lambda conn: conn.execute(sa.select(mail_queue).order_by(mail_queue.c.id)).all())
+
+
+def test_a_code_request_mails_one_message_with_the_code_to_the_stored_address(mail_client, smtp, db):
+    challenge = ask(mail_client, "Jenny@EXAMPLE.com").json()["challenge"]
+    assert deliver(mail_client) == 1
+    received = smtp.next()
+    assert smtp.nothing_received()
+    # The customer's address as stored, not as typed; the sender is the config's.
+    assert received.rcpt_tos == ["jenny@example.com"]
+    assert received.message["To"] == "jenny@example.com"
+    assert received.message["From"] == FROM
+    assert received.mail_from == "billing@acme.example"
+    code = received.code
+    assert re.fullmatch(r"\d{6}", code)
+    assert received.message["Subject"] == f"Your sign-in code for Acme: {code}"
+    assert "help@acme.example" in received.message.get_content()
+    assert [job.status for job in jobs(db)] == ["sent"]
+    answer = mail_client.post("/api/login/verify", json={"challenge": challenge, "code": code})
+    assert answer.status_code == 200
+    assert answer.json()["customer"]["id"] == "cus_jenny"
+
+
+def test_an_unknown_address_gets_the_same_answer_and_no_mail(mail_client, smtp, db):
+    known = ask(mail_client, "jenny@example.com")
+    unknown = ask(mail_client, "nobody@example.com")
+    assert unknown.status_code == known.status_code == 202
+    assert dict(unknown.headers) == dict(known.headers)
+    assert set(unknown.json()) == set(known.json()) == {"challenge"}
+    assert len(unknown.json()["challenge"]) == len(known.json()["challenge"])
+    assert deliver(mail_client) == 2
+    assert smtp.next().rcpt_tos == ["jenny@example.com"]
+    assert smtp.nothing_received()
+    assert [(job.status, job.sealed) for job in jobs(db)][1] == ("dropped", "")
+
+
+def test_a_customer_whose_address_is_no_longer_stored_gets_nothing(mail_client, smtp, db):
+    ask(mail_client, "sam@example.com")
+    # Between the request and the delivery, the merchant re-imports Sam without an address.
+    sam = db.run(billing.get, "customers", "cus_sam")
+    db.run(billing.upsert, "customers", [dict(sam, email=None)])
+    assert deliver(mail_client) == 1
+    assert smtp.nothing_received()
+    assert jobs(db)[0].status == "dropped"
+
+
+def test_with_smtp_down_the_job_waits_and_is_delivered_once_the_server_is_up(settings, config, clock, db):
+    server = SMTPServer(free_port())  # nothing listens on this port yet
+    with TestClient(smtp_app(settings, config, clock, server.url), base_url="http://localhost") as client:
+        challenge = ask(client, "jenny@example.com").json()["challenge"]
+        assert deliver(client) == 1
+        (job,) = jobs(db)
+        assert job.status == "pending"
+        assert job.attempts == 1
+        assert job.next_attempt_at == clock() + 10
+        assert f"127.0.0.1:{server.port}" in job.last_error
+        assert job.sealed != ""
+
+        server.start()
+        try:
+            # Up, but the job is not due again yet.
+            assert deliver(client) == 0
+            assert server.nothing_received()
+            clock.advance(10)
+            assert deliver(client) == 1
+            received = server.next()
+        finally:
+            server.stop()
+        assert received.rcpt_tos == ["jenny@example.com"]
+        assert [(j.status, j.attempts, j.sealed) for j in jobs(db)] == [("sent", 1, "")]
+        answer = client.post("/api/login/verify", json={"challenge": challenge, "code": received.code})
+        assert answer.status_code == 200
+
+
+def test_failed_attempts_back_off_further_each_time(settings, config, clock, db):
+    port = free_port()
+    with TestClient(smtp_app(settings, config, clock, f"smtp://127.0.0.1:{port}"), base_url="http://localhost") as client:
+        ask(client, "jenny@example.com")
+        waits = []
+        for _ in range(3):
+            start = int(clock())
+            assert deliver(client) == 1
+            (job,) = jobs(db)
+            waits.append(job.next_attempt_at - start)
+            clock.advance(job.next_attempt_at - start)
+        assert waits == [10, 20, 40]
+        assert jobs(db)[0].attempts == 3
+
+
+def test_a_job_past_the_code_lifetime_is_not_sent(mail_client, smtp, db, clock):
+    ask(mail_client, "jenny@example.com")
+    clock.advance(CODE_LIFETIME)
+    assert deliver(mail_client) == 1
+    assert smtp.nothing_received()
+    assert [(job.status, job.sealed) for job in jobs(db)] == [("expired", "")]
+
+
+def test_a_job_just_inside_the_code_lifetime_is_sent(mail_client, smtp, db, clock):
+    ask(mail_client, "jenny@example.com")
+    clock.advance(CODE_LIFETIME - 1)
+    assert deliver(mail_client) == 1
+    assert smtp.next().rcpt_tos == ["jenny@example.com"]
+
+
+def test_the_queued_job_holds_neither_the_code_nor_the_address_in_clear(mail_client, smtp, db):
+    ask(mail_client, "jenny@example.com")
+    (queued,) = jobs(db)
+    deliver(mail_client)
+    code = smtp.next().code
+    text = " ".join(str(value) for value in queued._mapping.values() if isinstance(value, str))
+    assert code not in text
+    assert "jenny" not in text.lower()
+    # Sealed with the server secret: it opens with it, and holds exactly what was mailed.
+    payload = keys.sealer(SECRET).decrypt(queued.sealed.encode()).decode()
+    assert code in payload and "jenny@example.com" in payload
+    with pytest.raises(InvalidToken):
+        keys.sealer(b"another-secret-that-is-long-enough-000").decrypt(queued.sealed.encode())
+    assert jobs(db)[0].sealed == ""
+
+
+def test_a_job_sealed_under_another_secret_is_dropped_without_holding_up_the_others(mail_client, smtp, db, clock):
+    # After PORCH_SECRET_KEY is changed, jobs queued before can never be opened.
+    other = keys.sealer(b"the-previous-secret-that-was-long-enough")
+    sealed = other.encrypt(b'{"to": "kim@example.com", "code": "111111", "locale": "en"}').decode()
+    now = int(clock())
+    db.run(lambda conn: conn.execute(mail_queue.insert().values(
+        kind="signin_code", created=now, expires_at=now + CODE_LIFETIME, sealed=sealed, status="pending",
+        attempts=0, next_attempt_at=now)))
+    ask(mail_client, "jenny@example.com")
+    assert deliver(mail_client) == 2
+    assert smtp.next().rcpt_tos == ["jenny@example.com"]
+    assert smtp.nothing_received()
+    assert [(job.status, job.sealed) for job in jobs(db)] == [("dropped", ""), ("sent", "")]
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\0", "\r\nBcc: victim@example.com"])
+def test_header_values_with_line_breaks_or_nul_are_refused(bad, config):
+    with pytest.raises(MailError, match="CR, LF or NUL"):
+        header_safe(f"jenny@example.com{bad}")
+    with pytest.raises(MailError, match="CR, LF or NUL"):
+        signin_message(config, f"jenny@example.com{bad}", "123456", "en")
+    sender = config.model_copy(update={"email": config.email.model_copy(update={"from_": f"{FROM}{bad}"})})
+    with pytest.raises(MailError, match="CR, LF or NUL"):
+        signin_message(sender, "jenny@example.com", "123456", "en")
+    named = config.model_copy(update={"business": config.business.model_copy(update={"name": f"Acme{bad}"})})
+    with pytest.raises(MailError, match="CR, LF or NUL"):
+        signin_message(named, "jenny@example.com", "123456", "en")
+
+
+def test_header_safe_lets_ordinary_values_through():
+    assert header_safe("Jenny Rosen <jenny@example.com>") == "Jenny Rosen <jenny@example.com>"
+
+
+def test_the_outbox_writes_a_parseable_eml_and_echoes_it(settings, config):
+    echoed: list[str] = []
+    transport = Transport(settings, echo=echoed.append)
+    asyncio.run(transport.send(signin_message(config, "jenny@example.com", "042917", "en")))
+    (path,) = settings.outbox_dir.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "jenny@example.com"
+    assert message["From"] == FROM
+    assert message["Subject"] == "Your sign-in code for Acme: 042917"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert "    042917\n" in message.get_content()
+    (shown,) = echoed
+    assert f"--- mail to jenny@example.com ({path}) ---" in shown
+    assert "Subject: Your sign-in code for Acme: 042917" in shown
+    assert "042917" in shown.split("\n\n", 1)[1]
+
+
+def test_without_an_smtp_url_the_worker_writes_to_the_outbox(client, outbox, settings):
+    client.post("/api/login/code", json={"email": "kim@example.com"})
+    assert outbox.deliver() == 1
+    (message,) = outbox.messages()
+    assert message["To"] == "kim@example.com"
+
+
+@pytest.fixture
+def auth_smtp() -> Iterator[tuple[SMTPServer, list[tuple[str, str]]]]:
+    logins: list[tuple[str, str]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = (v.decode() if isinstance(v, bytes) else v for v in (data.login, data.password))
+        logins.append((login, password))
+        # handled=False: aiosmtpd answers a refusal with 535 itself.
+        return AuthResult(success=(login, password) == ("mailer", "p@ss word"), handled=False)
+
+    server = SMTPServer(free_port(), authenticator=authenticator, auth_require_tls=False)
+    server.start()
+    yield server, logins
+    server.stop()
+
+
+def test_smtp_auth_uses_the_user_and_password_from_the_url(settings, config, clock, db, auth_smtp):
+    server, logins = auth_smtp
+    url = f"smtp://mailer:p%40ss%20word@127.0.0.1:{server.port}"
+    with TestClient(smtp_app(settings, config, clock, url), base_url="http://localhost") as client:
+        ask(client, "jenny@example.com")
+        assert deliver(client) == 1
+    received = server.next()
+    assert received.authenticated
+    assert received.rcpt_tos == ["jenny@example.com"]
+    assert logins == [("mailer", "p@ss word")]
+    assert jobs(db)[0].status == "sent"
+
+
+def test_a_refused_login_leaves_the_job_queued(settings, config, clock, db, auth_smtp):
+    server, logins = auth_smtp
+    url = f"smtp://mailer:wrong@127.0.0.1:{server.port}"
+    with TestClient(smtp_app(settings, config, clock, url), base_url="http://localhost") as client:
+        ask(client, "jenny@example.com")
+        assert deliver(client) == 1
+    assert server.nothing_received()
+    (job,) = jobs(db)
+    assert (job.status, job.attempts) == ("pending", 1)
+    # aiosmtplib tries each mechanism the server offers (PLAIN, then LOGIN), all with the URL's credentials.
+    assert logins and set(logins) == {("mailer", "wrong")}
+
+
+def test_the_background_worker_delivers_without_being_drained(settings, config, clock, db, smtp):
+    app = smtp_app(settings, config, clock, smtp.url, background=True)
+    with TestClient(app, base_url="http://localhost") as client:
+        challenge = ask(client, "jenny@example.com").json()["challenge"]
+        received = smtp.next()
+        assert received.rcpt_tos == ["jenny@example.com"]
+        answer = client.post("/api/login/verify", json={"challenge": challenge, "code": received.code})
+        assert answer.status_code == 200
+
+
+def test_check_transport_reports_a_reachable_smtp_server(settings, smtp):
+    answer = asyncio.run(check_transport(Transport(replace(settings, smtp_url=smtp.url))))
+    assert answer == f"SMTP 127.0.0.1:{smtp.port} answers"
+    assert smtp.nothing_received()
+
+
+def test_check_transport_logs_in_when_the_url_has_credentials(settings, auth_smtp):
+    server, logins = auth_smtp
+    good = replace(settings, smtp_url=f"smtp://mailer:p%40ss%20word@127.0.0.1:{server.port}")
+    assert asyncio.run(check_transport(Transport(good))) == f"SMTP 127.0.0.1:{server.port} answers"
+    bad = replace(settings, smtp_url=f"smtp://mailer:wrong@127.0.0.1:{server.port}")
+    with pytest.raises(MailError, match=rf"^cannot reach SMTP at 127\.0\.0\.1:{server.port}: "):
+        asyncio.run(check_transport(Transport(bad)))
+    # A refused login must not leave the connection open: an unclosed socket is
+    # reported as a ResourceWarning when collected, and warnings are errors here.
+    gc.collect()
+    assert logins[0] == ("mailer", "p@ss word")
+    assert set(logins[1:]) == {("mailer", "wrong")}
+
+
+def test_check_transport_raises_when_nothing_listens(settings):
+    port = free_port()
+    with pytest.raises(MailError, match=rf"^cannot reach SMTP at 127\.0\.0\.1:{port}: "):
+        asyncio.run(check_transport(Transport(replace(settings, smtp_url=f"smtp://127.0.0.1:{port}"))))
+
+
+def test_check_transport_without_smtp_names_the_outbox_and_creates_it(settings):
+    answer = asyncio.run(check_transport(Transport(settings)))
+    assert answer == f"outbox {settings.outbox_dir} (no PORCH_SMTP_URL set)"
+    assert settings.outbox_dir.is_dir()
