@@ -14,9 +14,14 @@ class ImportFileError(Exception):
     """The file cannot be imported; nothing was written."""
 
 
+def _no_constant(name: str) -> None:
+    # Python reads NaN and Infinity, but they are not JSON: the API could never send such an object.
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
 def read_objects(path: Path) -> dict[str, list[dict[str, Any]]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read it: {exc.strerror}") from None
     except ValueError as exc:

@@ -33,17 +33,36 @@ def _ref(value: Any) -> str | None:
     return value
 
 
+def _seconds(value: Any) -> int | None:
+    """Unix seconds that fit a 64-bit column, or None when the value cannot be that."""
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if -(2**63) <= seconds < 2**63 else None
+
+
+def _id_of(kind: str, obj: dict[str, Any], field: str) -> str | None:
+    value = _ref(obj.get(field))
+    if value is not None and not isinstance(value, str):
+        raise ObjectError(f"{KINDS[kind][1]} {obj['id']} needs \"{field}\" as an id, or an object with an \"id\"")
+    return value
+
+
 def _row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
         raise ObjectError(f"each of {kind} needs a string \"id\"")
-    row: dict[str, Any] = {"id": obj["id"], "created": int(obj.get("created") or 0)}
+    created = _seconds(obj.get("created") or 0)
+    if created is None:
+        raise ObjectError(f"{KINDS[kind][1]} {obj['id']} needs \"created\" as Unix seconds, such as 1700000000")
+    row: dict[str, Any] = {"id": obj["id"], "created": created}
     if kind == "prices":
-        row["product"] = _ref(obj.get("product"))
+        row["product"] = _id_of(kind, obj, "product")
     elif kind == "customers":
         email = obj.get("email")
         row["email_lower"] = email.strip().lower() if isinstance(email, str) and email.strip() else None
     elif kind in ("payment_methods", "subscriptions", "invoices"):
-        row["customer"] = _ref(obj.get("customer"))
+        row["customer"] = _id_of(kind, obj, "customer")
         if kind == "subscriptions":
             if not isinstance(obj.get("status"), str):
                 raise ObjectError(f"subscription {obj['id']} needs a \"status\"")
@@ -55,7 +74,8 @@ def _row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
 def upsert(conn: sa.Connection, kind: str, objects: Iterable[dict[str, Any]]) -> int:
     """Insert or replace objects by id; returns how many were written."""
     table = KINDS[kind][0]
-    rows = [_row(kind, obj) for obj in objects]
+    # An id listed twice (overlapping export pages) is one object: the later copy wins.
+    rows = list({row["id"]: row for row in (_row(kind, obj) for obj in objects)}.values())
     if not rows:
         return 0
     ids = [row["id"] for row in rows]
