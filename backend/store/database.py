@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from starlette.concurrency import run_in_threadpool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest revision in migrations/versions; a test keeps it equal to Alembic's head.
+# Knowing it lets a start on an up-to-date schema skip importing Alembic (~85 ms).
+HEAD = "0001"
 T = TypeVar("T")
 
 
@@ -51,23 +50,34 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
-def _alembic(connection: sa.Connection) -> AlembicConfig:
+def _alembic(connection: sa.Connection) -> Any:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
+def current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate(engine: sa.Engine) -> None:
     """Bring the schema to the newest revision; safe to run at every start."""
+    if current_revision(engine) == HEAD:
+        return
+    from alembic import command
+
     with engine.begin() as connection:
         command.upgrade(_alembic(connection), "head")
 
 
 def pending_migrations(engine: sa.Engine) -> bool:
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        return current != ScriptDirectory.from_config(_alembic(connection)).get_current_head()
+    return current_revision(engine) != HEAD
 
 
 class Database:
