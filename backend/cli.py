@@ -63,10 +63,15 @@ def _config(settings: Settings) -> Config:
 def _database(settings: Settings) -> Database:
     import sqlalchemy as sa
 
-    engine = create_engine(settings.database_url)
     try:
+        engine = create_engine(settings.database_url)
         migrate(engine)
-    except sa.exc.SQLAlchemyError as exc:
+    except ImportError as exc:
+        raise DatabaseError(
+            f"PORCH_DATABASE_URL needs the {exc.name or 'database'} driver, which is not installed: "
+            "pip install 'porch[postgres]'"
+        ) from None
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
         raise DatabaseError(
             f"cannot open the database at PORCH_DATABASE_URL ({settings.database_url.split('@')[-1]}): "
             f"{exc.__class__.__name__}: {str(exc.orig if hasattr(exc, 'orig') else exc).strip()}"
