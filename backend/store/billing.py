@@ -137,8 +137,10 @@ def _expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> 
     for item in items:
         price = item.get("price")
         price = dict(prices.get(_ref(price), price if isinstance(price, dict) else {"id": price}))
-        product = _ref(price.get("product"))
-        price["product"] = products.get(product, {"id": product, "name": product})
+        product = price.get("product")
+        # A product expanded in the file but missing from the store is kept as the file gave it.
+        fallback = product if isinstance(product, dict) else {"id": product, "name": product}
+        price["product"] = products.get(_ref(product), fallback)
         item["price"] = price
 
 
