@@ -33,6 +33,20 @@ def read_header_rules(path: Path) -> list[tuple[str, list[tuple[str, str]]]]:
     return rules
 
 
+def accepted_codings(header: str) -> set[str]:
+    """The content codings an Accept-Encoding header takes: case-insensitive, and `br;q=0` refuses br."""
+    taken = set()
+    for item in header.lower().split(","):
+        coding, *params = (part.strip() for part in item.split(";"))
+        weight = next((p.removeprefix("q=") for p in params if p.startswith("q=")), "1")
+        try:
+            if float(weight) > 0:
+                taken.add(coding)
+        except ValueError:
+            continue
+    return taken
+
+
 class Site(StaticFiles):
     def __init__(self, directory: Path):
         super().__init__(directory=directory, html=True)
@@ -52,7 +66,7 @@ class Site(StaticFiles):
     def file_response(
         self, full_path: "os.PathLike[str] | str", stat_result: os.stat_result, scope: Scope, status_code: int = 200
     ) -> Response:
-        accepted = Headers(scope=scope).get("accept-encoding", "")
+        accepted = accepted_codings(Headers(scope=scope).get("accept-encoding", ""))
         for encoding, suffix in ENCODINGS:
             compressed = str(full_path) + suffix
             if encoding in accepted and os.path.isfile(compressed):
