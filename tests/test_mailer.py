@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import email
-import gc
 import email.policy
+import gc
 import queue
 import re
 import socket
 from dataclasses import replace
-from email.message import EmailMessage
 from typing import Any, Iterator
 
 import pytest

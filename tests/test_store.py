@@ -8,9 +8,9 @@ from typing import Any, Iterator
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.config import Config as AlembicConfig
 from conftest import NOW
 
 from backend.store import billing, tables
