@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "https://porch.test"
 T = 1767225600  # 2026-01-01 00:00 UTC
 HTML_PAGES = {"/": "index", "/login/": "login", "/portal/": "portal", "/embed.html": "embed"}
