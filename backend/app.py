@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend import api, ratelimit, sessions, signin
@@ -100,9 +100,6 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             db.engine.dispose()
 
-    routes = list(ROUTES)
-    if settings.public_dir.is_dir():
-        routes.append(Mount("/", app=Site(settings.public_dir)))
     middleware = [
         Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies] or []),
         Middleware(
@@ -122,7 +119,11 @@ def create_app(
         sa.exc.InterfaceError: database_error,
         Exception: server_error,
     }
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    app = Starlette(routes=ROUTES, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    if settings.public_dir.is_dir():
+        # The site answers only what no route claims, so a wrong method on an
+        # API path is still 405 rather than a static 404.
+        app.router.default = Site(settings.public_dir)
     app.state.settings = settings
     app.state.config = config
     app.state.db = db

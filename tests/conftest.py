@@ -188,7 +188,9 @@ def live_server(settings: Any, db: Any, tmp_path: Path) -> Iterator[LiveServer]:
     sock.close()
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API keeps an event loop running in the main thread
+# while it is open, which would break code under test that calls asyncio.run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():

@@ -199,11 +199,6 @@ def test_a_changed_file_gets_a_new_etag(client, public):
     assert body.endswith(b"<p>changed</p>\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app.py mounts the site at '/', and Starlette prefers that full match to a route matching only "
-    "the path, so with public/ present a wrong method on an API route answers 404 instead of 405",
-)
 def test_a_wrong_method_on_an_api_route_is_405_although_public_exists(client):
     response = client.get("/api/login/code")
     assert response.status_code == 405
