@@ -16,6 +16,7 @@ import click
 from backend import __version__
 from backend.config import Config, ConfigError, json_schema, load_config
 from backend.importer import ImportFileError, import_file
+from backend.store import billing
 from backend.settings import Settings, SettingsError
 from backend.store.database import Database, DatabaseError, create_engine, migrate
 
@@ -53,8 +54,8 @@ def _settings(require_secret: bool = True, config: str | None = None) -> Setting
     return settings
 
 
-def _config(settings: Settings) -> Config:
-    config, warnings = load_config(settings.config_path)
+def _config(path: Path) -> Config:
+    config, warnings = load_config(path)
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)
     return config
@@ -104,7 +105,7 @@ def main() -> None:
 def serve(config: str | None, host: str, port: int) -> None:
     """Serve the API under /api/ and, when public/ exists, the built site at /."""
     settings = _settings(config=config)
-    portal_config = _config(settings)
+    portal_config = _config(settings.config_path)
     _database(settings)
     if not settings.public_dir.is_dir():
         click.echo("No public/ folder: serving the API only. Run `python build.py` to build the pages.", err=True)
@@ -118,7 +119,8 @@ def import_command(file: Path) -> None:
     """Upsert Stripe-shaped objects from FILE.json into the store; safe to re-run."""
     settings = _settings(require_secret=False)
     counts = import_file(_database(settings), file)
-    click.echo("Imported " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items()) + ".")
+    named = [f"{n} {(kind if n != 1 else billing.KINDS[kind][1]).replace('_', ' ')}" for kind, n in counts.items()]
+    click.echo("Imported " + ", ".join(named) + ".")
 
 
 @main.command()
@@ -128,18 +130,27 @@ def check(config: str | None) -> None:
     """Validate config.yaml and the environment: database, mail, secret."""
     from backend.mailer import Transport, check_transport
 
-    problems = []
-    settings = None
+    problems: list[str] = []
+    settings: Settings | None = None
     try:
         settings = _settings(config=config)
     except SettingsError as exc:
-        problems.append(str(exc))
-        settings = _settings(require_secret=False, config=config)
+        problems += exc.problems
+        # A bad secret alone still leaves the database and mail to check.
+        try:
+            settings = _settings(require_secret=False, config=config)
+        except SettingsError:
+            pass
+    config_path = settings.config_path if settings else Path(config or os.environ.get("PORCH_CONFIG") or "config.yaml")
     try:
-        _config(settings)
-        click.echo(f"config:   {settings.config_path} is valid")
+        _config(config_path)
+        click.echo(f"config:   {config_path} is valid")
     except ConfigError as exc:
         problems += [str(p) for p in exc.problems]
+    if settings is None:
+        problems.append("database and mail: not checked until the settings above are fixed")
+        _fail("check found problems:\n" + "\n".join(f"  {p}" for p in problems))
+        return
     try:
         _database(settings)
         click.echo("database: reachable, schema up to date")
@@ -168,7 +179,6 @@ def demo(host: str, port: int) -> None:
     """Build the sample site, fill a SQLite file with demo data and serve it; mail goes to the console."""
     from backend.demo import DEMO_EMAIL, demo_objects
     from backend.pages import build_site
-    from backend.store import billing
 
     home = Path(".porch")
     environ = {
@@ -179,7 +189,7 @@ def demo(host: str, port: int) -> None:
     }
     settings = Settings.from_env(environ)
     settings = Settings(**{**settings.__dict__, "public_dir": home / "public"})
-    config = _config(settings)
+    config = _config(settings.config_path)
     build_site(config, settings.config_path.parent, ROOT / "site", settings.public_dir)
     db = _database(settings)
     objects = demo_objects(int(time.time()))

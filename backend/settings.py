@@ -22,7 +22,11 @@ SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
 
 
 class SettingsError(Exception):
-    """A setting is missing or malformed; the message names it and the fix."""
+    """Settings are missing or malformed; `problems` names each one and its fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
@@ -41,22 +45,23 @@ class Settings:
             default = next(d for n, d, _ in SETTINGS if n == name)
             return environ.get(name) or default
 
+        problems = []
         secret = (get("PORCH_SECRET_KEY") or "").encode()
         if require_secret and len(secret) < 32:
-            raise SettingsError(
+            problems.append(
                 "PORCH_SECRET_KEY is " + ("unset" if not secret else f"only {len(secret)} bytes")
                 + ": set it to at least 32 random bytes, for example with\n"
                 '  export PORCH_SECRET_KEY="$(python -c \'import secrets; print(secrets.token_urlsafe(48))\')"'
             )
         database_url = get("PORCH_DATABASE_URL") or ""
         if not database_url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
-            raise SettingsError(
+            problems.append(
                 f"PORCH_DATABASE_URL {database_url!r} is not supported: use sqlite:///path/to/file.db "
                 "or postgresql://user@host/dbname"
             )
         smtp_url = get("PORCH_SMTP_URL")
         if smtp_url and urlsplit(smtp_url).scheme not in SMTP_SCHEMES:
-            raise SettingsError(
+            problems.append(
                 f"PORCH_SMTP_URL must start with one of {', '.join(s + '://' for s in SMTP_SCHEMES)}"
             )
         proxies = []
@@ -64,9 +69,11 @@ class Settings:
             try:
                 proxies.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
-                raise SettingsError(
+                problems.append(
                     f"PORCH_TRUSTED_PROXIES has {item!r}, which is not an IP address or network such as 10.0.0.0/8"
-                ) from None
+                )
+        if problems:
+            raise SettingsError(problems)
         return cls(
             config_path=Path(get("PORCH_CONFIG") or "config.yaml"),
             database_url=database_url,

@@ -85,7 +85,7 @@ DATA = {
 
 def test_import_prints_the_counts_and_can_be_run_again(folder):
     name = data_file(folder, DATA)
-    expected = "Imported 1 products, 1 prices, 2 customers, 0 payment methods, 0 subscriptions, 0 invoices.\n"
+    expected = "Imported 1 product, 1 price, 2 customers, 0 payment methods, 0 subscriptions, 0 invoices.\n"
     first = run("import", name, PORCH_DATABASE_URL="sqlite:///store/porch.db")
     assert first.exit_code == 0, first.output
     assert first.stdout == expected
@@ -246,5 +246,23 @@ def test_malformed_settings_are_one_message(folder, busy_port, command, env, mes
     data_file(folder, DATA)
     args = command + (["--port", str(busy_port)] if command == ["serve"] else [])
     result = run(*args, PORCH_SECRET_KEY=SECRET, **env)
-    assert failure(result) == f"Error: {message}\n"
+    if command == ["check"]:
+        assert failure(result) == (
+            f"Error: check found problems:\n  {message}\n"
+            "  database and mail: not checked until the settings above are fixed\n"
+        )
+    else:
+        assert failure(result) == f"Error: {message}\n"
     assert not (folder / "porch.db").exists()
+
+
+def test_every_malformed_setting_is_named_at_once(folder, busy_port):
+    result = run("serve", "--port", str(busy_port), PORCH_SECRET_KEY="short",
+                 PORCH_DATABASE_URL="mysql://db/porch", PORCH_SMTP_URL="http://mail:25")
+    assert failure(result).splitlines() == [
+        "Error: PORCH_SECRET_KEY is only 5 bytes: " + SECRET_HOWTO.splitlines()[0],
+        SECRET_HOWTO.splitlines()[1],
+        "PORCH_DATABASE_URL 'mysql://db/porch' is not supported: "
+        "use sqlite:///path/to/file.db or postgresql://user@host/dbname",
+        "PORCH_SMTP_URL must start with one of smtp://, smtps://, smtp+starttls://",
+    ]
