@@ -12,6 +12,7 @@ import re
 import shutil
 import socket
 import threading
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
@@ -50,11 +51,32 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test runs on SQLite and, where PORCH_TEST_POSTGRES_URL names a server, on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'porch.db'}"
+        return
+    admin_url = os.environ.get("PORCH_TEST_POSTGRES_URL")
+    if not admin_url:
+        pytest.skip("PORCH_TEST_POSTGRES_URL is not set; the PostgreSQL runs happen in CI")
+    import psycopg
+
+    name = "porch_test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         config_path=tmp_path / "config.yaml",
-        database_url=f"sqlite:///{tmp_path / 'porch.db'}",
+        database_url=database_url,
         secret_key=SECRET,
         smtp_url=None,
         outbox_dir=tmp_path / "outbox",

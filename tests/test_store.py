@@ -133,9 +133,15 @@ def test_the_email_lookup_uses_the_index(db):
         sa.event.remove(db.engine, "before_cursor_execute", capture)
     ((statement, parameters),) = statements
     with db.engine.connect() as conn:
-        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+        if db.engine.dialect.name == "sqlite":
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+            assert "SCAN customers" not in plan
+        else:
+            # A handful of rows makes any planner prefer a scan; ask whether the index can serve the query.
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = " ".join(str(row[0]) for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+            assert "Seq Scan on customers" not in plan
     assert "ix_customers_email_lower_created" in plan
-    assert "SCAN customers" not in plan
 
 
 # What the portal reads.
