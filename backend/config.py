@@ -73,6 +73,12 @@ def _no_header_breaks(value: str) -> str:
     return value
 
 
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
+        raise _fail("an environment variable name", "use capitals, digits and _, such as PORCH_WEBHOOK_SECRET")
+    return value
+
+
 def _mail_address(value: str) -> str:
     try:
         validate_email(value, check_deliverability=False)
@@ -154,11 +160,41 @@ class CancellationReason(Section):
     options: list[CancellationReasonOption] = Field(default_factory=lambda: list(CANCELLATION_REASONS))
 
 
+class RetentionOffer(Section):
+    """A discount offered before the final step of a cancellation, recorded on the subscription when accepted."""
+
+    enabled: bool = False
+    percent_off: int = Field(20, ge=1, le=100, description="Discount in percent.")
+    duration_in_months: int = Field(3, ge=1, le=36, description="For how many months the discount applies.")
+
+
 class SubscriptionCancel(Section):
     enabled: bool = True
     mode: Literal["at_period_end", "immediately"] = "at_period_end"
     proration_behavior: Literal["none", "create_prorations"] = "none"
     cancellation_reason: CancellationReason = CancellationReason()
+    retention: RetentionOffer = RetentionOffer()
+
+
+class PaymentMethodUpdate(Section):
+    enabled: bool = True
+    add_url: str | None = Field(
+        None,
+        description="Where customers add a card (a page of your payment processor). Porch appends customer, "
+        "return_url, expires and signature query parameters.",
+    )
+    signing_secret_env: str | None = Field(
+        None, description="Environment variable holding the key that signs the add_url parameters."
+    )
+
+    _url = field_validator("add_url")(classmethod(lambda cls, v: _https_url(v)))
+    _env = field_validator("signing_secret_env")(classmethod(lambda cls, v: v if v is None else _env_name(v)))
+
+
+class ScheduleAtPeriodEnd(Section):
+    conditions: list[Literal["decreasing_item_amount", "shortening_interval"]] = Field(
+        default_factory=list, description="Changes that wait until the end of the period instead of applying now."
+    )
 
 
 class AdjustableQuantity(Section):
@@ -180,12 +216,13 @@ class SubscriptionUpdate(Section):
     )
     proration_behavior: Literal["none", "create_prorations", "always_invoice"] = "none"
     products: list[UpdatableProduct] = Field(default_factory=list)
+    schedule_at_period_end: ScheduleAtPeriodEnd = ScheduleAtPeriodEnd()
 
 
 class Features(Section):
     customer_update: CustomerUpdate = CustomerUpdate()
     invoice_history: Toggle = Toggle()
-    payment_method_update: Toggle = Toggle()
+    payment_method_update: PaymentMethodUpdate = PaymentMethodUpdate()
     subscription_cancel: SubscriptionCancel = SubscriptionCancel()
     subscription_update: SubscriptionUpdate = SubscriptionUpdate()
 
@@ -209,12 +246,7 @@ class Webhook(Section):
 
     _url = field_validator("url")(classmethod(lambda cls, v: _https_url(v)))
 
-    @field_validator("secret_env")
-    @classmethod
-    def _env_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
-            raise _fail("an environment variable name", "use capitals, digits and _, such as PORCH_WEBHOOK_SECRET")
-        return value
+    _env = field_validator("secret_env")(classmethod(lambda cls, v: _env_name(v)))
 
 
 class Config(Section):
