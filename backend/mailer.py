@@ -3,7 +3,6 @@ over SMTP or, without PORCH_SMTP_URL, to the outbox (console and .eml files)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -13,10 +12,9 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
 
-from backend import keys
+from backend import jobs, keys
 from backend.config import Config
 from backend.i18n import translations
 from backend.settings import Settings
@@ -26,9 +24,6 @@ from backend.store.database import Database
 from backend.store.tables import mail_queue
 
 log = logging.getLogger("porch.mail")
-LEASE = 120
-BATCH = 20
-POLL = 5.0
 
 
 class MailError(Exception):
@@ -111,75 +106,34 @@ class Transport:
         )
 
 
-def _claim(conn: sa.Connection, now: int) -> list[Any]:
-    """Take due jobs under a lease, so that a job whose sender died is taken again later."""
-    due = (
-        (mail_queue.c.status.in_(("pending", "sending"))) & (mail_queue.c.next_attempt_at <= now)
-    )
-    rows = conn.execute(sa.select(mail_queue).where(due).order_by(mail_queue.c.id).limit(BATCH)).all()
-    claimed = []
-    for row in rows:
-        taken = conn.execute(
-            mail_queue.update()
-            .where(mail_queue.c.id == row.id, mail_queue.c.next_attempt_at == row.next_attempt_at, due)
-            .values(status="sending", next_attempt_at=now + LEASE)
-        ).rowcount
-        if taken:
-            claimed.append(row)
-    return claimed
+class MailWorker(jobs.Worker):
+    """Drains the mail queue: resolves each code request to a customer and mails them, or drops it."""
 
-
-def _finish(conn: sa.Connection, job_id: int, values: dict[str, Any]) -> None:
-    conn.execute(mail_queue.update().where(mail_queue.c.id == job_id).values(**values))
-
-
-class MailWorker:
-    """Drains the queue: resolves each code request to a customer and mails them, or drops it."""
+    table = mail_queue
+    name = "mail queue"
 
     def __init__(
         self, db: Database, transport: Transport, config: Config, secret: bytes, clock: Callable[[], float] = time.time
     ):
-        self.db = db
+        super().__init__(db, clock)
         self.transport = transport
         self.config = config
         self.sealer = keys.sealer(secret)
-        self.clock = clock
-        self.wake = asyncio.Event()
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.process_due()
-            except Exception:  # the worker must outlive a database hiccup; the jobs stay queued
-                log.exception("mail queue: pass failed; trying again")
-            self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), POLL)
-            except asyncio.TimeoutError:
-                pass
-
-    async def process_due(self) -> int:
-        """One pass over due jobs; returns how many were handled."""
-        now = int(self.clock())
-        jobs = await self.db.call(_claim, now)
-        for job in jobs:
-            await self._handle(job, now)
-        return len(jobs)
-
-    async def _handle(self, job: Any, now: int) -> None:
+    async def handle(self, job: Any, now: int) -> None:
         if job.expires_at <= now:
-            await self.db.call(_finish, job.id, {"status": "expired", "sealed": ""})
+            await self.finish(job, {"status": "expired", "sealed": ""})
             return
         try:
             payload = json.loads(self.sealer.decrypt(job.sealed.encode()))
         except InvalidToken:  # sealed under an earlier PORCH_SECRET_KEY: it can never be opened
-            await self.db.call(_finish, job.id, {"status": "dropped", "sealed": ""})
+            await self.finish(job, {"status": "dropped", "sealed": ""})
             return
         customer_id = await self.db.read(billing.customer_for_email, payload["to"])
         customer = customer_id and await self.db.read(billing.get, "customers", customer_id)
         if not customer:
             # No customer has this address: nothing is sent, and the code waits nowhere.
-            await self.db.call(_finish, job.id, {"status": "dropped", "sealed": ""})
+            await self.finish(job, {"status": "dropped", "sealed": ""})
             return
         try:
             message = signin_message(self.config, customer["email"], payload["code"], payload["locale"])
@@ -187,11 +141,10 @@ class MailWorker:
         except (MailError, ValueError) as exc:
             attempts = job.attempts + 1
             log.warning("mail %s: attempt %d failed: %s", job.id, attempts, exc)
-            retry = {"status": "pending", "attempts": attempts, "last_error": str(exc)[:500],
-                     "next_attempt_at": now + min(300, 5 * 2**attempts)}
-            await self.db.call(_finish, job.id, retry)
+            await self.finish(job, {"status": "pending", "attempts": attempts, "last_error": str(exc)[:500],
+                                    "next_attempt_at": now + jobs.backoff(attempts, 300)})
             return
-        await self.db.call(_finish, job.id, {"status": "sent", "sealed": ""})
+        await self.finish(job, {"status": "sent", "sealed": ""})
 
 
 async def check_transport(transport: Transport) -> str:

@@ -1,0 +1,83 @@
+"""Durable job queues in the database (mail, webhook deliveries), drained by workers.
+
+A job is taken under a lease: a worker that dies mid-job leaves it to be taken
+again when the lease runs out, so nothing queued is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from backend.store.database import Database
+
+log = logging.getLogger("porch.jobs")
+LEASE = 120
+BATCH = 20
+POLL = 5.0
+
+
+def claim(conn: sa.Connection, table: sa.Table, now: int) -> list[Any]:
+    """Take due jobs under a lease; of competing workers only one takes each job."""
+    due = table.c.status.in_(("pending", "sending")) & (table.c.next_attempt_at <= now)
+    rows = conn.execute(sa.select(table).where(due).order_by(table.c.id).limit(BATCH)).all()
+    claimed = []
+    for row in rows:
+        taken = conn.execute(
+            table.update()
+            .where(table.c.id == row.id, table.c.next_attempt_at == row.next_attempt_at, due)
+            .values(status="sending", next_attempt_at=now + LEASE)
+        ).rowcount
+        if taken:
+            claimed.append(row)
+    return claimed
+
+
+def finish(conn: sa.Connection, table: sa.Table, job_id: int, values: dict[str, Any]) -> None:
+    conn.execute(table.update().where(table.c.id == job_id).values(**values))
+
+
+def backoff(attempts: int, cap: int) -> int:
+    """Seconds to wait before try number `attempts + 1`: 10, 20, 40 ... up to `cap`."""
+    return min(cap, 5 * 2**attempts)
+
+
+class Worker:
+    """Runs passes over a queue: when woken, and every few seconds for jobs other processes queued."""
+
+    table: sa.Table
+    name = "queue"
+
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time):
+        self.db = db
+        self.clock = clock
+        self.wake = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.process_due()
+            except Exception:  # the worker must outlive a database hiccup; the jobs stay queued
+                log.exception("%s: pass failed; trying again", self.name)
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), POLL)
+            except asyncio.TimeoutError:
+                pass
+
+    async def process_due(self) -> int:
+        """One pass over due jobs; returns how many were handled."""
+        now = int(self.clock())
+        jobs = await self.db.call(claim, self.table, now)
+        for job in jobs:
+            await self.handle(job, now)
+        return len(jobs)
+
+    async def handle(self, job: Any, now: int) -> None:
+        raise NotImplementedError
+
+    async def finish(self, job: Any, values: dict[str, Any]) -> None:
+        await self.db.call(finish, self.table, job.id, values)
