@@ -15,15 +15,16 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from backend import api, ratelimit, sessions, signin
+from backend import api, customers, idempotency, invoices, payment_methods, ratelimit, sessions, signin, subscriptions
 from backend.config import Config
 from backend.errors import APIError, api_error, error_response
 from backend.guards import APIGuard
 from backend.mailer import MailWorker, Transport
-from backend.openapi import openapi_json
+from backend.events import WebhookWorker, signing_secrets
+from backend.openapi import document
 from backend.settings import Settings
 from backend.static import Site
 from backend.store.database import Database, create_engine
@@ -53,19 +54,13 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
-ROUTES: list[BaseRoute] = [
-    Route("/api/login/code", api.login_code, methods=["POST"]),
-    Route("/api/login/verify", api.login_verify, methods=["POST"]),
-    Route("/api/logout", api.logout, methods=["POST"]),
-    Route("/api/portal", api.portal_data, methods=["GET"]),
-    Route("/api/customer", api.update_customer, methods=["PATCH"]),
-    Route("/api/invoices/{id}", api.invoice, methods=["GET"]),
-    Route("/api/health", api.health, methods=["GET"]),
-    Route("/api/openapi.json", openapi_json, methods=["GET"]),
-]
+OPERATIONS = api.OPERATIONS + customers.OPERATIONS + subscriptions.OPERATIONS + payment_methods.OPERATIONS \
+    + invoices.OPERATIONS
+ROUTES: list[BaseRoute] = [op.route() for op in OPERATIONS]
 
 
 def _housekeeping(conn: sa.Connection, now: int) -> None:
+    idempotency.prune(conn, now)
     ratelimit.prune(conn, now)
     signin.prune(conn, now)
     sessions.prune(conn, now)
@@ -78,10 +73,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
     transport: Transport | None = None,
     background: bool = True,
+    webhook_client: Any = None,
 ) -> Starlette:
     """The app; `background=False` leaves the mail queue to be drained by the caller (tests do)."""
     db = Database(create_engine(settings.database_url))
     worker = MailWorker(db, transport or Transport(settings), config, settings.secret_key, clock)
+    webhooks = WebhookWorker(db, signing_secrets(settings, config), clock, webhook_client)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -91,7 +88,8 @@ def create_app(
                     await db.call(_housekeeping, int(clock()))
                 await asyncio.sleep(HOUSEKEEPING_EVERY)
 
-        tasks = [asyncio.create_task(worker.run()), asyncio.create_task(housekeeping())] if background else []
+        runs = (worker.run(), webhooks.run(), housekeeping()) if background else ()
+        tasks = [asyncio.create_task(run) for run in runs]
         try:
             yield
         finally:
@@ -130,4 +128,6 @@ def create_app(
     app.state.secret = settings.secret_key
     app.state.clock = clock
     app.state.mail_worker = worker
+    app.state.webhook_worker = webhooks
+    app.state.openapi = document(OPERATIONS)
     return app

@@ -15,6 +15,7 @@ import click
 
 from backend import __version__
 from backend.config import Config, ConfigError, json_schema, load_config
+from backend.events import signing_secrets
 from backend.importer import ImportFileError, import_file
 from backend.store import billing
 from backend.settings import Settings, SettingsError
@@ -143,10 +144,14 @@ def check(config: str | None) -> None:
             pass
     config_path = settings.config_path if settings else Path(config or os.environ.get("PORCH_CONFIG") or "config.yaml")
     try:
-        _config(config_path)
+        portal_config = _config(config_path)
         click.echo(f"config:   {config_path} is valid")
+        if settings is not None:
+            signing_secrets(settings, portal_config)
     except ConfigError as exc:
         problems += [str(p) for p in exc.problems]
+    except SettingsError as exc:
+        problems += exc.problems
     if settings is None:
         problems.append("database and mail: not checked until the settings above are fixed")
         _fail("check found problems:\n" + "\n".join(f"  {p}" for p in problems))

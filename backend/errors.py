@@ -9,18 +9,25 @@ from starlette.responses import JSONResponse
 class APIError(Exception):
     """Raised anywhere below the HTTP edge; turned into the JSON error shape there."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None, param: str | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.param = param
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, param: str | None = None
+) -> JSONResponse:
+    """The one error shape; `param` names the offending field, as Stripe's errors do, so a form can mark it."""
+    error = {"code": code, "message": message} | ({"param": param} if param else {})
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 async def api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
-    return error_response(exc.status, exc.code, exc.message, exc.headers)
+    return error_response(exc.status, exc.code, exc.message, exc.headers, exc.param)

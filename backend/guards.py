@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +21,12 @@ API_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 Model = TypeVar("Model", bound=BaseModel)
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, text is bounded."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=2000)
 
 
 class APIGuard:

@@ -1,14 +1,17 @@
-"""The OpenAPI document of the HTTP API, built from the request models it validates with."""
+"""The API's one table of operations: each gives the route and its OpenAPI entry,
+so no endpoint can exist without being documented."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from backend import __version__, api
+from backend import __version__
 
 ERROR = {
     "type": "object",
@@ -21,50 +24,67 @@ ERROR = {
         }
     },
 }
-OBJECT = {"type": "object"}
-# method, path, summary, request model, success status, success body, signed in, error statuses
-OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, dict[str, Any] | None, bool, tuple[int, ...]]] = [
-    ("post", "/api/login/code", "Mail a one-time code to a customer's email", api.CodeRequest, 202,
-     {"type": "object", "required": ["challenge"], "properties": {"challenge": {"type": "string"}}}, False, (400, 404, 413, 415, 429)),
-    ("post", "/api/login/verify", "Exchange a challenge and its code for a session cookie", api.VerifyRequest, 200,
-     {"type": "object", "properties": {"customer": OBJECT}}, False, (400, 401, 404, 413, 415, 429)),
-    ("post", "/api/logout", "Revoke the session", api.Body, 204, None, False, (400, 415)),
-    ("get", "/api/portal", "Everything the portal shows of the signed-in customer", None, 200,
-     {"type": "object", "properties": {k: OBJECT for k in ("customer", "business", "features")}
-      | {k: {"type": "array", "items": OBJECT} for k in ("subscriptions", "invoices", "payment_methods")}}, True, (401,)),
-    ("patch", "/api/customer", "Change the customer's billing details (never the email)", api.CustomerUpdate, 200,
-     {"type": "object", "properties": {"customer": OBJECT}}, True, (400, 401, 403, 413, 415)),
-    ("get", "/api/invoices/{id}", "One of the customer's invoices", None, 200,
-     {"type": "object", "properties": {"invoice": OBJECT}}, True, (401, 403, 404)),
-    ("get", "/api/health", "200 when the store answers, 503 otherwise", None, 200, OBJECT, False, (503,)),
-]
+OBJECT: dict[str, Any] = {"type": "object"}
 
 
-def document() -> dict[str, Any]:
+def returns(**properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    endpoint: Callable[[Request], Awaitable[Response]]
+    summary: str
+    body: type[BaseModel] | None = None
+    status: int = 200
+    answer: dict[str, Any] | None = field(default_factory=lambda: OBJECT)
+    private: bool = True
+    errors: tuple[int, ...] = ()
+    query: tuple[tuple[str, dict[str, Any]], ...] = ()
+
+    def route(self) -> Route:
+        return Route(self.path, self.endpoint, methods=[self.method.upper()])
+
+
+def _schema(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return schema, schema.pop("$defs", {})
+
+
+def document(operations: list[Operation]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for method, path, summary, model, status, body, private, errors in OPERATIONS:
-        operation: dict[str, Any] = {"summary": summary, "responses": {}}
-        if "{id}" in path:
-            operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-        if model is not None:
-            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            schema.pop("$defs", None)
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    schemas: dict[str, Any] = {"Error": ERROR}
+    for op in operations:
+        errors = set(op.errors) | ({401} if op.private else set())
+        if op.method in ("post", "patch", "delete"):
+            errors |= {400, 403, 413, 415}
+        entry: dict[str, Any] = {"summary": op.summary, "responses": {}}
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in ("id",) if "{" + name + "}" in op.path
+        ] + [{"name": name, "in": "query", "required": False, "schema": schema} for name, schema in op.query]
+        if op.method in ("post", "patch", "delete") and op.private:
+            parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                               "schema": {"type": "string", "maxLength": 255}})
+        if parameters:
+            entry["parameters"] = parameters
+        if op.body is not None:
+            schema, definitions = _schema(op.body)
+            schemas.update(definitions)
+            entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
         success: dict[str, Any] = {"description": "OK"}
-        if body is not None:
-            success["content"] = {"application/json": {"schema": body}}
-        operation["responses"][str(status)] = success
-        for code in errors:
-            operation["responses"][str(code)] = {
+        if op.answer is not None:
+            success["content"] = {"application/json": {"schema": op.answer}}
+        entry["responses"][str(op.status)] = success
+        for code in sorted(errors):
+            entry["responses"][str(code)] = {
                 "description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
             }
-        if private:
-            operation["security"] = [{"session": []}]
-        paths.setdefault(path, {})[method] = operation
-    schemas: dict[str, Any] = {"Error": ERROR}
-    for _, _, _, model, *_ in OPERATIONS:
-        if model is not None:
-            schemas.update(model.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {}))
+        if op.private:
+            entry["security"] = [{"session": []}]
+        paths.setdefault(op.path, {})[op.method] = entry
     return {
         "openapi": "3.1.0",
         "info": {"title": "Porch", "version": __version__},
@@ -77,4 +97,4 @@ def document() -> dict[str, Any]:
 
 
 async def openapi_json(request: Request) -> JSONResponse:
-    return JSONResponse(document())
+    return JSONResponse(request.app.state.openapi)

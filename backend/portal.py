@@ -10,10 +10,11 @@ from backend.markup import headline_html
 
 FIELDS = {
     "customer": ("id", "object", "name", "email", "phone", "address", "shipping", "tax_ids", "invoice_settings",
-                 "currency", "preferred_locales", "created"),
+                 "currency", "preferred_locales", "created", "balance"),
     "subscription": ("id", "object", "status", "cancel_at_period_end", "cancel_at", "canceled_at", "ended_at",
                      "current_period_start", "current_period_end", "trial_start", "trial_end", "start_date",
-                     "currency", "items", "default_payment_method", "cancellation_details", "created"),
+                     "currency", "items", "default_payment_method", "cancellation_details", "created", "discount",
+                     "schedule"),
     "item": ("id", "object", "quantity", "price", "current_period_start", "current_period_end"),
     "price": ("id", "object", "currency", "unit_amount", "nickname", "recurring", "product", "type"),
     "product": ("id", "object", "name", "description"),

@@ -38,6 +38,14 @@ class Settings:
     outbox_dir: Path
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default=())
     public_dir: Path = Path("public")
+    # Secrets the config names by variable (webhook signing keys): read from here, never from os.environ.
+    named_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def secret(self, name: str) -> bytes:
+        value = self.named_secrets.get(name)
+        if not value:
+            raise SettingsError([f"{name} is unset: the config names it as a signing secret; set it in the environment"])
+        return value.encode()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, require_secret: bool = True) -> "Settings":
@@ -81,4 +89,5 @@ class Settings:
             smtp_url=smtp_url,
             outbox_dir=Path(get("PORCH_OUTBOX_DIR") or ".porch/outbox"),
             trusted_proxies=tuple(proxies),
+            named_secrets={k: v for k, v in environ.items() if v},
         )

@@ -85,3 +85,54 @@ mail_queue = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Index("ix_mail_queue_status_next", "status", "next_attempt_at"),
 )
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("customer", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("object_id", sa.String(255), nullable=False),
+    sa.Column("client", sa.String(100), nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_audit_log_customer_at", "customer", "at"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("customer", sa.String(255), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Index("ix_events_created", "created"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(64), nullable=False, index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("delivered_at", sa.BigInteger),
+    sa.Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("created", sa.BigInteger, nullable=False, index=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
