@@ -67,6 +67,8 @@ def _database(settings: Settings) -> Database:
 
     try:
         engine = create_engine(settings.database_url)
+        # Pooled connections close when the command ends, not when the process does.
+        click.get_current_context().call_on_close(engine.dispose)
         migrate(engine)
     except ImportError as exc:
         raise DatabaseError(
@@ -168,6 +170,42 @@ def check(config: str | None) -> None:
     if problems:
         _fail("check found problems:\n" + "\n".join(f"  {p}" for p in problems))
     click.echo("All good.")
+
+
+@main.group(invoke_without_command=True)
+@click.option("--status", type=click.Choice(["pending", "sending", "delivered"]), help="Only deliveries in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.pass_context
+@_converting
+def events(ctx: click.Context, status: str | None, limit: int) -> None:
+    """List webhook deliveries, newest first; `events replay EVT_ID` sends one again."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from backend.events import deliveries
+
+    rows = _database(_settings(require_secret=False)).run(deliveries, status, limit, write=False)
+    if not rows:
+        click.echo("No webhook deliveries" + (f" {status}" if status else "") + ".")
+        return
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["delivered_at"] or row["next_attempt_at"]))
+        state = f"{row['status']} {when}" if row["status"] == "delivered" else f"{row['status']}, next try {when}"
+        answer = f" last answer {row['last_status']}" if row["last_status"] else ""
+        error = f" ({row['last_error']})" if row["last_error"] and row["status"] != "delivered" else ""
+        click.echo(f"{row['event_id']}  {row['type']:<36} {row['url']}  {state}, {row['attempts']} tries{answer}{error}")
+
+
+@events.command()
+@click.argument("event_id")
+@_converting
+def replay(event_id: str) -> None:
+    """Queue every delivery of EVENT_ID again; a running backend sends them within seconds."""
+    from backend.events import replay as replay_event
+
+    count = _database(_settings(require_secret=False)).run(replay_event, event_id, int(time.time()))
+    if not count:
+        _fail(f"no webhook deliveries for {event_id}: list them with `python -m backend events`")
+    click.echo(f"Queued {count} deliver{'y' if count == 1 else 'ies'} of {event_id} again.")
 
 
 @main.command()
