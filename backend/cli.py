@@ -209,6 +209,23 @@ def replay(event_id: str) -> None:
 
 
 @main.command()
+@click.option("--customer", help="Only this customer's entries (a cus_... id).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@_converting
+def audit(customer: str | None, limit: int) -> None:
+    """List what customers changed, newest first: when, who, what, from where."""
+    from backend.events import audit_entries
+
+    entries = _database(_settings(require_secret=False)).run(audit_entries, customer, limit, write=False)
+    if not entries:
+        click.echo("No changes recorded" + (f" for {customer}" if customer else "") + ".")
+    for entry in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry["at"]))
+        click.echo(f"{when}  {entry['customer']}  {entry['action']:<36} {entry['object_id']}  "
+                   f"from {entry['client']}  {entry['event']}  {entry['detail']}")
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of config.yaml (for editors)."""
     click.echo(json.dumps(json_schema(), indent=2))

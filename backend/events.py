@@ -90,6 +90,14 @@ def deliveries(conn: sa.Connection, status: str | None = None, limit: int = 50) 
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
+def audit_entries(conn: sa.Connection, customer: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest audit entries first; `detail` holds the values before the change."""
+    query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if customer:
+        query = query.where(audit_log.c.customer == customer)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
 def replay(conn: sa.Connection, event_id: str, now: int) -> int:
     """Queue every delivery of an event again, delivered or not; returns how many."""
     return conn.execute(

@@ -225,3 +225,15 @@ def test_events_cli_lists_and_replays(settings, clock, db, receiver, tmp_path, m
     missing = runner.invoke(main, ["events", "replay", "evt_nothing"], env=env)
     assert missing.exit_code == 1
     assert missing.output == "Error: no webhook deliveries for evt_nothing: list them with `python -m backend events`\n"
+
+
+def test_audit_cli_lists_who_changed_what_from_where(settings, clock, db):
+    actor = Actor("cus_jenny", "203.0.113.9", 1_790_000_000)
+    event_id = db.run(record, [], actor, "customer.updated", {"id": "cus_jenny"}, {"name": "Jenny Rosen"})
+    runner = CliRunner()
+    env = {"PORCH_DATABASE_URL": settings.database_url}
+    assert runner.invoke(main, ["audit"], env=env).output == (
+        f"2026-09-21 14:13:20  cus_jenny  customer.updated                     cus_jenny  from 203.0.113.9  "
+        f'{event_id}  {{"name": "Jenny Rosen"}}\n'
+    )
+    assert runner.invoke(main, ["audit", "--customer", "cus_sam"], env=env).output == "No changes recorded for cus_sam.\n"
