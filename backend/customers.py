@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,12 +10,15 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, events, idempotency, portal
+from backend import addresses, auth, events, idempotency, portal, tax_ids
 from backend.errors import APIError
 from backend.events import Actor
 from backend.guards import Body, json_body
 from backend.openapi import OBJECT, Operation, returns
 from backend.store import billing
+
+# Body field -> its name in features.customer_update.allowed_updates.
+ALLOWED_AS = {"name": "name", "phone": "phone", "address": "address", "shipping": "shipping", "tax_ids": "tax_id"}
 
 
 class Address(Body):
@@ -23,13 +27,19 @@ class Address(Body):
     city: str | None = Field(None, max_length=200)
     state: str | None = Field(None, max_length=200)
     postal_code: str | None = Field(None, max_length=40)
-    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    country: str | None = Field(None, max_length=100, description="ISO 3166-1 alpha-2 code, such as DE")
 
 
 class Shipping(Body):
     name: str = Field(max_length=200)
     phone: str | None = Field(None, max_length=40)
     address: Address
+
+
+class TaxId(Body):
+    type: str = Field(max_length=40, description="eu_vat, gb_vat, ch_vat, no_vat, au_abn, ca_bn, us_ein, in_gst, "
+                                                 "br_cnpj or jp_cn")
+    value: str = Field(max_length=60)
 
 
 class CustomerUpdate(Body):
@@ -39,6 +49,64 @@ class CustomerUpdate(Body):
     phone: str | None = Field(None, max_length=40)
     address: Address | None = None
     shipping: Shipping | None = None
+    tax_ids: list[TaxId] | None = Field(
+        None, json_schema_extra={"maxItems": tax_ids.MAX},
+        description="Replaces the customer's tax ids; null or [] removes them all.",
+    )
+
+
+def _invalid(code: str, problem: addresses.Invalid) -> APIError:
+    return APIError(400, code, problem.message, param=problem.param)
+
+
+def _checked(changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes normalised, checked in the order the form shows them; the first problem is a 400 naming its field."""
+    out = dict(changes)
+    try:
+        if "phone" in changes:
+            out["phone"] = addresses.phone(changes["phone"], "phone")
+        if changes.get("address") is not None:
+            out["address"] = addresses.address(changes["address"], "address")
+        shipping = changes.get("shipping")
+        if shipping is not None:
+            name = " ".join(shipping["name"].split())
+            if not name:
+                raise addresses.Invalid("Enter the name of the person who receives deliveries.", "shipping.name")
+            out["shipping"] = {
+                "name": name,
+                "phone": addresses.phone(shipping.get("phone"), "shipping.phone"),
+                "address": addresses.address(shipping["address"], "shipping.address"),
+            }
+    except addresses.Invalid as problem:
+        raise _invalid("invalid_phone" if problem.param.endswith("phone") else "invalid_address", problem) from None
+    return out
+
+
+def _tax_ids(wanted: list[dict[str, str]] | None, current: dict[str, Any] | None) -> dict[str, Any] | APIError:
+    """The new tax id list; ids already on file keep their id, and their value even when Porch
+    does not know their type (imported from the payment processor)."""
+    wanted = wanted or []
+    if len(wanted) > tax_ids.MAX:
+        return APIError(400, "invalid_tax_id", f"You can add up to {tax_ids.MAX} tax IDs.", param="tax_ids")
+    on_file = {(t.get("type"), t.get("value")): t for t in (current or {}).get("data", [])}
+    data: list[dict[str, Any]] = []
+    for n, item in enumerate(wanted):
+        kept = on_file.get((item["type"], item["value"]))
+        if kept is not None:
+            entry = kept
+        else:
+            try:
+                value, country = tax_ids.check(item["type"], item["value"], f"tax_ids[{n}].value", f"tax_ids[{n}].type")
+            except addresses.Invalid as problem:
+                return _invalid("invalid_tax_id", problem)
+            entry = on_file.get((item["type"], value)) or {
+                "id": "txi_" + secrets.token_hex(12), "object": "tax_id", "type": item["type"], "value": value,
+                "country": country,
+            }
+        if any(e["type"] == entry["type"] and e["value"] == entry["value"] for e in data):
+            return APIError(400, "invalid_tax_id", "This tax ID is already in the list.", param=f"tax_ids[{n}].value")
+        data.append(entry)
+    return {"object": "list", "data": data}
 
 
 async def update_customer(request: Request) -> Response:
@@ -51,14 +119,21 @@ async def update_customer(request: Request) -> Response:
     if not feature.enabled:
         raise APIError(403, "feature_disabled", "Updating billing details is switched off.")
     changes = body.model_dump(exclude_unset=True, exclude={"email"})
-    refused = [name for name in changes if name not in feature.allowed_updates]
+    refused = [name for name in changes if ALLOWED_AS[name] not in feature.allowed_updates]
     if refused:
         raise APIError(403, "feature_disabled", f"Changing '{refused[0]}' is not allowed.")
+    changes = _checked(changes)
 
-    def apply(conn: sa.Connection, actor: Actor) -> tuple[int, dict[str, Any]]:
+    def apply(conn: sa.Connection, actor: Actor) -> tuple[int, dict[str, Any]] | APIError:
         customer = billing.get(conn, "customers", customer_id) or {}
-        previous = {name: customer.get(name) for name in changes}
-        customer.update(changes)
+        update = dict(changes)
+        if "tax_ids" in update:
+            listed = _tax_ids(update["tax_ids"], customer.get("tax_ids"))
+            if isinstance(listed, APIError):
+                return listed
+            update["tax_ids"] = listed
+        previous = {name: customer.get(name) for name in update}
+        customer.update(update)
         billing.upsert(conn, "customers", [customer])
         events.record(conn, config.webhooks, actor, "customer.updated", portal.pick("customer", customer), previous)
         return 200, {"customer": portal.pick("customer", customer)}

@@ -1,0 +1,226 @@
+"""PATCH /api/customer: billing details checked and normalised, each refusal naming its field,
+tax ids replaced as a list, one customer.updated event per change."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from conftest import Outbox, sign_in, with_config
+from starlette.testclient import TestClient
+
+from backend.store import billing
+from backend.store.tables import audit_log, events
+
+US = {"line1": "354 Oyster Point Blvd", "city": "South San Francisco", "state": "ca", "postal_code": "94080",
+      "country": "us"}
+
+
+@pytest.fixture
+def jenny(client, outbox):
+    sign_in(client, outbox)
+    return client
+
+
+def stored_events(db) -> list[dict[str, Any]]:
+    return [json.loads(row.data) for row in
+            db.run(lambda conn: conn.execute(sa.select(events).order_by(events.c.created)).all(), write=False)]
+
+
+def customer(db) -> dict[str, Any]:
+    return db.run(billing.get, "customers", "cus_jenny", write=False)
+
+
+def refused(answer, code: str, param: str, message: str) -> None:
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {"error": {"code": code, "message": message, "param": param}}
+
+
+def test_an_address_is_stored_normalised_with_one_event(jenny, db):
+    answer = jenny.patch("/api/customer", json={"address": US | {"line1": "  354 Oyster Point Blvd "}})
+    assert answer.status_code == 200
+    expected = {"line1": "354 Oyster Point Blvd", "line2": None, "city": "South San Francisco", "state": "CA",
+                "postal_code": "94080", "country": "US"}
+    assert answer.json()["customer"]["address"] == expected
+    assert customer(db)["address"] == expected
+    (event,) = stored_events(db)
+    assert event["type"] == "customer.updated"
+    assert event["data"]["object"]["address"] == expected
+    assert event["data"]["previous_attributes"] == {"address": {
+        "line1": "Friedrichstraße 12", "line2": None, "city": "Berlin", "state": None, "postal_code": "10117",
+        "country": "DE"}}
+
+
+def test_shipping_is_checked_like_the_billing_address(jenny, db):
+    answer = jenny.patch("/api/customer", json={"shipping": {"name": " Jenny  Rosen ", "phone": "+1 415 555 0100",
+                                                               "address": US | {"state": "California"}}})
+    assert answer.status_code == 200
+    shipping = answer.json()["customer"]["shipping"]
+    assert shipping["name"] == "Jenny Rosen" and shipping["phone"] == "+1 415 555 0100"
+    assert shipping["address"]["state"] == "CA" and shipping["address"]["country"] == "US"
+
+
+@pytest.mark.parametrize("body, param, message", [
+    ({"address": US | {"postal_code": "9408"}}, "address.postal_code", "Enter a 5-digit ZIP code, such as 94103."),
+    ({"address": US | {"state": None}}, "address.state", "Enter a state, such as CA or California."),
+    ({"address": US | {"country": "XX"}}, "address.country", "Choose a country from the list."),
+    ({"address": {"line1": "1 Main St", "city": "Berlin", "postal_code": "10117"}}, "address.country",
+     "Choose a country."),
+    ({"address": US | {"line1": ""}}, "address.line1", "Enter the street address."),
+    ({"address": US | {"city": " "}}, "address.city", "Enter a town or city."),
+    ({"shipping": {"name": "J", "address": US | {"country": "CA", "state": "ON", "postal_code": "12345"}}},
+     "shipping.address.postal_code", "Enter a postal code such as K1A 0B1."),
+    ({"shipping": {"name": "  ", "address": US}}, "shipping.name",
+     "Enter the name of the person who receives deliveries."),
+])
+def test_a_wrong_address_is_refused_naming_the_field(jenny, db, body, param, message):
+    refused(jenny.patch("/api/customer", json=body), "invalid_address", param, message)
+    assert customer(db)["address"]["city"] == "Berlin"
+    assert stored_events(db) == []
+
+
+@pytest.mark.parametrize("body, param, message", [
+    ({"phone": "+49 30 1234567 ext 2"}, "phone", "Use only digits, spaces and + - ( ) . in a phone number."),
+    ({"phone": "12345"}, "phone", "Enter a phone number with 6 to 20 digits, such as +1 415 555 0100."),
+    ({"shipping": {"name": "J", "phone": "555", "address": US}}, "shipping.phone",
+     "Enter a phone number with 6 to 20 digits, such as +1 415 555 0100."),
+])
+def test_a_wrong_phone_number_is_refused_naming_the_field(jenny, db, body, param, message):
+    refused(jenny.patch("/api/customer", json=body), "invalid_phone", param, message)
+    assert customer(db)["phone"] == "+49 30 1234567"
+
+
+def test_an_empty_phone_number_removes_it(jenny, db):
+    assert jenny.patch("/api/customer", json={"phone": " "}).json()["customer"]["phone"] is None
+    assert stored_events(db)[0]["data"]["previous_attributes"] == {"phone": "+49 30 1234567"}
+
+
+def test_a_lower_case_country_is_stored_upper_case(jenny):
+    address = {"line1": "Friedrichstraße 12", "city": "Berlin", "postal_code": "10117", "country": "de"}
+    assert jenny.patch("/api/customer", json={"address": address}).json()["customer"]["address"]["country"] == "DE"
+
+
+def test_null_removes_an_address(jenny, db):
+    assert jenny.patch("/api/customer", json={"address": None, "shipping": None}).status_code == 200
+    assert customer(db)["address"] is None and customer(db)["shipping"] is None
+
+
+TXI = re.compile(r"^txi_[0-9a-f]{24}$")
+
+
+def test_tax_ids_replace_the_list_in_stripes_shape(jenny, db):
+    answer = jenny.patch("/api/customer", json={"tax_ids": [
+        {"type": "eu_vat", "value": "DE123456789"}, {"type": "gb_vat", "value": "123 456 789"},
+        {"type": "au_abn", "value": "51 824 753 556"},
+    ]})
+    assert answer.status_code == 200
+    listed = answer.json()["customer"]["tax_ids"]
+    assert listed["object"] == "list"
+    kept, gb, au = listed["data"]
+    # The one already on file keeps its id.
+    assert kept == {"id": "txi_jenny", "object": "tax_id", "type": "eu_vat", "value": "DE123456789"}
+    assert TXI.match(gb["id"]) and TXI.match(au["id"]) and gb["id"] != au["id"]
+    assert {k: v for k, v in gb.items() if k != "id"} == {"object": "tax_id", "type": "gb_vat", "value": "GB123456789",
+                                                          "country": "GB"}
+    assert (au["value"], au["country"]) == ("51824753556", "AU")
+    assert customer(db)["tax_ids"] == listed
+    (event,) = stored_events(db)
+    assert event["data"]["previous_attributes"] == {"tax_ids": {"object": "list", "data": [
+        {"id": "txi_jenny", "object": "tax_id", "type": "eu_vat", "value": "DE123456789"}]}}
+    assert event["data"]["object"]["tax_ids"] == listed
+
+
+@pytest.mark.parametrize("empty", [[], None])
+def test_an_empty_list_removes_every_tax_id(jenny, db, empty):
+    answer = jenny.patch("/api/customer", json={"tax_ids": empty})
+    assert answer.json()["customer"]["tax_ids"] == {"object": "list", "data": []}
+
+
+def test_a_tax_id_of_a_type_porch_does_not_check_is_kept_when_sent_back(jenny, db):
+    def give_jenny_a_gst_number(conn):
+        found = billing.get(conn, "customers", "cus_jenny")
+        found["tax_ids"]["data"].append({"id": "txi_hst", "object": "tax_id", "type": "ca_gst_hst",
+                                         "value": "123456789RT0002", "country": "CA"})
+        billing.upsert(conn, "customers", [found])
+
+    db.run(give_jenny_a_gst_number)
+    answer = jenny.patch("/api/customer", json={"tax_ids": [{"type": "ca_gst_hst", "value": "123456789RT0002"}]})
+    assert [t["id"] for t in answer.json()["customer"]["tax_ids"]["data"]] == ["txi_hst"]
+    refused(jenny.patch("/api/customer", json={"tax_ids": [{"type": "ca_gst_hst", "value": "123456789RT0003"}]}),
+            "invalid_tax_id", "tax_ids[0].type", "Choose a tax ID type from the list.")
+
+
+@pytest.mark.parametrize("tax_ids, param, message", [
+    ([{"type": "eu_vat", "value": "DE123456789"}, {"type": "eu_vat", "value": "FR12345"}], "tax_ids[1].value",
+     "Enter a French VAT number: FR, 2 letters or digits and 9 digits, such as FRAB123456789."),
+    ([{"type": "vat", "value": "DE123456789"}], "tax_ids[0].type", "Choose a tax ID type from the list."),
+    ([{"type": "au_abn", "value": "51824753557"}], "tax_ids[0].value",
+     "This ABN is not valid. Check the 11 digits and try again."),
+    ([{"type": "gb_vat", "value": "GB123456789"}, {"type": "gb_vat", "value": "123456789"}], "tax_ids[1].value",
+     "This tax ID is already in the list."),
+    ([{"type": "ca_bn", "value": str(123456780 + n)} for n in range(6)], "tax_ids", "You can add up to 5 tax IDs."),
+])
+def test_a_wrong_tax_id_is_refused_naming_the_field(jenny, db, tax_ids, param, message):
+    refused(jenny.patch("/api/customer", json={"tax_ids": tax_ids}), "invalid_tax_id", param, message)
+    assert [t["id"] for t in customer(db)["tax_ids"]["data"]] == ["txi_jenny"]
+    assert stored_events(db) == []
+
+
+def test_five_tax_ids_are_allowed(jenny):
+    tax_ids = [{"type": "ca_bn", "value": str(123456780 + n)} for n in range(5)]
+    assert len(jenny.patch("/api/customer", json={"tax_ids": tax_ids}).json()["customer"]["tax_ids"]["data"]) == 5
+
+
+def test_a_malformed_tax_id_entry_is_a_bad_request(jenny):
+    for entry in ({"type": "eu_vat"}, {"type": "eu_vat", "value": "DE123456789", "id": "txi_jenny"}):
+        answer = jenny.patch("/api/customer", json={"tax_ids": [entry]})
+        assert answer.status_code == 400
+        assert answer.json()["error"]["code"] == "invalid_request"
+
+
+def test_tax_ids_need_tax_id_in_allowed_updates(settings, clock, db):
+    app = with_config(settings, "features: {customer_update: {allowed_updates: [name, address]}}", clock)
+    with TestClient(app, base_url="http://localhost") as client:
+        sign_in(client, Outbox(client, settings.outbox_dir))
+        answer = client.patch("/api/customer", json={"tax_ids": []})
+        assert answer.status_code == 403
+        assert answer.json() == {"error": {"code": "feature_disabled", "message": "Changing 'tax_ids' is not allowed."}}
+        assert client.patch("/api/customer", json={"name": "Jenny R."}).status_code == 200
+
+
+def test_customer_update_off_is_refused_by_the_server(settings, clock, db):
+    app = with_config(settings, "features: {customer_update: {enabled: false}}", clock)
+    with TestClient(app, base_url="http://localhost") as client:
+        sign_in(client, Outbox(client, settings.outbox_dir))
+        answer = client.patch("/api/customer", json={"address": US})
+        assert answer.status_code == 403
+        assert answer.json() == {"error": {"code": "feature_disabled",
+                                           "message": "Updating billing details is switched off."}}
+    assert stored_events(db) == []
+
+
+def test_a_repeat_with_the_same_key_writes_one_event_and_answers_the_same_ids(jenny, db):
+    body = {"tax_ids": [{"type": "us_ein", "value": "123456789"}], "address": US}
+    first = jenny.patch("/api/customer", json=body, headers={"Idempotency-Key": "details-1"})
+    again = jenny.patch("/api/customer", json=body, headers={"Idempotency-Key": "details-1"})
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert len(stored_events(db)) == 1
+    assert customer(db)["tax_ids"] == first.json()["customer"]["tax_ids"]
+
+
+def test_each_change_is_in_the_audit_log(jenny, db):
+    jenny.patch("/api/customer", json={"phone": "+49 30 7654321"})
+    (entry,) = db.run(lambda conn: conn.execute(sa.select(audit_log)).all(), write=False)
+    assert (entry.customer, entry.action, entry.object_id) == ("cus_jenny", "customer.updated", "cus_jenny")
+    assert json.loads(entry.detail) == {"phone": "+49 30 1234567"}
+
+
+def test_the_openapi_document_lists_the_tax_id_fields(client):
+    schema = client.get("/api/openapi.json").json()
+    body = schema["paths"]["/api/customer"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["tax_ids"]["maxItems"] == 5
+    assert set(schema["components"]["schemas"]["TaxId"]["properties"]) == {"type", "value"}
