@@ -173,3 +173,20 @@ def portal(conn: sa.Connection, customer_id: str) -> dict[str, Any] | None:
         )
     )
     return {"customer": customer, "subscriptions": subscriptions, "invoices": invoices, "payment_methods": methods}
+
+
+def invoice_page(
+    conn: sa.Connection, customer_id: str, limit: int, after: dict[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` of the customer's invoices, newest first (created, then id, descending), from just
+    after the invoice `after` when given; and whether more follow. Keyset paging: a page costs the same
+    however deep it is, and invoices added meanwhile neither repeat nor skip one."""
+    table = tables.invoices
+    query = sa.select(table.c.data).where(table.c.customer == customer_id)
+    if after is not None:
+        created = _seconds(after.get("created") or 0) or 0
+        query = query.where(sa.or_(
+            table.c.created < created, sa.and_(table.c.created == created, table.c.id < after["id"])
+        ))
+    found = _load(conn.execute(query.order_by(table.c.created.desc(), table.c.id.desc()).limit(limit + 1)))
+    return found[:limit], len(found) > limit

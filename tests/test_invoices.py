@@ -1,0 +1,168 @@
+"""GET /api/invoices (keyset pages, newest first) and GET /api/invoices/{id} with what its receipt shows."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import NOW, Outbox, sign_in, with_config
+from starlette.testclient import TestClient
+
+from backend.store import billing
+
+JENNYS = [f"in_jenny_{n:04d}" for n in range(13, 0, -1)]
+
+
+@pytest.fixture
+def jenny(client, outbox):
+    sign_in(client, outbox)
+    return client
+
+
+def test_walking_every_page_gives_each_invoice_once_newest_first(jenny):
+    seen, pages, after = [], [], None
+    while True:
+        answer = jenny.get("/api/invoices", params={"limit": 5} | ({"starting_after": after} if after else {}))
+        assert answer.status_code == 200
+        page = answer.json()
+        assert page["object"] == "list"
+        pages.append((len(page["data"]), page["has_more"]))
+        seen += [invoice["id"] for invoice in page["data"]]
+        if not page["has_more"]:
+            break
+        after = page["data"][-1]["id"]
+    assert pages == [(5, True), (5, True), (3, False)]
+    assert seen == JENNYS
+    assert len(set(seen)) == 13
+
+
+def test_the_first_page_has_24_by_default(jenny):
+    page = jenny.get("/api/invoices").json()
+    assert [i["id"] for i in page["data"]] == JENNYS and page["has_more"] is False
+
+
+def test_a_page_that_ends_exactly_at_the_last_invoice_has_no_more(jenny):
+    page = jenny.get("/api/invoices", params={"limit": 13}).json()
+    assert len(page["data"]) == 13 and page["has_more"] is False
+    last = jenny.get("/api/invoices", params={"limit": 1, "starting_after": "in_jenny_0001"}).json()
+    assert last == {"object": "list", "data": [], "has_more": False}
+
+
+def test_invoices_created_in_the_same_second_are_neither_repeated_nor_skipped(jenny, db):
+    twins = [{"id": f"in_twin_{n}", "object": "invoice", "customer": "cus_jenny", "created": NOW - 18 * 86400,
+              "status": "paid", "currency": "usd", "total": 100} for n in range(4)]
+    db.run(billing.upsert, "invoices", twins)
+    seen, after = [], None
+    while True:
+        page = jenny.get("/api/invoices", params={"limit": 2} | ({"starting_after": after} if after else {})).json()
+        seen += [i["id"] for i in page["data"]]
+        if not page["has_more"]:
+            break
+        after = seen[-1]
+    # in_jenny_0013 shares their second; ties go by id, descending.
+    assert seen[:5] == ["in_twin_3", "in_twin_2", "in_twin_1", "in_twin_0", "in_jenny_0013"]
+    assert seen[5:] == JENNYS[1:]
+
+
+def test_the_list_shows_only_what_the_portal_shows(jenny, db):
+    invoice = db.run(billing.get, "invoices", "in_jenny_0013", write=False)
+    db.run(billing.upsert, "invoices", [invoice | {"metadata": {"crm": "internal"}}])
+    text = jenny.get("/api/invoices").text
+    assert "crm" not in text and "cus_jenny" not in text
+
+
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "abc", "", "2.5", "٣"])
+def test_a_limit_outside_1_to_100_is_a_bad_request(jenny, limit):
+    answer = jenny.get("/api/invoices", params={"limit": limit})
+    assert answer.status_code == 400
+    assert answer.json() == {"error": {"code": "invalid_request", "message": "limit must be a whole number from 1 to 100.",
+                                       "param": "limit"}}
+
+
+@pytest.mark.parametrize("limit", ["1", "100"])
+def test_limits_1_and_100_are_allowed(jenny, limit):
+    assert len(jenny.get("/api/invoices", params={"limit": limit}).json()["data"]) == min(int(limit), 13)
+
+
+@pytest.mark.parametrize("after", ["in_kim_0001", "in_jold_0001", "in_nothing"])
+def test_starting_after_must_be_the_customers_own_invoice(jenny, after):
+    answer = jenny.get("/api/invoices", params={"starting_after": after})
+    assert answer.status_code == 404
+    assert answer.json() == {"error": {"code": "not_found", "message": "No such invoice.", "param": "starting_after"}}
+
+
+def test_another_customers_invoice_is_404_like_a_missing_one(jenny):
+    for invoice in ("in_kim_0001", "in_nothing"):
+        answer = jenny.get(f"/api/invoices/{invoice}")
+        assert answer.status_code == 404
+        assert answer.json() == {"error": {"code": "not_found", "message": "No such invoice."}}
+    assert "in_kim" not in jenny.get("/api/invoices", params={"limit": 100}).text
+
+
+def test_the_list_needs_a_session(client):
+    assert client.get("/api/invoices").status_code == 401
+
+
+def test_invoice_history_off_refuses_the_list_and_each_invoice(settings, clock, db):
+    app = with_config(settings, "features: {invoice_history: {enabled: false}}", clock)
+    with TestClient(app, base_url="http://localhost") as client:
+        sign_in(client, Outbox(client, settings.outbox_dir))
+        for path in ("/api/invoices", "/api/invoices/in_jenny_0013", "/api/invoices/in_kim_0001"):
+            answer = client.get(path)
+            assert answer.status_code == 403
+            assert answer.json() == {"error": {"code": "feature_disabled", "message": "Invoice history is switched off."}}
+
+
+def test_an_invoice_comes_with_what_its_receipt_shows(jenny):
+    answer = jenny.get("/api/invoices/in_jenny_0013")
+    assert answer.status_code == 200
+    data = answer.json()
+    assert set(data) == {"invoice", "receipt_url", "customer", "business"}
+    assert data["invoice"]["number"] == "JENNY-0013"
+    assert data["receipt_url"] == "/receipt/?invoice=in_jenny_0013"
+    assert data["customer"] == {
+        "name": "Jenny Rosen", "email": "jenny@example.com",
+        "address": {"line1": "Friedrichstraße 12", "line2": None, "city": "Berlin", "state": None,
+                    "postal_code": "10117", "country": "DE"},
+        "tax_ids": [{"type": "eu_vat", "value": "DE123456789"}],
+    }
+    assert data["business"]["name"] == "Acme" and data["business"]["support_email"] == "billing@acme.example"
+
+
+def test_the_receipt_shows_the_details_the_invoice_was_issued_to(jenny, db):
+    invoice = db.run(billing.get, "invoices", "in_jenny_0001", write=False)
+    snapshot = {"customer_name": "Jenny Rosen GmbH", "customer_email": "jenny@example.com",
+                "customer_address": {"line1": "Alte Straße 1", "city": "Berlin", "postal_code": "10115",
+                                     "country": "DE", "line2": None, "state": None},
+                "customer_tax_ids": [{"type": "eu_vat", "value": "DE999999999"}]}
+    db.run(billing.upsert, "invoices", [invoice | snapshot])
+    customer = jenny.get("/api/invoices/in_jenny_0001").json()["customer"]
+    assert customer == {"name": "Jenny Rosen GmbH", "email": "jenny@example.com",
+                        "address": snapshot["customer_address"], "tax_ids": [{"type": "eu_vat", "value": "DE999999999"}]}
+
+
+def test_an_invoice_shows_its_lines_without_the_merchants_metadata(jenny, db):
+    invoice = db.run(billing.get, "invoices", "in_jenny_0013", write=False)
+    line = {"id": "il_1", "object": "line_item", "type": "subscription", "description": "1 × Pro (at $29.00 / month)",
+            "quantity": 1, "amount": 2900, "currency": "usd", "period": {"start": 1, "end": 2}, "proration": False,
+            "metadata": {"crm": "internal"},
+            "price": {"id": "price_pro_monthly", "object": "price", "unit_amount": 2900, "currency": "usd",
+                      "metadata": {"crm": "internal"}}}
+    db.run(billing.upsert, "invoices", [invoice | {"lines": {"object": "list", "data": [line], "has_more": False,
+                                                              "url": "/v1/invoices/in_jenny_0013/lines"}}])
+    for answer in (jenny.get("/api/invoices/in_jenny_0013").json()["invoice"], jenny.get("/api/invoices").json()["data"][0]):
+        (shown,) = answer["lines"]["data"]
+        assert shown["description"] == "1 × Pro (at $29.00 / month)" and shown["amount"] == 2900
+        assert shown["price"] == {"id": "price_pro_monthly", "object": "price", "unit_amount": 2900, "currency": "usd"}
+        assert "metadata" not in shown
+        assert answer["lines"]["has_more"] is False and "url" not in answer["lines"]
+
+
+def test_a_receipt_url_escapes_the_invoice_id(jenny, db):
+    db.run(billing.upsert, "invoices", [{"id": "in_a&b=c", "object": "invoice", "customer": "cus_jenny",
+                                         "created": NOW}])
+    assert jenny.get("/api/invoices/in_a&b=c").json()["receipt_url"] == "/receipt/?invoice=in_a%26b%3Dc"
+
+
+def test_the_openapi_document_describes_the_list(client):
+    operation = client.get("/api/openapi.json").json()["paths"]["/api/invoices"]["get"]
+    assert [p["name"] for p in operation["parameters"]] == ["limit", "starting_after"]
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404"}
