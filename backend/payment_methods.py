@@ -1,7 +1,147 @@
-"""Customers choose their default payment method, remove one, or go to add one (features.payment_method_update)."""
+"""Customers choose their default payment method, remove one, or go to add one (features.payment_method_update).
+
+Porch never sees card numbers: adding a card happens on a page of the merchant's payment
+processor (add_url), and Porch learns of the new card when the merchant imports it."""
 
 from __future__ import annotations
 
-from backend.openapi import Operation
+import hashlib
+import hmac
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-OPERATIONS: list[Operation] = []
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from backend import auth, events, idempotency, portal
+from backend.config import Config
+from backend.errors import APIError
+from backend.events import Actor
+from backend.guards import Body, json_body
+from backend.openapi import OBJECT, Operation, returns
+from backend.settings import SettingsError
+from backend.store import billing
+
+# A subscription in one of these states still charges, so it needs a payment method to stay.
+CHARGING = ("active", "trialing", "past_due", "unpaid")
+ADD_URL_LIFETIME = 3600
+RETURN_PATH = "/portal/?payment_method=added"
+
+
+def _feature(config: Config) -> None:
+    if not config.features.payment_method_update.enabled:
+        raise APIError(403, "feature_disabled", "Changing payment methods is switched off.")
+
+
+def _not_found() -> APIError:
+    return APIError(404, "not_found", "No such payment method.")
+
+
+def _default_of(customer: dict[str, Any]) -> str | None:
+    return (customer.get("invoice_settings") or {}).get("default_payment_method")
+
+
+def _set_default(
+    conn: sa.Connection, config: Config, actor: Actor, customer: dict[str, Any], method_id: str | None
+) -> dict[str, Any]:
+    """Make a method the customer's default, with its customer.updated event."""
+    settings = dict(customer.get("invoice_settings") or {})
+    previous = {"invoice_settings": dict(settings)}
+    settings["default_payment_method"] = method_id
+    customer["invoice_settings"] = settings
+    billing.upsert(conn, "customers", [customer])
+    events.record(conn, config.webhooks, actor, "customer.updated", portal.pick("customer", customer), previous)
+    return customer
+
+
+async def make_default(request: Request) -> Response:
+    customer_id = await auth.signed_in(request)
+    config = request.app.state.config
+    body = await json_body(request, Body)
+    _feature(config)
+    method_id = request.path_params["id"]
+
+    def change(conn: sa.Connection, actor: Actor) -> tuple[int, dict[str, Any]] | APIError:
+        if billing.owned(conn, "payment_methods", customer_id, method_id) is None:
+            return _not_found()
+        customer = billing.get(conn, "customers", customer_id) or {}
+        if _default_of(customer) != method_id:
+            customer = _set_default(conn, config, actor, customer, method_id)
+        return 200, {"customer": portal.pick("customer", customer)}
+
+    return await idempotency.apply(request, customer_id, change, body)
+
+
+async def remove(request: Request) -> Response:
+    customer_id = await auth.signed_in(request)
+    config = request.app.state.config
+    body = await json_body(request, Body)
+    _feature(config)
+    method_id = request.path_params["id"]
+
+    def change(conn: sa.Connection, actor: Actor) -> tuple[int, None] | APIError:
+        method = billing.owned(conn, "payment_methods", customer_id, method_id)
+        if method is None:
+            return _not_found()
+        remaining = [m for m in billing.payment_methods_of(conn, customer_id) if m["id"] != method_id]
+        if not remaining and billing.has_subscription(conn, customer_id, CHARGING):
+            return APIError(409, "last_payment_method",
+                            "Add another payment method before removing this one: your subscription needs one to renew.")
+        # Detached as Stripe does it: the method stays, belonging to nobody.
+        method["customer"] = None
+        billing.upsert(conn, "payment_methods", [method])
+        events.record(conn, config.webhooks, actor, "payment_method.detached",
+                      portal.pick("payment_method", method) | {"customer": None}, {"customer": customer_id})
+        customer = billing.get(conn, "customers", customer_id) or {}
+        if _default_of(customer) == method_id:
+            _set_default(conn, config, actor, customer, remaining[0]["id"] if remaining else None)
+        return 204, None
+
+    return await idempotency.apply(request, customer_id, change, body)
+
+
+def add_url(config: Config, key: bytes | None, customer_id: str, portal_url: str, now: int) -> str:
+    """The merchant's add-card page with customer, return_url, expires and, when keyed, signature appended.
+    The signature is the hex HMAC-SHA256 of the three parameters exactly as encoded here."""
+    feature = config.features.payment_method_update
+    assert feature.add_url is not None
+    signed = urlencode([("customer", customer_id), ("return_url", portal_url + RETURN_PATH),
+                        ("expires", str(now + ADD_URL_LIFETIME))])
+    query = signed
+    if key is not None:
+        query += "&" + urlencode([("signature", hmac.new(key, signed.encode(), hashlib.sha256).hexdigest())])
+    parts = urlsplit(feature.add_url)
+    return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
+
+
+async def add(request: Request) -> Response:
+    customer_id = await auth.signed_in(request)
+    state = request.app.state
+    config: Config = state.config
+    await json_body(request, Body)
+    _feature(config)
+    feature = config.features.payment_method_update
+    if not feature.add_url:
+        raise APIError(403, "feature_disabled",
+                       "Adding a payment method is not set up: features.payment_method_update.add_url is unset.")
+    key = None
+    if feature.signing_secret_env:
+        try:
+            key = state.settings.secret(feature.signing_secret_env)
+        except SettingsError:
+            raise APIError(403, "feature_disabled", f"Adding a payment method is not set up: "
+                           f"{feature.signing_secret_env} is unset.") from None
+    # Back to the portal where public/ is hosted; without a login link URL, the origin that asked.
+    portal_url = (config.login_link.url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
+    return JSONResponse({"url": add_url(config, key, customer_id, portal_url, auth.now(request))})
+
+
+OPERATIONS = [
+    Operation("post", "/api/payment_methods/add", add, "Where to send the customer to add a payment method",
+              Body, answer=returns(url={"type": "string"})),
+    Operation("post", "/api/payment_methods/{id}/default", make_default, "Make a payment method the default",
+              Body, answer=returns(customer=OBJECT), errors=(404,)),
+    Operation("delete", "/api/payment_methods/{id}", remove, "Remove a payment method from the customer",
+              Body, 204, None, errors=(404, 409)),
+]
