@@ -85,7 +85,9 @@ async def json_body(request: Request, model: type[Model]) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise APIError(400, "invalid_request", _first_problem(exc)) from None
+        loc = exc.errors()[0]["loc"]
+        param = "".join(f"[{p}]" if isinstance(p, int) else ("." if i else "") + str(p) for i, p in enumerate(loc))
+        raise APIError(400, "invalid_request", _first_problem(exc), param=param or None) from None
 
 
 def _first_problem(exc: ValidationError) -> str:

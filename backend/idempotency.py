@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from backend import auth, keys
 from backend.errors import APIError
 from backend.events import Actor
+from backend.store import billing
 from backend.store.tables import idempotency_keys
 
 LIFETIME = 24 * 60 * 60
@@ -41,6 +42,7 @@ async def apply(request: Request, customer: str, change: Change, body: BaseModel
     fingerprint = _fingerprint(request, body)
 
     def once(conn: sa.Connection) -> tuple[int, dict[str, Any] | None] | APIError:
+        billing.lock_customer(conn, customer)
         if key is not None:
             stored = conn.execute(
                 sa.select(idempotency_keys).where(

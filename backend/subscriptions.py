@@ -67,7 +67,7 @@ def _items(sub: dict[str, Any]) -> list[dict[str, Any]]:
 def _expanded(conn: sa.Connection, sub: dict[str, Any]) -> dict[str, Any]:
     """A copy of the subscription with each item's price and product read from the store, as the portal shows them."""
     found = copy.deepcopy(sub)
-    billing._expand_prices(conn, [found])
+    billing.expand_prices(conn, [found])
     return found
 
 

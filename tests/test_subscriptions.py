@@ -206,11 +206,11 @@ def test_cancel_switched_off_is_refused_by_the_server(portal, db):
 
 
 @pytest.mark.parametrize(("body", "code", "param"), [
-    ({"why": "x"}, "invalid_request", None),
-    ({"reason": 3}, "invalid_request", None),
+    ({"why": "x"}, "invalid_request", "why"),
+    ({"reason": 3}, "invalid_request", "reason"),
     ({"reason": "bored"}, "invalid_request", "reason"),
-    ({"comment": "x" * 501}, "invalid_request", None),
-    ({"comment": ["x"]}, "invalid_request", None),
+    ({"comment": "x" * 501}, "invalid_request", "comment"),
+    ({"comment": ["x"]}, "invalid_request", "comment"),
     ([], "invalid_request", None),
 ])
 def test_bad_cancel_bodies_are_refused(portal, db, body, code, param):
@@ -299,7 +299,7 @@ def test_resume_is_allowed_while_canceling_is_switched_off(portal):
 
 def test_resume_takes_no_fields(portal):
     assert_refused(post(portal(email="kim@example.com"), "sub_kim_pro", "resume", {"now": True}), 400,
-                   "invalid_request")
+                   "invalid_request", "now")
 
 
 # The retention offer
@@ -509,15 +509,15 @@ def test_a_trial_changes_now_without_prorations(portal, db):
 @pytest.mark.parametrize(("email", "subscription", "body", "status", "code", "param"), [
     ("sam@example.com", "sub_sam_team", {"quantity": 0}, 400, "invalid_quantity", "quantity"),
     ("sam@example.com", "sub_sam_team", {"quantity": 51}, 400, "invalid_quantity", "quantity"),
-    ("sam@example.com", "sub_sam_team", {"quantity": "7"}, 400, "invalid_request", None),
-    ("sam@example.com", "sub_sam_team", {"quantity": 7.0}, 400, "invalid_request", None),
-    ("sam@example.com", "sub_sam_team", {"quantity": True}, 400, "invalid_request", None),
-    ("sam@example.com", "sub_sam_team", {"seats": 7}, 400, "invalid_request", None),
+    ("sam@example.com", "sub_sam_team", {"quantity": "7"}, 400, "invalid_request", "quantity"),
+    ("sam@example.com", "sub_sam_team", {"quantity": 7.0}, 400, "invalid_request", "quantity"),
+    ("sam@example.com", "sub_sam_team", {"quantity": True}, 400, "invalid_request", "quantity"),
+    ("sam@example.com", "sub_sam_team", {"seats": 7}, 400, "invalid_request", "seats"),
     ("jenny@example.com", "sub_jenny_pro", {"quantity": 2}, 403, "feature_disabled", "quantity"),
     ("jenny@example.com", "sub_jenny_pro", {"price": "price_team_monthly", "quantity": 60}, 400, "invalid_quantity",
      "quantity"),
     ("jenny@example.com", "sub_jenny_pro", {"price": "price_nothing"}, 403, "feature_disabled", "price"),
-    ("jenny@example.com", "sub_jenny_pro", {"price": 42}, 400, "invalid_request", None),
+    ("jenny@example.com", "sub_jenny_pro", {"price": 42}, 400, "invalid_request", "price"),
     ("jenny@example.com", "sub_jenny_pro", {}, 400, "invalid_request", None),
     ("jenny@example.com", "sub_jenny_pro", {"price": "price_pro_monthly"}, 400, "invalid_request", None),
     ("kim@example.com", "sub_kim_pro", {"price": "price_pro_yearly"}, 409, "not_updatable", None),

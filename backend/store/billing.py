@@ -107,6 +107,15 @@ def _load(rows: Iterable[Any]) -> list[dict[str, Any]]:
     return [json.loads(row.data) for row in rows]
 
 
+def lock_customer(conn: sa.Connection, customer_id: str) -> None:
+    """Serialise one customer's changes until the transaction ends, so two at once cannot lose one.
+
+    SQLite's write transactions begin IMMEDIATE and are serial already; PostgreSQL
+    takes a transaction-scoped advisory lock on the customer."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:customer))"), {"customer": customer_id})
+
+
 def get(conn: sa.Connection, kind: str, object_id: str) -> dict[str, Any] | None:
     table = KINDS[kind][0]
     data = conn.execute(sa.select(table.c.data).where(table.c.id == object_id)).scalar()
@@ -122,7 +131,7 @@ def owned(conn: sa.Connection, kind: str, customer_id: str, object_id: str) -> d
     return None if data is None else json.loads(data)
 
 
-def _expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> None:
+def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> None:
     """Put each item's price, with its product, into the subscription, as Stripe's expand does."""
     items = [item for sub in subscriptions for item in (sub.get("items") or {}).get("data", [])]
     price_ids = {_ref(item.get("price")) for item in items} - {None}
@@ -156,7 +165,7 @@ def portal(conn: sa.Connection, customer_id: str) -> dict[str, Any] | None:
             .order_by(tables.subscriptions.c.created.desc())
         )
     )
-    _expand_prices(conn, subscriptions)
+    expand_prices(conn, subscriptions)
     invoices = _load(
         conn.execute(
             sa.select(tables.invoices.c.data)
