@@ -18,7 +18,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from backend import api, customers, idempotency, invoices, payment_methods, ratelimit, sessions, signin, subscriptions
+from backend import (
+    api, customers, idempotency, invoices, payment_methods, plans, ratelimit, sessions, signin, subscriptions,
+)
 from backend.config import Config
 from backend.errors import APIError, api_error, error_response
 from backend.guards import APIGuard
@@ -54,8 +56,10 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
-OPERATIONS = api.OPERATIONS + customers.OPERATIONS + subscriptions.OPERATIONS + payment_methods.OPERATIONS \
-    + invoices.OPERATIONS
+OPERATIONS = (
+    api.OPERATIONS + customers.OPERATIONS + subscriptions.OPERATIONS + plans.OPERATIONS
+    + payment_methods.OPERATIONS + invoices.OPERATIONS
+)
 ROUTES: list[BaseRoute] = [op.route() for op in OPERATIONS]
 
 
