@@ -186,28 +186,43 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(settings: Any, db: Any, tmp_path: Path) -> Iterator[LiveServer]:
+def live_server_with(settings: Any, db: Any, clock: Clock, tmp_path: Path) -> Iterator[Any]:
+    """A factory: live_server_with(config_text) serves the site built from that config (paths
+    in it relative to the repository), on the seeded store, at the time the demo data was made
+    for; None is the sample config.yaml."""
     import uvicorn
 
-    config, _ = load_config(ROOT / "config.yaml")
-    public = tmp_path / "public"
-    build_site(config, ROOT, ROOT / "site", public)
-    mail: "queue.Queue[str]" = queue.Queue()
-    site_settings = replace(settings, public_dir=public)
-    transport = Transport(site_settings, echo=mail.put)
-    app = create_app(site_settings, config, transport=transport)
-    # Listening before the server thread starts: the browser's first connection waits in the backlog.
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{port}", mail)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    servers = []
+
+    def start(text: str | None = None) -> LiveServer:
+        config = load_config(ROOT / "config.yaml")[0] if text is None else parse_config(text)[0]
+        public = tmp_path / f"public-{len(servers)}"
+        build_site(config, ROOT, ROOT / "site", public)
+        mail: "queue.Queue[str]" = queue.Queue()
+        site_settings = replace(settings, public_dir=public)
+        transport = Transport(site_settings, echo=mail.put)
+        app = create_app(site_settings, config, clock=clock, transport=transport)
+        # Listening before the server thread starts: the browser's first connection waits in the backlog.
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", proxy_headers=False, lifespan="on"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        servers.append((server, thread, sock))
+        return LiveServer(f"http://127.0.0.1:{port}", mail)
+
+    yield start
+    for server, thread, sock in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def live_server(live_server_with: Any) -> LiveServer:
+    return live_server_with()  # type: ignore[no-any-return]
 
 
 # Per module: Playwright's sync API keeps an event loop running in the main thread
