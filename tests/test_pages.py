@@ -26,6 +26,7 @@ from backend.pages import (
     build_site,
     contrast,
     security_headers,
+    strip_comments,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +110,7 @@ def test_page_weight_counts_the_page_and_everything_it_loads(tmp_path: Path) -> 
     result, out, _ = build(tmp_path)
     html = read(out, "login/index.html")
     loaded = [a.get("src") or a.get("href") for a in tags(html) if (a.get("src") or a.get("href") or "").startswith("/assets/")]
-    assert len(loaded) == 4  # theme, styles, shared script, sign-in script
+    assert len(loaded) == 2  # one stylesheet (theme and styles), one script (shared and sign-in)
     expected = (out / "login/index.html.br").stat().st_size + sum((out / (p[1:] + ".br")).stat().st_size for p in loaded)
     assert result.weights["login"] == expected
 
@@ -141,7 +142,9 @@ def test_assets_are_fingerprinted_and_every_reference_resolves(tmp_path: Path) -
     for page in ("login/index.html", "portal/index.html"):
         referenced = re.findall(r'(?:src|href)="(/assets/[^"]+)"', read(out, page))
         assert referenced and all((out / ref[1:]).is_file() for ref in referenced)
-        assert re.search(r'src="/assets/js/porch\.[0-9a-f]{8}\.js"', read(out, page))
+        name = page.split("/")[0]
+        assert re.search(rf'src="/assets/js/{name}\.[0-9a-f]{{8}}\.js"', read(out, page))
+        assert re.search(rf'href="/assets/css/{name}\.[0-9a-f]{{8}}\.css"', read(out, page))
 
 
 def test_every_text_file_has_gzip_and_brotli_copies_of_the_same_bytes(tmp_path: Path) -> None:
@@ -234,8 +237,9 @@ def test_headline_markdown_is_sanitised(tmp_path: Path) -> None:
 
 def test_theme_css_carries_the_merchants_colours_and_font(tmp_path: Path) -> None:
     _, out, _ = build(tmp_path, ACME + 'branding: {brand_color: "#0A2540", accent_color: "#FFD000", font: serif}\n')
-    (theme,) = out.glob("assets/css/theme.*.css")
+    (theme,) = out.glob("assets/css/login.*.css")  # the theme comes first in every page's stylesheet
     css = theme.read_text(encoding="utf-8")
+    assert css.startswith(":root {")
     assert "--brand: #0a2540;" in css
     assert "--accent: #ffd000;" in css
     assert "--on-brand: #ffffff;" in css and "--on-accent: #111111;" in css
@@ -244,7 +248,8 @@ def test_theme_css_carries_the_merchants_colours_and_font(tmp_path: Path) -> Non
     light_link = re.search(r"--link: (#[0-9a-f]{6});", css).group(1)
     assert contrast(light_link, "#f5f6f8") >= 4.5  # a yellow accent is darkened until links read
     for page in ("login/index.html", "portal/index.html"):
-        assert f'href="/assets/css/{theme.name}"' in read(out, page)
+        (href,) = re.findall(r'<link rel="stylesheet" href="/(assets/css/[^"]+)">', read(out, page))
+        assert (out / href).read_text(encoding="utf-8").startswith(css[: css.index("}") + 1])
 
 
 def test_icon_and_logo_files_are_copied_fingerprinted(tmp_path: Path) -> None:
@@ -417,3 +422,26 @@ def test_messages_pot_holds_every_template_string() -> None:
     found = {m[2] for m in extract_from_dir(str(SITE / "templates"), [("**.html", "jinja2")], options)}
     missing = {m if isinstance(m, str) else m[0] for m in found} - catalogue
     assert not missing, "run the pybabel extract command in site/locales/babel.cfg"
+
+
+def test_assets_lose_only_whole_line_comments_and_indentation() -> None:
+    source = """/* A file comment
+   over two lines. */
+(() => {
+  // a note
+  const url = '/*not a comment*/'; /* kept: after code */
+  return url; // kept too
+})();
+"""
+    assert strip_comments(source, js=True) == (
+        "(() => {\nconst url = '/*not a comment*/'; /* kept: after code */\nreturn url; // kept too\n})();\n")
+    assert strip_comments("a {\n  color: red; /* why */\n}\n/* gone */\n// stays in CSS\n", js=False) == (
+        "a {\ncolor: red; /* why */\n}\n// stays in CSS\n")
+
+
+def test_a_page_asking_for_a_missing_asset_is_a_build_error(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(SITE, site)
+    (site / "templates/login.html").write_text('{% extends "base.html" %}{% set scripts = ["js/nope.js"] %}')
+    with pytest.raises(BuildError, match=r"page login asks for js/nope.js, which is not a .js file in .*assets"):
+        build(tmp_path, site=site)
