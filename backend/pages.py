@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,15 +29,21 @@ from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
+from backend import addresses
 from backend.markup import headline_html
 from backend.config import FONTS, Config
 
 # Page name -> file in the output folder.
-PAGES = {"index": "index.html", "login": "login/index.html", "portal": "portal/index.html", "embed": "embed.html"}
+PAGES = {
+    "index": "index.html", "login": "login/index.html", "portal": "portal/index.html",
+    "receipt": "receipt/index.html", "embed": "embed.html",
+}
+# Pages that run scripts and call the API.
+SCRIPTED = ("login", "portal", "receipt")
 PAGE_CACHE = "no-cache"
 ASSET_CACHE = "public, max-age=31536000, immutable"
 # Compressed bytes of a page and everything it loads (one round trip for sign-in).
-BUDGETS = {"login": 14 * 1024, "portal": 28 * 1024}
+BUDGETS = {"login": 14 * 1024, "portal": 28 * 1024, "receipt": 28 * 1024}
 COMPRESSIBLE = (".html", ".css", ".js", ".svg", ".json")
 # Page surfaces, light and dark; link colours are derived from the accent to stay readable on them.
 SURFACES = {
@@ -100,6 +108,9 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path, 
 
         icon = _branding_image("icon", config.branding.icon, config_dir, tmp, warnings)
         logo = _branding_image("logo", config.branding.logo, config_dir, tmp, warnings)
+        # Asked for only when a customer edits an address, so the portal does not load it up front.
+        names = json.dumps(country_names(locale), ensure_ascii=False, separators=(",", ":"))
+        countries_url = _write_asset(tmp, "json", "countries.json", names.encode())
 
         # 2. Pages.
         context = {
@@ -113,8 +124,11 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path, 
             "login_action": (config.login_link.url or "").rstrip("/") + "/login/",
             "lang": locale.replace("_", "-"),
             "dir": direction,
+            "countries_url": countries_url,
         }
         pages = ["index", "portal", "embed"]
+        if config.features.invoice_history.enabled:
+            pages.insert(2, "receipt")
         if config.login_link.enabled:
             pages.insert(1, "login")
         else:
@@ -157,7 +171,7 @@ def security_headers(config: Config, page: str) -> dict[str, str]:
         "base-uri 'none'",
         "frame-ancestors " + " ".join(["'self'", *config.origins]),
     ]
-    if page in ("login", "portal"):
+    if page in SCRIPTED:
         policy += [
             "script-src 'self'",
             "connect-src 'self'",
@@ -217,6 +231,17 @@ def theme_colors(config: Config) -> dict[str, object]:
         "light": {**SURFACES["light"], "link": _legible(accent, SURFACES["light"]["bg"])},
         "dark": {**SURFACES["dark"], "link": _legible(accent, SURFACES["dark"]["surface"])},
     }
+
+
+def country_names(locale: str) -> list[tuple[str, str]]:
+    """(code, name) of every country the API accepts, named in `locale` and in that language's alphabetical order."""
+    names = Locale.parse(locale).territories
+    english = Locale("en").territories
+
+    def key(item: tuple[str, str]) -> str:
+        return "".join(c for c in unicodedata.normalize("NFKD", item[1]) if not unicodedata.combining(c)).casefold()
+
+    return sorted(((code, names.get(code) or english[code]) for code in addresses.countries()), key=key)
 
 
 def page_weight(root: Path, page: str) -> int:

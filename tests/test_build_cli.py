@@ -30,9 +30,10 @@ def test_builds_public_from_config_yaml_by_default(folder: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("Built public from config.yaml in ") and lines[0].endswith(": 4 pages, 28 files.")
+    assert lines[0].startswith("Built public from config.yaml in ") and lines[0].endswith(": 5 pages, 40 files.")
     assert lines[1].startswith("  login/index.html ") and lines[1].endswith("(budget 14 KB)")
     assert lines[2].startswith("  portal/index.html ") and lines[2].endswith("(budget 28 KB)")
+    assert lines[3].startswith("  receipt/index.html ") and lines[3].endswith("(budget 28 KB)")
     assert (folder / "public/login/index.html").is_file()
 
 

@@ -17,6 +17,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from backend import addresses
 from backend.config import FONTS, load_config, parse_config
 from backend.markup import headline_html
 from backend.pages import (
@@ -98,10 +99,10 @@ def test_sample_config_builds_every_page_within_budget(tmp_path: Path) -> None:
     config, warnings = load_config(ROOT / "config.yaml", strict=True)
     result = build_site(config, ROOT, SITE, tmp_path / "public")
     assert warnings == [] and result.warnings == []
-    assert result.pages == ["index.html", "login/index.html", "portal/index.html", "embed.html"]
+    assert result.pages == ["index.html", "login/index.html", "portal/index.html", "receipt/index.html", "embed.html"]
     for page in result.pages:
         assert (tmp_path / "public" / page).is_file()
-    assert set(result.weights) == {"login", "portal"}
+    assert set(result.weights) == {"login", "portal", "receipt"}
     for page, weight in result.weights.items():
         assert 2000 < weight <= BUDGETS[page]
 
@@ -135,11 +136,11 @@ def test_login_link_off_builds_no_sign_in_page(tmp_path: Path) -> None:
 def test_assets_are_fingerprinted_and_every_reference_resolves(tmp_path: Path) -> None:
     _, out, _ = build(tmp_path)
     originals = [p for p in (out / "assets").rglob("*") if p.is_file() and p.suffix not in (".gz", ".br")]
-    assert {p.parent.name for p in originals} == {"css", "js"}
+    assert {p.parent.name for p in originals} == {"css", "js", "json"}
     for path in originals:
         stem, digest, suffix = path.name.rsplit(".", 2)
         assert digest == hashlib.sha256(path.read_bytes()).hexdigest()[:8], path.name
-    for page in ("login/index.html", "portal/index.html"):
+    for page in ("login/index.html", "portal/index.html", "receipt/index.html"):
         referenced = re.findall(r'(?:src|href)="(/assets/[^"]+)"', read(out, page))
         assert referenced and all((out / ref[1:]).is_file() for ref in referenced)
         name = page.split("/")[0]
@@ -168,7 +169,8 @@ def test_headers_file_caches_assets_forever_and_pages_never(tmp_path: Path) -> N
     assert rules["/assets/*"]["Cache-Control"] == ASSET_CACHE == "public, max-age=31536000, immutable"
     assert rules["/assets/*"]["X-Content-Type-Options"] == "nosniff"
     for path, page in [("/", "index"), ("/index.html", "index"), ("/login/", "login"), ("/login/index.html", "login"),
-                       ("/portal/", "portal"), ("/portal/index.html", "portal"), ("/embed.html", "embed")]:
+                       ("/portal/", "portal"), ("/portal/index.html", "portal"), ("/receipt/", "receipt"),
+                       ("/receipt/index.html", "receipt"), ("/embed.html", "embed")]:
         assert rules[path] == {"Cache-Control": "no-cache", **security_headers(config, page)}, path
 
 
@@ -187,6 +189,7 @@ def test_security_headers_are_strict(tmp_path: Path) -> None:
     assert "camera=()" in headers["Permissions-Policy"]
     assert headers["Strict-Transport-Security"] == "max-age=31536000"
     assert "script-src" not in security_headers(config, "index")["Content-Security-Policy"]
+    assert security_headers(config, "receipt") == headers  # it runs a script and calls the API, as sign-in does
     with pytest.raises(ValueError, match="unknown page 'admin'"):
         security_headers(config, "admin")
 
@@ -247,7 +250,7 @@ def test_theme_css_carries_the_merchants_colours_and_font(tmp_path: Path) -> Non
     assert "prefers-color-scheme: dark" in css
     light_link = re.search(r"--link: (#[0-9a-f]{6});", css).group(1)
     assert contrast(light_link, "#f5f6f8") >= 4.5  # a yellow accent is darkened until links read
-    for page in ("login/index.html", "portal/index.html"):
+    for page in ("login/index.html", "portal/index.html", "receipt/index.html"):
         (href,) = re.findall(r'<link rel="stylesheet" href="/(assets/css/[^"]+)">', read(out, page))
         assert (out / href).read_text(encoding="utf-8").startswith(css[: css.index("}") + 1])
 
@@ -360,14 +363,17 @@ def test_right_to_left_languages_get_dir_rtl(tmp_path: Path) -> None:
 def test_disabled_invoice_history_is_not_on_the_portal(tmp_path: Path) -> None:
     _, out, _ = build(tmp_path)
     assert 'id="invoices-section"' in read(out, "portal/index.html")
-    _, out, _ = build(tmp_path / "off", ACME + "features: {invoice_history: {enabled: false}}\n")
+    assert (out / "receipt/index.html").is_file()
+    result, out, _ = build(tmp_path / "off", ACME + "features: {invoice_history: {enabled: false}}\n")
     portal = read(out, "portal/index.html")
     assert 'id="invoices-section"' not in portal and "Invoice history" not in portal
+    assert "receipt/index.html" not in result.pages and not (out / "receipt").exists()
+    assert "/receipt/" not in parse_headers(read(out, "_headers"))
 
 
 def test_back_link_appears_on_every_page_only_when_set(tmp_path: Path) -> None:
     _, out, _ = build(tmp_path)
-    for page in ("login/index.html", "portal/index.html"):
+    for page in ("login/index.html", "portal/index.html", "receipt/index.html"):
         html = read(out, page)
         assert re.search(r'<a href="https://acme.example/account">.*Back to Acme</a>', html)
     _, out, _ = build(tmp_path / "plain", "business: {name: Acme}\n")
@@ -445,3 +451,57 @@ def test_a_page_asking_for_a_missing_asset_is_a_build_error(tmp_path: Path) -> N
     (site / "templates/login.html").write_text('{% extends "base.html" %}{% set scripts = ["js/nope.js"] %}')
     with pytest.raises(BuildError, match=r"page login asks for js/nope.js, which is not a .js file in .*assets"):
         build(tmp_path, site=site)
+
+
+def test_the_portal_loads_only_the_scripts_of_its_features(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path, ACME + "features: {customer_update: {enabled: false}, payment_method_update: {enabled: false}}\n")
+    portal = read(out, "portal/index.html")
+    (script,) = [a["src"] for a in tags(portal, "script") if a.get("src")]
+    code = (out / script[1:]).read_text(encoding="utf-8")
+    assert "window.Porch = " in code and "Porch.portal = " in code and "Porch.dialogs = " in code
+    assert "details-form" not in code and "payment_methods/add" not in code
+    assert 'id="details-dialog"' not in portal and 'id="remove-dialog"' not in portal and 'id="cancel-dialog"' in portal
+
+
+def test_countries_are_named_at_build_time_and_loaded_only_to_edit_an_address(tmp_path: Path) -> None:
+    result, out, _ = build(tmp_path, locale="de")
+    portal = read(out, "portal/index.html")
+    (form,) = [a for a in tags(portal, "form") if a.get("id") == "details-form"]
+    path = out / form["data-countries"].lstrip("/")
+    names = json.loads(path.read_text(encoding="utf-8"))
+    assert ["DE", "Deutschland"] in names and ["CH", "Schweiz"] in names
+    assert {code for code, _ in names} == addresses.countries()
+    assert names.index(["AT", "Österreich"]) < names.index(["PL", "Polen"])  # Ö sorts with O, not after Z
+    assert path.with_name(path.name + ".br").is_file()
+    assert form["data-countries"] not in re.findall(r'(?:src|href)="([^"]+)"', portal)  # not part of the page's weight
+
+
+def test_portal_dialogs_are_labelled_and_every_field_has_a_label(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path, ACME + "features: {subscription_update: {enabled: true}}\n")
+    html = read(out, "portal/index.html")
+    dialogs = tags(html, "dialog")
+    assert {d["id"] for d in dialogs} == {"cancel-dialog", "resume-dialog", "plan-dialog", "remove-dialog", "details-dialog"}
+    headings = {a["id"] for a in tags(html, "h2")}
+    for dialog in dialogs:
+        assert dialog["class"].startswith("modal") and dialog["aria-labelledby"] in headings
+    labelled = {a["for"] for a in tags(html, "label") if a.get("for")}
+    fields = tags(html, "input") + tags(html, "select") + tags(html, "textarea")
+    assert len(fields) > 20
+    for field in fields:
+        if field.get("id"):  # the tax id rows get theirs, and their labels, when they are added
+            assert field["id"] in labelled, field
+    assert all("data-close" in b or b.get("type") for b in tags(html, "button")), "every button says what it does"
+
+
+def test_receipt_page_prints_clean_and_keeps_the_back_link(tmp_path: Path) -> None:
+    result, out, config = build(tmp_path)
+    html = read(out, "receipt/index.html")
+    assert re.search(r'<a href="https://acme.example/account">.*Back to Acme</a>', html)
+    assert '<button type="button" id="print" class="primary">Print or save as PDF</button>' in html
+    (href,) = re.findall(r'<link rel="stylesheet" href="/(assets/css/receipt\.[0-9a-f]{8}\.css)">', html)
+    css = (out / href).read_text(encoding="utf-8")
+    assert "@media print {" in css and "@page { margin:" in css
+    assert ".bar, .back, .foot, .skip, .status, .receipt-tools" in css
+    assert strings(html)["not_found"] == "We can't find this invoice."
+    assert "cancel" not in strings(html)  # the portal's own text stays on the portal
+    assert result.weights["receipt"] < result.weights["portal"] <= BUDGETS["portal"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import mimetypes
 from pathlib import Path
+import re
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ expect = playwright_api.expect
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "https://porch.test"
 T = 1767225600  # 2026-01-01 00:00 UTC
-HTML_PAGES = {"/": "index", "/login/": "login", "/portal/": "portal", "/embed.html": "embed"}
+HTML_PAGES = {"/": "index", "/login/": "login", "/portal/": "portal", "/receipt/": "receipt", "/embed.html": "embed"}
 
 
 def sub(status: str, amount: int, currency: str, interval: str = "month", count: int = 1, quantity: int = 1, **extra: Any):
@@ -103,6 +104,9 @@ class Session:
             key = f"{request.method} {parts.path}"
             self.calls.append({"key": key, "body": request.post_data, "headers": request.headers})
             status, body, headers = self.replies[key].pop(0) if len(self.replies.get(key, [])) > 1 else self.replies[key][0]
+            if status == 0:  # the connection drops: the page cannot tell whether the change was made
+                route.abort("connectionreset")
+                return
             route.fulfill(status=status, body="" if body is None else json.dumps(body),
                           headers={"Content-Type": "application/json", **headers})
             return
@@ -234,12 +238,15 @@ def test_portal_shows_billing_data_as_text(session: Callable[..., Session]) -> N
     expect(details).to_contain_text("<img src=x onerror=alert(1)>Jenny")  # shown as text, not markup
     assert page.locator("#details img").count() == 0
     expect(details).to_contain_text("Your email address cannot be changed here.")
-    expect(details).to_contain_text("EU VAT DE123")
+    expect(details).to_contain_text("EU VAT number: DE123")
 
     links = page.locator("#invoices a")
-    expect(links).to_have_count(1)  # the javascript: PDF link is dropped
-    expect(links).to_have_attribute("href", "https://pay.example/in_1")
+    expect(links).to_have_count(2)  # the javascript: PDF link is dropped
+    expect(page.get_by_role("link", name="Receipt for invoice ACME-1")).to_have_attribute("href", "/receipt/?invoice=in_1")
+    expect(links.nth(1)).to_have_attribute("href", "https://pay.example/in_1")
     expect(page.locator("#invoices")).to_contain_text("ACME-1")
+    # No feature is on: only undoing a cancellation, which is never switched off, is offered.
+    expect(page.locator("#content button:visible")).to_have_text(["Don't cancel"])
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(ORIGIN + "/login/")
@@ -266,3 +273,210 @@ def test_portal_failure_offers_a_retry(session: Callable[..., Session]) -> None:
     expect(page.locator("#payment-methods-empty")).to_be_visible()
     expect(page.locator("#invoices-empty")).to_be_visible()
     expect(page.locator("#title")).to_be_focused()
+
+
+# Self-service actions, with the API's answers chosen by the test: what each request
+# carries, and what the page says for answers the live backend seldom gives.
+
+FEATURES = {
+    "invoice_history": {"enabled": True},
+    "customer_update": {"enabled": True, "allowed_updates": ["name", "address", "shipping", "phone", "tax_id"]},
+    "payment_method_update": {"enabled": True, "add_url": None},
+    "subscription_cancel": {
+        "enabled": True, "mode": "immediately", "proration_behavior": "create_prorations",
+        "cancellation_reason": {"enabled": False, "options": []},
+        "retention": {"enabled": False, "percent_off": 20, "duration_in_months": 3},
+    },
+    "subscription_update": {"enabled": True, "products": [{"product": "prod_1"}]},
+}
+ACTIVE = sub("active", 2900, "usd")
+SELF_SERVICE = {**PORTAL, "subscriptions": [ACTIVE], "features": FEATURES}
+PLANS = {"plans": [{
+    "product": {"id": "prod_1", "name": "Plan usd", "description": "The plan"},
+    "prices": [ACTIVE["items"]["data"][0]["price"] | {"product": "prod_1", "nickname": "Monthly"},
+               {"id": "price_2", "currency": "usd", "unit_amount": 29000, "nickname": "Yearly",
+                "recurring": {"interval": "year", "interval_count": 1}, "product": "prod_1"}],
+    "adjustable_quantity": {"enabled": True, "minimum": 1, "maximum": 10},
+}]}
+
+
+def refusal(code: str, message: str = "refused", param: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message} | ({"param": param} if param else {})}
+
+
+def test_a_retry_after_a_lost_answer_reuses_the_key_and_a_double_click_sends_once(session) -> None:
+    s = session({
+        "GET /api/portal": [(200, SELF_SERVICE, {})],
+        "DELETE /api/payment_methods/pm_1": [(0, None, {}), (204, None, {})],
+        "POST /api/payment_methods/pm_1/default": [(200, {"customer": {}}, {})],
+    })
+    page = s.open("/portal/")
+    page.get_by_role("button", name="Remove, Mastercard ending in 4444").click()
+    dialog = page.get_by_role("dialog", name="Remove payment method?")
+    dialog.get_by_role("button", name="Remove").click()
+    expect(dialog.get_by_role("alert")).to_have_text("We could not reach the server. Check your connection and try again.")
+    dialog.get_by_role("button", name="Remove").click()
+    expect(page.locator("#status")).to_have_text("Mastercard ending in 4444 was removed.")
+    first, retry = s.sent("DELETE /api/payment_methods/pm_1")
+    assert first["body"] == retry["body"] == "{}"
+    assert first["headers"]["content-type"] == "application/json"
+    assert first["headers"]["idempotency-key"] == retry["headers"]["idempotency-key"]
+
+    page.get_by_role("button", name="Make default, Mastercard ending in 4444").dblclick()
+    expect(page.locator("#status")).to_have_text("Mastercard ending in 4444 is now your default payment method.")
+    (made,) = s.sent("POST /api/payment_methods/pm_1/default")
+    assert made["body"] == "{}" and made["headers"]["idempotency-key"]
+
+
+def test_refusals_nobody_can_fix_in_a_field_are_plain_sentences(session) -> None:
+    ending = {**SELF_SERVICE, "subscriptions": [ACTIVE | {"cancel_at_period_end": True, "cancel_at": T + 20 * 86400}]}
+    s = session({
+        "GET /api/portal": [(200, ending, {})],
+        "POST /api/subscriptions/sub_active_usd/resume": [
+            (403, refusal("feature_disabled"), {}),
+            (409, refusal("not_resumable"), {}),
+            (401, refusal("not_signed_in"), {}),
+        ],
+    })
+    page = s.open("/portal/")
+    page.get_by_role("button", name="Don't cancel").click()
+    dialog = page.get_by_role("dialog", name="Keep your subscription?")
+    expect(dialog).to_contain_text("Your Plan usd subscription will renew on Jan 21, 2026")
+    for said in ("This option is not available.",
+                 "This changed in the meantime. Close this window to see the latest details, then try again."):
+        dialog.get_by_role("button", name="Don't cancel").click()
+        expect(dialog.get_by_role("alert")).to_have_text(said)
+    dialog.get_by_role("button", name="Don't cancel").click()
+    page.wait_for_url(ORIGIN + "/login/")
+
+
+def test_cancel_now_with_a_credit_and_no_questions(session) -> None:
+    ended = ACTIVE | {"status": "canceled", "canceled_at": T, "ended_at": T}
+    s = session({
+        "GET /api/portal": [(200, SELF_SERVICE, {}), (200, {**SELF_SERVICE, "subscriptions": [ended]}, {})],
+        "POST /api/subscriptions/sub_active_usd/cancel": [
+            (200, {"subscription": ended, "credit": {"amount": 1160, "currency": "usd"}}, {})],
+    })
+    page = s.open("/portal/")
+    page.get_by_role("button", name="Cancel subscription").click()
+    dialog = page.get_by_role("dialog", name="Cancel subscription")  # no reasons asked, no offer made
+    expect(dialog).to_contain_text("Your Plan usd subscription ends now, and you lose access to it right away.")
+    dialog.get_by_role("button", name="Cancel subscription").dblclick()
+    expect(page.locator("#status")).to_have_text(
+        "Your subscription has ended. A credit of $11.60 goes toward your next invoices.")
+    (cancel,) = s.sent("POST /api/subscriptions/sub_active_usd/cancel")
+    assert cancel["body"] == "{}"
+    expect(page.locator("#subscriptions")).to_contain_text("Canceled on Jan 1, 2026")
+
+
+def test_the_preview_says_what_a_change_costs(session) -> None:
+    lines = [{"description": "Remaining time on Yearly", "amount": 1200, "proration": True, "period": {"start": T, "end": T}}]
+    s = session({
+        "GET /api/portal": [(200, SELF_SERVICE, {})],
+        "GET /api/plans": [(200, PLANS, {})],
+        "POST /api/subscriptions/sub_active_usd/preview": [
+            (200, {"amount_due": 1200, "currency": "usd", "lines": lines, "effective_at": None}, {}),
+            (400, refusal("currency_mismatch", "This plan is not sold in USD.", "price"), {}),
+            (200, {"amount_due": 0, "currency": "usd", "lines": [], "effective_at": T + 20 * 86400}, {}),
+        ],
+        "POST /api/subscriptions/sub_active_usd/update": [(409, refusal("not_updatable"), {})],
+    })
+    page = s.open("/portal/")
+    page.get_by_role("button", name="Change plan").click()
+    dialog = page.get_by_role("dialog", name="Change plan")
+    preview = dialog.locator("#plan-preview")
+    dialog.get_by_role("radio", name=re.compile("Yearly")).check()
+    expect(preview).to_contain_text("You pay $12.00 now")
+    expect(preview).to_contain_text("Remaining time on Yearly$12.00")
+    assert json.loads(s.sent("POST /api/subscriptions/sub_active_usd/preview")[0]["body"]) == {"price": "price_2", "quantity": 1}
+
+    dialog.get_by_label("Quantity").fill("2")
+    expect(dialog.locator("#plan-choices-error")).to_have_text("This plan is not sold in USD.")
+    expect(dialog.get_by_role("radiogroup")).to_have_attribute("aria-invalid", "true")
+    dialog.get_by_label("Quantity").fill("3")
+    expect(preview).to_have_text("Changes on Jan 21, 2026, at renewal")
+    expect(dialog.locator("#plan-choices-error")).to_have_count(0)
+    dialog.get_by_label("Quantity").fill("2.5")
+    expect(dialog.locator("#plan-quantity-error")).to_have_text("Enter a whole number.")
+    dialog.get_by_label("Quantity").fill("1")
+    dialog.get_by_role("radio", name=re.compile("Monthly")).check()
+    expect(preview).to_have_text("This is your current plan. Choose another plan or quantity.")
+    dialog.get_by_role("radio", name=re.compile("Yearly")).check()
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(dialog.get_by_role("alert")).to_have_text("This subscription cannot be changed at the moment.")
+    assert len(s.sent("POST /api/subscriptions/sub_active_usd/preview")) == 4  # never for 2.5 or the current plan
+
+
+def test_billing_detail_errors_land_on_the_row_the_server_names(session) -> None:
+    s = session({
+        "GET /api/portal": [(200, SELF_SERVICE, {})],
+        "PATCH /api/customer": [
+            (400, refusal("invalid_tax_id", "Enter a UK VAT number.", "tax_ids[1].value"), {}),
+            (400, refusal("invalid_phone", "Enter a phone number.", "shipping.phone"), {}),
+            (403, refusal("feature_disabled"), {}),
+        ],
+    })
+    page = s.open("/portal/")
+    page.get_by_role("button", name="Edit details").click()
+    dialog = page.get_by_role("dialog", name="Billing details")
+    add = dialog.get_by_role("button", name="Add a tax ID")
+    add.click()  # left empty: not sent
+    add.click()
+    dialog.get_by_role("group", name="Tax ID 3").get_by_label("Type").select_option("gb_vat")
+    dialog.get_by_role("group", name="Tax ID 3").get_by_label("Number").fill("GB12")
+    dialog.get_by_role("button", name="Save").click()
+    value = dialog.get_by_role("group", name="Tax ID 3").get_by_label("Number")
+    expect(value).to_have_attribute("aria-invalid", "true")
+    expect(value).to_have_accessible_description("Enter a UK VAT number.")
+    body = json.loads(s.sent("PATCH /api/customer")[0]["body"])
+    assert body == {"tax_ids": [{"type": "eu_vat", "value": "DE123"}, {"type": "gb_vat", "value": "GB12"}]}
+    assert "email" not in body
+
+    dialog.get_by_role("group", name="Tax ID 2").get_by_role("button", name="Remove tax ID 2").click()
+    expect(dialog.get_by_role("group", name="Tax ID 2").get_by_label("Type")).to_be_focused()
+    dialog.get_by_role("group", name="Shipping").get_by_label("Recipient's name").fill("Jenny")
+    dialog.get_by_role("group", name="Shipping").get_by_label("Phone").fill("12")
+    dialog.get_by_role("button", name="Save").click()
+    shipping_phone = dialog.get_by_role("group", name="Shipping").get_by_label("Phone")
+    expect(shipping_phone).to_have_accessible_description("Enter a phone number.")
+    expect(shipping_phone).to_be_focused()
+    expect(dialog.locator("[aria-invalid]")).to_have_count(1)  # the tax id's error went with the next save
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_role("alert")).to_have_text("This option is not available.")
+
+
+def test_back_from_adding_a_card_says_so_once(session) -> None:
+    s = session({"GET /api/portal": [(200, {**SELF_SERVICE, "features": {
+        **FEATURES, "payment_method_update": {"enabled": True, "add_url": "https://pay.example/add"}}}, {})]})
+    page = s.open("/portal/?payment_method=added")
+    expect(page.locator("#status")).to_have_text("Your new payment method will appear here as soon as it is confirmed.")
+    assert page.url == ORIGIN + "/portal/"
+    expect(page.get_by_role("button", name="Add a payment method")).to_be_visible()
+
+
+def test_receipt_of_an_open_invoice_with_lines(session) -> None:
+    invoice = {
+        "id": "in_2", "number": "ACME-2", "created": T, "currency": "eur", "total": 11900, "subtotal": 10000, "tax": 1900,
+        "amount_due": 11900, "amount_paid": 0, "amount_remaining": 11900, "status": "open", "period_start": T - 30 * 86400,
+        "period_end": T, "due_date": T + 14 * 86400, "hosted_invoice_url": "https://pay.example/in_2",
+        "invoice_pdf": "javascript:alert(1)",
+        "lines": {"data": [{"description": "<b>Team</b> seats", "amount": 10000, "quantity": 5, "period": None}]},
+    }
+    customer = {"name": "Jenny", "email": "jenny@example.com", "tax_ids": [{"type": "ch_vat", "value": "CHE-123.456.789"}],
+                "address": {"line1": "1 Main St", "city": "Zürich", "postal_code": "8001", "country": "CH"}}
+    s = session({"GET /api/invoices/in_2": [(200, {"invoice": invoice, "customer": customer,
+                                                    "business": {"name": "Acme", "support_email": "billing@acme.example"}}, {})]})
+    page = s.open("/receipt/?invoice=in_2")
+    receipt = page.get_by_role("article")
+    expect(receipt.get_by_role("heading", level=1)).to_have_text("Invoice")
+    expect(receipt.locator("#invoice-status")).to_have_text("Open")
+    expect(receipt.locator("#due")).to_have_text("Jan 15, 2026")
+    expect(receipt.locator("#period")).to_have_text("Dec 2, 2025 – Jan 1, 2026")
+    expect(receipt.locator("#lines")).to_contain_text("<b>Team</b> seats")
+    expect(receipt.locator("#tax")).to_have_text("€19.00")
+    expect(receipt.locator("#remaining")).to_have_text("€119.00")
+    expect(receipt.locator("#billed")).to_contain_text("Switzerland")
+    expect(receipt.locator("#billed")).to_contain_text("Swiss VAT number: CHE-123.456.789")
+    expect(page.get_by_role("link", name="View online")).to_have_attribute("href", "https://pay.example/in_2")
+    expect(page.locator("#pdf")).to_be_hidden()
+    expect(receipt.get_by_role("link", name="billing@acme.example")).to_have_attribute("href", "mailto:billing@acme.example")

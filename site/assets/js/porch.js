@@ -27,10 +27,21 @@
     return node;
   };
 
-  /* A same-origin JSON call. Never throws: resolves to {ok, status, code, data, retryAfter};
+  /* The text for `key` that fits the number `count` ("{count} month" / "{count} months"):
+     key_one, key_few... as the language's plural rules pick, else key_other. */
+  const plural = (key, count, values = {}) => {
+    const form = key + '_' + new Intl.PluralRules(lang).select(count);
+    return t(form in strings ? form : key + '_other', {count, ...values});
+  };
+
+  /* A same-origin JSON call. Never throws: resolves to {ok, status, code, param, message, data, retryAfter};
      code is the API's error code, or "network" when the server could not be reached. */
-  const api = async (method, path, body) => {
-    const init = {method, credentials: 'same-origin', headers: {'Content-Type': 'application/json', Accept: 'application/json'}};
+  const api = async (method, path, body, headers = {}) => {
+    const init = {
+      method,
+      credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', Accept: 'application/json', ...headers},
+    };
     if (body !== undefined) init.body = JSON.stringify(body);
     let response;
     try {
@@ -49,6 +60,8 @@
       ok: response.ok,
       status: response.status,
       code: response.ok ? null : failure.code || 'http_' + response.status,
+      param: failure.param || null,
+      message: failure.message || '',
       data,
       retryAfter: parseInt(response.headers.get('Retry-After') || '0', 10) || 0,
     };
@@ -65,8 +78,39 @@
     }
   };
 
+  /* 20 -> "20%" (or "20 %", as the language writes it). */
+  const percent = (value) => new Intl.NumberFormat(lang, {style: 'percent', maximumFractionDigits: 2}).format(value / 100);
+
   const dateFormat = new Intl.DateTimeFormat(lang, {dateStyle: 'medium'});
   const date = (seconds) => dateFormat.format(new Date(seconds * 1000));
+
+  const regions = (() => {
+    try {
+      return new Intl.DisplayNames([lang], {type: 'region'});
+    } catch (error) {
+      return null;
+    }
+  })();
+  const country = (code) => {
+    try {
+      return (regions && code && regions.of(code)) || code;
+    } catch (error) {
+      return code;
+    }
+  };
+  /* An address as the lines of an envelope. */
+  const addressLines = (address) => {
+    if (!address) return [];
+    const region = [address.state, address.postal_code].filter(Boolean).join(' ');
+    return [address.line1, address.line2, [address.city, region].filter(Boolean).join(', '), country(address.country)].filter(Boolean);
+  };
+
+  /* "EU VAT number"; a type the page has no name for is shown as its code, "ZA VAT". */
+  const taxType = (type) => {
+    const key = 'tax_' + type;
+    return key in strings ? t(key) : String(type || '').replace(/_/g, ' ').toUpperCase();
+  };
+  const taxId = (id) => t('labelled', {label: taxType(id.type), value: id.value});
 
   /* "in 45 seconds", "in 2 minutes": how long to wait, from a Retry-After value. */
   const later = (seconds) => {
@@ -94,5 +138,5 @@
     }
   };
 
-  window.Porch = {lang, t, fill, el, api, money, date, later, problem, busy};
+  window.Porch = {lang, t, plural, fill, el, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType};
 })();

@@ -1,17 +1,25 @@
 /* The portal page: loads GET /api/portal and shows it, plan and next charge first.
 
    Buttons for features (cancel, update, ...) plug in through Porch.portal.actions:
-   push {feature, label, shows(item, data), run(item, data)} onto the list for a kind
-   of item ("subscription", "payment_method", "customer") from a script loaded after
-   this one. A button appears when data.features[feature].enabled and shows() agree;
-   when run() resolves to anything but false, the page loads its data again. */
+   push {feature, label, shows(item, data), run(item, data, button), name(item)} onto the
+   list for a kind of item ("subscription", "payment_method", "customer", or
+   "payment_methods" for the section itself) from a script loaded after this one.
+   A button appears when data.features[feature].enabled (or feature is null) and shows() agree; name(item),
+   when given, is added to the button's accessible name ("Remove, Visa ending in 4444").
+   When run() resolves to a message the page loads its data again and announces it;
+   to true, it reloads quietly; to false or nothing, nothing happens. */
 (() => {
   'use strict';
 
-  const {lang, t, fill, el, api, money, date, problem, busy} = window.Porch;
+  const {lang, t, plural, fill, el, api, money, percent, date, problem, busy, addressLines, taxId} = window.Porch;
   const $ = (id) => document.getElementById(id);
-  const actions = {subscription: [], payment_method: [], customer: []};
+  const actions = {subscription: [], payment_method: [], payment_methods: [], customer: []};
+  const HEADINGS = {subscription: 'subscriptions-title', payment_method: 'payment-title', payment_methods: 'payment-title',
+    customer: 'details-title'};
+  const INVOICE_PAGE = 24;
   let loaded = false;
+  let acting = false;
+  let invoices = [];
 
   const TONES = {
     active: 'good', paid: 'good', trialing: 'info', draft: 'info', open: 'warn', past_due: 'warn',
@@ -46,16 +54,35 @@
     node.hidden = false;
   };
 
+  /* Run an action; after a change, load the data again, say what happened and put focus
+     back on the same button in the new rows (or on the section's heading when it is gone). */
+  const act = async (action, kind, item, data, button) => {
+    if (acting || button.getAttribute('aria-disabled') === 'true') return;
+    acting = true;
+    let result;
+    try {
+      result = await action.run(item, data, button);
+    } finally {
+      acting = false;
+    }
+    if (result === false || result === undefined) return;
+    const key = button.dataset.action;
+    await load(typeof result === 'string' ? result : '');
+    if (document.activeElement && document.activeElement !== document.body) return;
+    const again = [...document.querySelectorAll('[data-action]')].find((node) => node.dataset.action === key);
+    (again || $(HEADINGS[kind])).focus();
+  };
+
   const renderActions = (container, kind, item, data) => {
     container.replaceChildren();
     for (const action of actions[kind]) {
-      if (!enabled(data, action.feature) || (action.shows && !action.shows(item, data))) continue;
+      if ((action.feature && !enabled(data, action.feature)) || (action.shows && !action.shows(item, data))) continue;
       const button = el('button', 'secondary', t(action.label));
       button.type = 'button';
-      button.addEventListener('click', async () => {
-        const result = await busy(button, t('working'), () => action.run(item, data));
-        if (result !== false && result !== undefined) load();
-      });
+      button.dataset.action = [kind, action.label, (item && item.id) || ''].join(' ');
+      const name = action.name && action.name(item, data);
+      if (name) button.setAttribute('aria-label', t('action_on', {action: t(action.label), item: name}));
+      button.addEventListener('click', () => act(action, kind, item, data, button));
       container.append(button);
     }
   };
@@ -72,6 +99,40 @@
       period = count + ' ' + recurring.interval;
     }
     return t('every', {amount, period});
+  };
+
+  /* A price as customers know it: "Pro yearly", or the product's name. */
+  const priceName = (price) => {
+    if (!price || typeof price !== 'object') return '';
+    return price.nickname || (price.product && price.product.name) || '';
+  };
+
+  /* "Changes to Starter monthly on Dec 6, 2026". The schedule names its price by id: a price the
+     subscription does not carry is named from GET /api/plans, asked once when needed. */
+  const names = {};
+  let scheduled = [];
+  let askedPlans = false;
+  const learn = (plans) => {
+    for (const entry of plans || []) {
+      for (const price of entry.prices || []) names[price.id] = price.nickname || entry.product.name;
+    }
+  };
+  const describeSchedule = (node, sub, data) => {
+    const schedule = sub.schedule;
+    const id = typeof schedule.price === 'object' ? schedule.price && schedule.price.id : schedule.price;
+    const carried = ((sub.items && sub.items.data) || []).map((item) => item.price).find((price) => price && price.id === id);
+    let plan = carried ? priceName(carried) : names[id] || '';
+    const when = date(schedule.effective_at);
+    if (!plan && !askedPlans && enabled(data, 'subscription_update')) {
+      askedPlans = true;
+      api('GET', 'plans').then((result) => {
+        if (!result.ok || !result.data) return;
+        learn(result.data.plans);
+        scheduled.forEach(([shown, item]) => describeSchedule(shown, item, data));
+      });
+    }
+    if (plan && schedule.quantity > 1) plan = t('quantity_of', {quantity: schedule.quantity, plan});
+    node.textContent = plan ? t('changes_to', {plan, date: when}) : t('changes_on', {date: when});
   };
 
   const nextEvent = (sub) => {
@@ -107,8 +168,26 @@
       field.lines.append(line);
     }
     field.when.textContent = nextEvent(sub);
+    if (sub.schedule && sub.schedule.effective_at) {
+      scheduled.push([field.schedule, sub]);
+      describeSchedule(field.schedule, sub, data);
+    }
+    const discount = sub.discount;
+    const off = discount && ((discount.coupon && discount.coupon.percent_off) || discount.percent_off);
+    if (off) {
+      const values = {percent: percent(off), date: discount.end ? date(discount.end) : ''};
+      field.discount.textContent = t(discount.end ? 'discount_until' : 'discount', values);
+      field.discount.className = 'badge badge-good';
+      field.discount.hidden = false;
+    }
     renderActions(field.actions, 'subscription', sub, data);
     return node;
+  };
+
+  /* "Visa ending in 4242", as sentences and screen readers say it. */
+  const methodName = (method) => {
+    const card = method.type === 'card' && method.card;
+    return card ? t('card', {brand: BRANDS[card.brand] || words(card.brand), last4: card.last4}) : words(method.type);
   };
 
   const paymentMethodRow = (method, data) => {
@@ -136,26 +215,6 @@
     return node;
   };
 
-  const regions = (() => {
-    try {
-      return new Intl.DisplayNames([lang], {type: 'region'});
-    } catch (error) {
-      return null;
-    }
-  })();
-  const country = (code) => {
-    try {
-      return (regions && code && regions.of(code)) || code;
-    } catch (error) {
-      return code;
-    }
-  };
-  const addressLines = (address) => {
-    if (!address) return [];
-    const region = [address.state, address.postal_code].filter(Boolean).join(' ');
-    return [address.line1, address.line2, [address.city, region].filter(Boolean).join(', '), country(address.country)].filter(Boolean);
-  };
-
   const renderDetails = (customer, data) => {
     const list = $('details');
     list.replaceChildren();
@@ -174,7 +233,7 @@
     add('phone', [customer.phone]);
     add('address', addressLines(customer.address));
     if (shipping) add('shipping', [shipping.name, ...addressLines(shipping.address), shipping.phone]);
-    add('tax_ids', taxIds.map((id) => words(id.type).toUpperCase() + ' ' + id.value));
+    add('tax_ids', taxIds.map(taxId));
     renderActions($('details-actions'), 'customer', customer, data);
   };
 
@@ -189,7 +248,10 @@
     };
     const number = invoice.number || invoice.id;
     cell('date', invoice.created ? date(invoice.created) : '');
-    cell('number', number);
+    const receipt = el('a', null, number);
+    receipt.href = '/receipt/?invoice=' + encodeURIComponent(invoice.id);
+    receipt.setAttribute('aria-label', t('receipt_label', {number}));
+    cell('number', receipt);
     cell('amount', money(invoice.total, invoice.currency)).className = 'num';
     const status = el('span');
     badge(status, 'invoice_', invoice.status);
@@ -218,6 +280,7 @@
 
   const render = (data) => {
     const customer = data.customer || {};
+    scheduled = [];
     fill($('who'), 'signed_in_as', {email: el('strong', null, customer.email || '')});
     const rank = (sub) => (SUBSCRIPTION_ORDER.includes(sub.status) ? SUBSCRIPTION_ORDER.indexOf(sub.status) : 99);
     const subscriptions = [...(data.subscriptions || [])].sort((a, b) => rank(a) - rank(b));
@@ -225,17 +288,40 @@
     const defaultId = customer.invoice_settings && customer.invoice_settings.default_payment_method;
     const methods = [...(data.payment_methods || [])].sort((a, b) => (b.id === defaultId) - (a.id === defaultId));
     show($('payment-methods'), $('payment-methods-empty'), methods.map((method) => paymentMethodRow(method, data)));
+    renderActions($('payment-methods-actions'), 'payment_methods', methods, data);
     renderDetails(customer, data);
-    const invoices = $('invoices-section');
-    if (invoices) {
-      invoices.hidden = !enabled(data, 'invoice_history');
-      const rows = (data.invoices || []).map(invoiceRow);
-      show($('invoices').tBodies[0], $('invoices-empty'), rows);
-      $('invoices').hidden = !rows.length;
+    const section = $('invoices-section');
+    if (section) {
+      section.hidden = !enabled(data, 'invoice_history');
+      invoices = data.invoices || [];
+      show($('invoices').tBodies[0], $('invoices-empty'), invoices.map(invoiceRow));
+      $('invoices').hidden = !invoices.length;
+      $('more-invoices').hidden = invoices.length < INVOICE_PAGE;
     }
   };
 
-  const load = async () => {
+  /* "Show more": the next page of invoices after the last one shown. */
+  const moreInvoices = async () => {
+    const last = invoices[invoices.length - 1];
+    const result = await api('GET', 'invoices?limit=' + INVOICE_PAGE + '&starting_after=' + encodeURIComponent(last.id));
+    if (result.status === 401) {
+      location.replace('/login/');
+      return;
+    }
+    if (!result.ok || !result.data) {
+      $('alert').textContent = problem(result);
+      return;
+    }
+    const page = result.data.data || [];
+    const rows = page.map(invoiceRow);
+    $('invoices').tBodies[0].append(...rows);
+    invoices = invoices.concat(page);
+    $('more-invoices').hidden = !result.data.has_more;
+    $('status').textContent = plural('invoices_shown', invoices.length);
+    if ($('more-invoices').hidden && rows.length) rows[0].querySelector('a').focus();
+  };
+
+  const load = async (message = '') => {
     const first = !loaded;
     $('failure').hidden = true;
     $('alert').textContent = '';
@@ -254,9 +340,11 @@
     }
     render(result.data);
     loaded = true;
-    $('status').textContent = first ? '' : t('loaded');
+    $('status').textContent = message || (first ? '' : t('loaded'));
     $('content').hidden = false;
   };
+
+  if ($('more-invoices')) $('more-invoices').addEventListener('click', () => busy($('more-invoices'), t('loading_more'), moreInvoices));
 
   $('retry').addEventListener('click', async () => {
     await busy($('retry'), t('working'), load);
@@ -273,7 +361,12 @@
     $('alert').textContent = problem(result);
   });
 
-  window.Porch.portal = Object.freeze({actions, reload: load});
+  /* Back from the payment processor's page: say so once, and keep the query out of the address bar. */
+  const params = new URLSearchParams(location.search);
+  const arrival = params.get('payment_method') === 'added' ? t('payment_method_added') : '';
+  if (params.has('payment_method')) history.replaceState(null, '', location.pathname);
+
+  window.Porch.portal = Object.freeze({actions, reload: load, priceName, perInterval, methodName, learn});
   /* Scripts loaded after this one register their actions before the data arrives. */
-  document.addEventListener('DOMContentLoaded', load);
+  document.addEventListener('DOMContentLoaded', () => load(arrival));
 })();

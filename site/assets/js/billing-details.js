@@ -1,0 +1,216 @@
+/* Billing details: name, phone, billing and shipping address, tax ids. Only the fields the
+   merchant allows are shown, and only those that changed are sent; the email address is
+   shown read-only and never sent. The server checks every value and names the field it refuses. */
+(() => {
+  'use strict';
+
+  const {t, busy, country, taxType} = window.Porch;
+  const {open, clearErrors} = window.Porch.dialogs;
+  const {actions} = window.Porch.portal;
+  const $ = (id) => document.getElementById(id);
+  const form = $('details-form');
+  const MAX_TAX_IDS = 5;
+  const TAX_TYPES = ['eu_vat', 'gb_vat', 'ch_vat', 'no_vat', 'au_abn', 'ca_bn', 'us_ein', 'in_gst', 'br_cnpj', 'jp_cn'];
+  const ADDRESS = ['country', 'line1', 'line2', 'city', 'postal_code', 'state'];
+  let state = null;
+
+  const text = (value) => (value === null || value === undefined ? '' : String(value));
+  const clean = (value) => text(value).trim().replace(/\s+/g, ' ');
+  const allowed = (name) => state.allowed.includes(name);
+
+  /* An address as comparable values, or null when it has none. */
+  const flat = (address) => {
+    const values = ADDRESS.map((key) => clean(address && address[key]));
+    return values.some(Boolean) ? values.join('\n') : null;
+  };
+
+  const setAddress = (prefix, address) => {
+    for (const key of ADDRESS) {
+      const field = $(prefix + '-' + key);
+      const value = text(address && address[key]);
+      // Until the list arrives, and for a code it does not hold (imported data), the country on file is an option of its own.
+      if (key === 'country' && value && ![...field.options].some((option) => option.value === value)) {
+        field.append(new Option(country(value), value));
+      }
+      field.value = value;
+    }
+  };
+
+  /* The countries, named in the page's language when the site was built; fetched the first time
+     an address is edited (most visits never need them). Without them, the country on file stays. */
+  let countries = null;
+  const loadCountries = async () => {
+    if (countries) return;
+    try {
+      const response = await fetch(form.dataset.countries);
+      countries = response.ok ? await response.json() : null;
+    } catch (error) {
+      countries = null;
+    }
+    if (!countries) return;
+    const known = new Set(countries.map(([code]) => code));
+    for (const select of [$('address-country'), $('shipping-address-country')]) {
+      const value = select.value;
+      const kept = [...select.options].filter((option) => option.value && !known.has(option.value));
+      select.replaceChildren(select.options[0], ...countries.map(([code, name]) => new Option(name, code)), ...kept);
+      select.value = value;
+    }
+  };
+
+  const readAddress = (prefix) => {
+    const address = {};
+    for (const key of ADDRESS) address[key] = clean($(prefix + '-' + key).value) || null;
+    return address;
+  };
+
+  const billing = () => (allowed('address') ? readAddress('address') : state.customer.address);
+
+  const sameShipping = () => {
+    $('shipping-address').hidden = $('shipping-same').checked;
+  };
+
+  const readShipping = () => {
+    const name = clean($('shipping-name').value);
+    const phone = clean($('shipping-phone').value) || null;
+    const address = $('shipping-same').checked ? billing() : readAddress('shipping-address');
+    if (!name && !phone && ($('shipping-same').checked || !flat(address))) return null;
+    return {name, phone, address: address || {}};
+  };
+
+  const shippingKey = (shipping) =>
+    shipping ? [clean(shipping.name), clean(shipping.phone), flat(shipping.address)].join('\n') : null;
+
+  /* Tax id rows: numbered in order, each field named tax_ids[n] as the API names it. */
+  const number = () => {
+    const rows = [...$('tax-ids').children];
+    rows.forEach((row, n) => {
+      const count = n + 1;
+      row.setAttribute('aria-label', t('tax_id_n', {count}));
+      for (const part of ['type', 'value']) {
+        const field = row.querySelector(`[data-field="${part}"]`);
+        field.id = `tax-id-${n}-${part}`;
+        row.querySelector(`[data-field="${part}-label"]`).htmlFor = field.id;
+      }
+      row.querySelector('[data-field="remove"]').setAttribute('aria-label', t('remove_tax_id', {count}));
+    });
+    $('tax-id-add').hidden = rows.length >= MAX_TAX_IDS;
+  };
+
+  const taxRow = (entry) => {
+    const row = $('tax-id-row').content.firstElementChild.cloneNode(true);
+    const type = row.querySelector('[data-field="type"]');
+    const types = TAX_TYPES.includes(entry.type) || !entry.type ? TAX_TYPES : [...TAX_TYPES, entry.type];
+    type.append(...types.map((code) => new Option(taxType(code), code)));
+    type.value = entry.type || TAX_TYPES[0];
+    row.querySelector('[data-field="value"]').value = text(entry.value);
+    row.querySelector('[data-field="remove"]').addEventListener('click', () => {
+      const next = row.nextElementSibling || row.previousElementSibling;
+      clearErrors($('tax-ids'));  // the rows are numbered anew, and their errors with them
+      row.remove();
+      number();
+      (next ? next.querySelector('select') : $('tax-id-add')).focus();
+    });
+    return row;
+  };
+
+  /* The tax ids to send, skipping rows left empty; each sent row's fields get the API's name for them. */
+  const readTaxIds = () => {
+    const list = [];
+    for (const row of $('tax-ids').children) {
+      const type = row.querySelector('[data-field="type"]');
+      const value = row.querySelector('[data-field="value"]');
+      const n = list.length;
+      if (!clean(value.value)) {
+        delete type.dataset.param;
+        delete value.dataset.param;
+        continue;
+      }
+      type.dataset.param = `tax_ids[${n}].type`;
+      value.dataset.param = `tax_ids[${n}].value`;
+      list.push({type: type.value, value: clean(value.value)});
+    }
+    return list;
+  };
+
+  /* Only the allowed fields, and only those that differ from what is on file. */
+  const changes = () => {
+    const customer = state.customer;
+    const body = {};
+    for (const name of ['name', 'phone']) {
+      const value = clean($('details-' + name).value) || null;
+      if (allowed(name) && value !== (clean(customer[name]) || null)) body[name] = value;
+    }
+    if (allowed('address')) {
+      const address = readAddress('address');
+      if (flat(address) !== flat(customer.address)) body.address = flat(address) ? address : null;
+    }
+    if (allowed('shipping')) {
+      const shipping = readShipping();
+      if (shippingKey(shipping) !== shippingKey(customer.shipping)) body.shipping = shipping;
+    }
+    if (allowed('tax_id')) {
+      const wanted = readTaxIds();
+      const onFile = ((customer.tax_ids && customer.tax_ids.data) || []).map((id) => ({type: id.type, value: id.value}));
+      if (JSON.stringify(wanted) !== JSON.stringify(onFile)) body.tax_ids = wanted;
+    }
+    return body;
+  };
+
+  const fill = (customer) => {
+    form.querySelectorAll('[data-update]').forEach((node) => {
+      node.hidden = !allowed(node.dataset.update);
+    });
+    $('details-email').value = text(customer.email);
+    $('details-name').value = text(customer.name);
+    $('details-phone').value = text(customer.phone);
+    setAddress('address', customer.address);
+    const shipping = customer.shipping;
+    $('shipping-name').value = text(shipping && shipping.name);
+    $('shipping-phone').value = text(shipping && shipping.phone);
+    setAddress('shipping-address', shipping && shipping.address);
+    const billingOnFile = flat(billing());
+    $('shipping-same-label').hidden = !allowed('address') && !billingOnFile;
+    $('shipping-same').checked = !$('shipping-same-label').hidden
+      && (!shipping || !flat(shipping.address) || flat(shipping.address) === billingOnFile);
+    sameShipping();
+    const ids = (customer.tax_ids && customer.tax_ids.data) || [];
+    $('tax-ids').replaceChildren(...ids.slice(0, MAX_TAX_IDS).map(taxRow));
+    number();
+  };
+
+  $('shipping-same').addEventListener('change', sameShipping);
+
+  $('tax-id-add').addEventListener('click', () => {
+    const row = taxRow({});
+    $('tax-ids').append(row);
+    number();
+    row.querySelector('select').focus();
+  });
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const {session} = state;
+    clearErrors(form);
+    const body = changes();
+    if (!Object.keys(body).length) {
+      session.finish(false);
+      return;
+    }
+    const result = await busy(form.querySelector('[type="submit"]'), t('saving'), () => session.send('PATCH', 'customer', body));
+    if (!result) return;
+    if (result.ok) session.finish(t('saved'));
+    else session.refuse(form, result);
+  });
+
+  actions.customer.push({
+    feature: 'customer_update', label: 'edit_details',
+    shows: (customer, data) => (data.features.customer_update.allowed_updates || []).length > 0,
+    run: (customer, data, button) => {
+      state = {customer, allowed: data.features.customer_update.allowed_updates || []};
+      fill(customer);
+      loadCountries();
+      state.session = open($('details-dialog'), button);
+      return state.session.closed;
+    },
+  });
+})();

@@ -1,0 +1,127 @@
+/* Modal dialogs for the portal's actions, on the native <dialog>: showModal() moves focus in,
+   Escape closes it, and focus goes back to the button that opened it. A refused change is
+   shown next to the field the API names (aria-invalid, aria-describedby), or as a sentence. */
+(() => {
+  'use strict';
+
+  const {t, el, api, problem} = window.Porch;
+
+  const uuid = () => {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+  };
+
+  /* Refusals the customer cannot fix in a field, by the API's error code. */
+  const REFUSALS = {
+    feature_disabled: 'unavailable', last_payment_method: 'last_payment_method', offer_used: 'offer_used',
+    not_cancelable: 'not_cancelable', not_updatable: 'not_updatable',
+  };
+
+  const sentence = (result) => {
+    if (REFUSALS[result.code]) return t(REFUSALS[result.code]);
+    if (result.status === 403) return t('unavailable');
+    if (result.status === 404 || result.status === 409) return t('conflict');
+    if (result.status === 400 && result.param && result.message) return result.message;
+    return problem(result);
+  };
+
+  const describedBy = (field, id, add) => {
+    const ids = (field.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && x !== id);
+    if (add) ids.push(id);
+    if (ids.length) field.setAttribute('aria-describedby', ids.join(' '));
+    else field.removeAttribute('aria-describedby');
+  };
+
+  /* The field a form shows for an API `param` such as "address.postal_code" or "tax_ids[0].value". */
+  const fieldFor = (root, param) =>
+    [...root.querySelectorAll('[data-param]')].find((node) => node.dataset.param === param && !node.closest('[hidden]'));
+
+  const clearError = (field) => {
+    if (field.getAttribute('aria-invalid') !== 'true') return;
+    field.removeAttribute('aria-invalid');
+    describedBy(field, field.id + '-error', false);
+    const note = document.getElementById(field.id + '-error');
+    if (note) note.remove();
+  };
+
+  const clearErrors = (root) => {
+    root.querySelectorAll('[aria-invalid="true"]').forEach(clearError);
+    root.querySelectorAll('.form-error').forEach((node) => {
+      node.textContent = '';
+    });
+  };
+
+  /* Put `message` under `field`, tied to it; returns the field. */
+  const fieldError = (field, message) => {
+    clearError(field);
+    const note = el('p', 'error field-error', message);
+    note.id = field.id + '-error';
+    field.after(note);
+    field.setAttribute('aria-invalid', 'true');
+    describedBy(field, note.id, true);
+    return field;
+  };
+
+  /* Focus the first shown element marked data-autofocus in `root`, else its shown heading. */
+  const focusIn = (root) => {
+    const shown = (selector) => [...root.querySelectorAll(selector)].find((node) => !node.closest('[hidden]'));
+    const target = shown('[data-autofocus]') || shown('h2');
+    if (target) target.focus();
+  };
+
+  /* Open `dialog` for one use. Resolves `closed` with what the page should do afterwards:
+     a message to announce after reloading, true to reload quietly, false for nothing. */
+  const open = (dialog, opener) => {
+    let outcome = false;
+    let last = null;
+    clearErrors(dialog);
+    const closed = new Promise((resolve) => {
+      dialog.addEventListener('close', () => {
+        if (opener && opener.isConnected) opener.focus();
+        resolve(outcome);
+      }, {once: true});
+    });
+    dialog.showModal();
+    focusIn(dialog);
+    const session = {
+      dialog,
+      closed,
+      /* Close, telling the page what happened. */
+      finish(result) {
+        outcome = result;
+        dialog.close();
+      },
+      /* A change, sent with an Idempotency-Key made for this submission and reused when the very
+         same request goes again (a retry after a lost answer), so nothing happens twice. */
+      send(method, path, body = {}) {
+        const request = method + ' ' + path + ' ' + JSON.stringify(body);
+        if (!last || last.request !== request) last = {request, key: uuid()};
+        return api(method, path, body, {'Idempotency-Key': last.key});
+      },
+      /* Show why a change was refused: next to its field when the form has it, else as a sentence. */
+      refuse(form, result) {
+        if (result.status === 401) {
+          location.replace('/login/');
+          return;
+        }
+        const field = result.status === 400 && result.param && result.message ? fieldFor(form, result.param) : null;
+        if (field) {
+          fieldError(field, result.message);
+          (field.matches('input, select, textarea') ? field : field.querySelector('input') || field).focus();
+          return;
+        }
+        // The data shown is out of date: load it again when the dialog closes.
+        if (result.status === 404 || result.status === 409) outcome = outcome || true;
+        form.querySelector('.form-error').textContent = sentence(result);
+      },
+    };
+    return session;
+  };
+
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('[data-close]');
+    if (button) button.closest('dialog').close();
+  });
+
+  window.Porch.dialogs = Object.freeze({open, clearErrors, fieldError, fieldFor, focusIn, sentence, uuid});
+})();

@@ -1,0 +1,67 @@
+/* Payment methods: make one the default, remove one (after asking), or go to the payment
+   processor's page to add one. Card numbers never pass through Porch. */
+(() => {
+  'use strict';
+
+  const {t, api, busy} = window.Porch;
+  const {open, clearErrors, sentence, uuid} = window.Porch.dialogs;
+  const {actions, methodName} = window.Porch.portal;
+  const $ = (id) => document.getElementById(id);
+  const path = (method, action) => 'payment_methods/' + encodeURIComponent(method.id) + (action ? '/' + action : '');
+  const isDefault = (method, data) =>
+    Boolean(data.customer && data.customer.invoice_settings && data.customer.invoice_settings.default_payment_method === method.id);
+
+  /* A change made straight from its button: one Idempotency-Key per press; a refusal is said in the page's alert. */
+  const change = async (button, label, path, done) => {
+    $('alert').textContent = '';
+    const key = uuid();
+    const result = await busy(button, label, () => api('POST', path, {}, {'Idempotency-Key': key}));
+    if (!result) return false;
+    if (result.ok) return done(result.data);
+    if (result.status === 401) {
+      location.replace('/login/');
+      return false;
+    }
+    $('alert').textContent = sentence(result);
+    return result.status === 404 || result.status === 409;
+  };
+
+  actions.payment_method.push({
+    feature: 'payment_method_update', label: 'make_default', name: methodName,
+    shows: (method, data) => !isDefault(method, data),
+    run: (method, data, button) =>
+      change(button, t('working'), path(method, 'default'), () => t('made_default', {card: methodName(method)})),
+  });
+
+  let removing = null;
+  actions.payment_method.push({
+    feature: 'payment_method_update', label: 'remove', name: methodName,
+    run: (method, data, button) => {
+      $('remove-text').textContent = t('remove_text', {card: methodName(method)});
+      removing = {session: open($('remove-dialog'), button), method};
+      return removing.session.closed;
+    },
+  });
+  $('remove-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const {session, method} = removing;
+    clearErrors($('remove-form'));
+    const button = $('remove-form').querySelector('[type="submit"]');
+    const result = await busy(button, t('working'), () => session.send('DELETE', path(method)));
+    if (!result) return;
+    if (result.ok) session.finish(t('removed', {card: methodName(method)}));
+    else session.refuse($('remove-form'), result);
+  });
+
+  /* Adding happens on the processor's page; it sends the customer back to ?payment_method=added. */
+  actions.payment_methods.push({
+    feature: 'payment_method_update', label: 'add_payment_method',
+    shows: (methods, data) => Boolean(data.features.payment_method_update.add_url),
+    run: (methods, data, button) => change(button, t('opening'), 'payment_methods/add', (answer) => {
+      const url = answer && answer.url;
+      if (typeof url === 'string' && /^https?:\/\//i.test(url)) location.assign(url);
+      else $('alert').textContent = t('failed');
+      return false;
+    }),
+  });
+})();

@@ -1,0 +1,106 @@
+/* The receipt page: one invoice from GET /api/invoices/{id} (the id from ?invoice=), laid out
+   to read on screen and to print, or save as a PDF, from the browser. */
+(() => {
+  'use strict';
+
+  const {t, fill, el, api, money, date, problem, addressLines, taxId} = window.Porch;
+  const $ = (id) => document.getElementById(id);
+  const safeUrl = (url) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null);
+  const TONES = {paid: 'good', open: 'warn', draft: 'info', uncollectible: 'bad', void: 'muted'};
+
+  const fail = (text) => {
+    $('status').textContent = '';
+    $('failure-text').textContent = text;
+    $('failure').hidden = false;
+  };
+
+  const set = (id, text, row) => {
+    const shown = text !== null && text !== undefined && text !== '';
+    $(id).textContent = shown ? text : '';
+    if (row) $(row).hidden = !shown;
+  };
+
+  const link = (id, url) => {
+    const safe = safeUrl(url);
+    $(id).hidden = !safe;
+    if (safe) {
+      $(id).href = safe;
+      $(id).rel = 'noopener noreferrer';
+    }
+  };
+
+  const render = ({invoice, customer = {}, business = {}}) => {
+    const number = invoice.number || invoice.id;
+    const paid = invoice.status === 'paid';
+    const currency = invoice.currency;
+    const amount = (value) => (typeof value === 'number' ? money(value, currency) : null);
+    $('title').textContent = paid ? t('receipt') : t('invoice');
+    document.title = t(paid ? 'receipt_title' : 'invoice_title', {number}) + (business.name ? ' · ' + business.name : '');
+    const badge = $('invoice-status');
+    const key = 'invoice_' + invoice.status;
+    badge.textContent = t(key) === key ? String(invoice.status || '') : t(key);
+    badge.className = 'badge badge-' + (TONES[invoice.status] || 'muted');
+
+    if (business.name) $('business').textContent = business.name;
+    set('business-email', business.support_email);
+    set('number', number);
+    set('issued', invoice.created ? date(invoice.created) : '');
+    set('due', !paid && invoice.due_date ? date(invoice.due_date) : '', 'due-row');
+    const period = invoice.period_start && invoice.period_end && invoice.period_end > invoice.period_start
+      ? t('period', {start: date(invoice.period_start), end: date(invoice.period_end)}) : '';
+    set('period', period, 'period-row');
+
+    const ids = Array.isArray(customer.tax_ids) ? customer.tax_ids : (customer.tax_ids && customer.tax_ids.data) || [];
+    $('billed').textContent = [customer.name, customer.email, ...addressLines(customer.address), ...ids.map(taxId)]
+      .filter(Boolean).join('\n');
+
+    const lines = (invoice.lines && invoice.lines.data) || [];
+    $('lines').replaceChildren(...lines.map((line) => {
+      const tr = el('tr');
+      const what = el('td');
+      what.append(el('span', null, line.description || ''));
+      if (line.period && line.period.start && line.period.end && line.period.end > line.period.start) {
+        what.append(el('span', 'line-period', t('period', {start: date(line.period.start), end: date(line.period.end)})));
+      }
+      tr.append(what, el('td', 'num', line.quantity ? String(line.quantity) : ''), el('td', 'num', amount(line.amount)));
+      return tr;
+    }));
+    $('lines-table').hidden = !lines.length;
+
+    set('subtotal', amount(invoice.subtotal), 'subtotal-row');
+    set('tax', invoice.tax ? amount(invoice.tax) : '', 'tax-row');
+    set('total', amount(invoice.total));
+    set('paid', amount(invoice.amount_paid), 'paid-row');
+    set('remaining', invoice.amount_remaining > 0 ? amount(invoice.amount_remaining) : '', 'remaining-row');
+
+    if (business.support_email) {
+      const mail = el('a', null, business.support_email);
+      mail.href = 'mailto:' + business.support_email;
+      fill($('receipt-foot'), 'questions', {email: mail});
+    }
+    link('pdf', invoice.invoice_pdf);
+    link('hosted', invoice.hosted_invoice_url);
+    $('status').textContent = '';
+    $('receipt').hidden = false;
+    $('tools').hidden = false;
+  };
+
+  const load = async () => {
+    const id = new URLSearchParams(location.search).get('invoice');
+    if (!id) {
+      fail(t('not_found'));
+      return;
+    }
+    const result = await api('GET', 'invoices/' + encodeURIComponent(id));
+    if (result.status === 401) {
+      location.replace('/login/');
+      return;
+    }
+    if (result.status === 404) fail(t('not_found'));
+    else if (!result.ok || !result.data || !result.data.invoice) fail(t('load_failed') + ' ' + problem(result));
+    else render(result.data);
+  };
+
+  $('print').addEventListener('click', () => window.print());
+  load();
+})();

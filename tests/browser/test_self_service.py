@@ -1,0 +1,371 @@
+"""Customers help themselves in Debian's Chromium, against the real backend: each action
+the sample config allows, done in the page after a real sign-in by code, and the page
+showing what happened; plus one refusal per action, said in words next to what to fix."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from conftest import NOW, ROOT
+
+from backend import addresses
+from backend.store import billing
+
+pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
+
+DAY = 86400
+JENNY_END = "Oct 3, 2026"  # NOW + 12 days: the end of Jenny's current period
+KIM_END = "Oct 11, 2026"  # NOW + 20 days
+SAMPLE = (ROOT / "config.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def tab(browser: Any) -> Iterator[Any]:
+    """A tab in UTC and US English, so dates read the same on every machine."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC", locale="en-US")
+    page = context.new_page()
+    page.problems = []
+    page.changes = []
+    page.on("console", lambda m: page.problems.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.on("request", lambda r: page.changes.append(r) if r.method in ("POST", "PATCH", "DELETE") else None)
+    yield page
+    assert page.problems == [], "no script errors and no CSP violations"
+    context.close()
+
+
+def sign_in(page: Any, server: Any, address: str = "jenny@example.com") -> Any:
+    page.goto(f"{server.url}/login/?prefilled_email={address.replace('@', '%40')}")
+    page.get_by_role("button", name="Continue").click()
+    page.locator("#code").fill(server.next_code())
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{server.url}/portal/")
+    expect(page.locator("#content")).to_be_visible()
+    return page
+
+
+def sent(page: Any, path: str) -> list[Any]:
+    """The state-changing requests to an API path, in order."""
+    return [r for r in page.changes if urlsplit(r.url).path == "/api/" + path]
+
+
+def check_change(request: Any, body: dict[str, Any]) -> None:
+    headers = request.headers
+    assert headers["content-type"] == "application/json"
+    assert re.fullmatch(r"[0-9a-f-]{36}", headers["idempotency-key"])
+    assert json.loads(request.post_data) == body
+
+
+def status(page: Any) -> Any:
+    return page.locator("#status")
+
+
+def test_switch_plan_sees_the_price_first(tab, live_server, db) -> None:
+    page = sign_in(tab, live_server)
+    page.get_by_role("button", name="Change plan").click()
+    dialog = page.get_by_role("dialog", name="Change plan")
+    expect(dialog).to_be_visible()
+    current = dialog.get_by_role("radio", name=re.compile("Pro monthly"))
+    expect(current).to_be_checked()
+    expect(current).to_be_focused()
+    expect(dialog.get_by_role("radio")).to_have_count(4)  # Starter, Pro monthly and yearly, Team
+    expect(dialog).to_contain_text("$290.00 per year")
+
+    dialog.get_by_role("radio", name=re.compile("Pro yearly")).check()
+    preview = dialog.locator("#plan-preview")
+    expect(preview).to_contain_text("No charge now; the new price applies from your next invoice")
+    expect(preview).to_contain_text("Unused time on Pro monthly")
+    expect(preview).to_contain_text("-$11.60")  # 12 of 30 days of $29.00 come back
+    dialog.get_by_role("button", name="Confirm").click()
+
+    expect(status(page)).to_have_text("Your plan now renews as Pro yearly.")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#subscriptions")).to_contain_text("$290.00 per year")
+    expect(page.get_by_role("button", name="Change plan")).to_be_focused()
+    (update,) = sent(page, "subscriptions/sub_jenny_pro/update")
+    check_change(update, {"price": "price_pro_yearly"})
+    price = db.run(lambda conn: billing.get(conn, "subscriptions", "sub_jenny_pro"))["items"]["data"][0]["price"]
+    assert (price if isinstance(price, str) else price["id"]) == "price_pro_yearly"
+
+
+def test_a_cheaper_plan_waits_for_renewal_and_shows_on_the_subscription(tab, live_server) -> None:
+    page = sign_in(tab, live_server)
+    page.get_by_role("button", name="Change plan").click()
+    dialog = page.get_by_role("dialog", name="Change plan")
+    dialog.get_by_role("radio", name=re.compile("Starter monthly")).check()
+    expect(dialog.locator("#plan-preview")).to_have_text(f"Changes on {JENNY_END}, at renewal")
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(status(page)).to_have_text(f"Your plan changes to Starter monthly on {JENNY_END}.")
+    row = page.locator("#subscriptions > li")
+    expect(row).to_contain_text(f"Changes to Starter monthly on {JENNY_END}")
+    expect(row).to_contain_text("$29.00 per month")  # until then, the plan stays
+
+    # A fresh page names the scheduled price too, from the plans the API offers.
+    page.reload()
+    expect(page.locator("#subscriptions > li")).to_contain_text(f"Changes to Starter monthly on {JENNY_END}")
+
+
+def test_quantity_out_of_range_is_said_next_to_the_field(tab, live_server) -> None:
+    page = sign_in(tab, live_server, "sam@example.com")
+    page.get_by_role("button", name="Change plan").click()
+    dialog = page.get_by_role("dialog", name="Change plan")
+    quantity = dialog.get_by_label("Quantity")
+    expect(quantity).to_have_value("5")
+    expect(dialog.locator("#plan-quantity-help")).to_have_text("From 1 to 50.")
+
+    quantity.fill("51")
+    error = dialog.locator("#plan-quantity-error")
+    expect(error).to_have_text("Choose a quantity from 1 to 50.")
+    expect(quantity).to_have_attribute("aria-invalid", "true")
+    expect(quantity).to_have_attribute("aria-describedby", "plan-quantity-help plan-quantity-error")
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(error).to_have_text("Choose a quantity from 1 to 50.")
+    expect(quantity).to_be_focused()
+
+    quantity.fill("6")
+    expect(error).to_have_count(0)
+    expect(quantity).not_to_have_attribute("aria-invalid", "true")
+    expect(dialog.locator("#plan-preview")).to_contain_text("No charge now")  # a trial pays nothing yet
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(status(page)).to_have_text("Your plan now renews as 6 × Team, per seat.")
+    expect(page.locator("#subscriptions")).to_contain_text("$72.00 per month")
+    expect(page.locator("#subscriptions")).to_contain_text("6 × $12.00")
+
+
+def test_cancel_says_why_declines_the_offer_and_ends_at_the_period_end(tab, live_server, db) -> None:
+    page = sign_in(tab, live_server)
+    page.get_by_role("button", name="Cancel subscription").click()
+    dialog = page.get_by_role("dialog", name="Why are you leaving?")
+    expect(dialog).to_be_visible()
+    reasons = dialog.get_by_role("radiogroup", name="Why are you leaving?").get_by_role("radio")
+    expect(reasons).to_have_count(8)
+    dialog.get_by_role("radio", name="It's too expensive").check()
+    dialog.get_by_label("Anything else you want to tell us?").fill("Cheaper elsewhere.")
+    dialog.get_by_role("button", name="Continue").click()
+
+    offer = page.get_by_role("dialog", name="Before you go")
+    expect(offer).to_contain_text("Stay and get 20% off for 3 months")
+    offer.get_by_role("button", name="No thanks, continue").click()
+
+    confirm = page.get_by_role("dialog", name="Cancel subscription")
+    expect(confirm).to_contain_text(f"Your Pro subscription stays active until {JENNY_END}, then ends.")
+    confirm.get_by_role("button", name="Cancel subscription").click()
+    expect(status(page)).to_have_text(f"Your subscription will end on {JENNY_END}.")
+    expect(page.locator("#subscriptions")).to_contain_text(f"Ends on {JENNY_END}")
+    expect(page.get_by_role("button", name="Don't cancel")).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel subscription")).to_have_count(0)
+    expect(page.locator("#subscriptions-title")).to_be_focused()  # the button that opened it is gone
+
+    (cancel,) = sent(page, "subscriptions/sub_jenny_pro/cancel")
+    check_change(cancel, {"reason": "too_expensive", "comment": "Cheaper elsewhere."})
+    details = db.run(lambda conn: billing.get(conn, "subscriptions", "sub_jenny_pro"))["cancellation_details"]
+    assert (details["feedback"], details["comment"]) == ("too_expensive", "Cheaper elsewhere.")
+
+
+def test_the_offer_keeps_the_customer_and_is_made_once(tab, live_server) -> None:
+    page = sign_in(tab, live_server)
+    page.get_by_role("button", name="Cancel subscription").click()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("dialog", name="Before you go").get_by_role("button", name="Accept offer").click()
+    expect(status(page)).to_have_text("Your 20% discount is applied.")
+    expect(page.locator("#subscriptions")).to_contain_text("20% off until Dec 21, 2026")
+    check_change(sent(page, "subscriptions/sub_jenny_pro/retention")[0], {})
+
+    # With the discount running, a second cancellation goes from the reasons straight to the end.
+    page.get_by_role("button", name="Cancel subscription").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("dialog", name="Cancel subscription")).to_be_visible()
+
+
+def test_dont_cancel_undoes_a_cancellation(tab, live_server) -> None:
+    page = sign_in(tab, live_server, "kim@example.com")
+    expect(page.locator("#subscriptions")).to_contain_text(f"Ends on {KIM_END}")
+    page.get_by_role("button", name="Don't cancel").click()
+    dialog = page.get_by_role("dialog", name="Keep your subscription?")
+    expect(dialog).to_contain_text(f"Your Pro subscription will renew on {KIM_END} and carry on as before.")
+    dialog.get_by_role("button", name="Don't cancel").click()
+    expect(status(page)).to_have_text(f"Your subscription will renew on {KIM_END}.")
+    expect(page.locator("#subscriptions")).to_contain_text(f"Renews on {KIM_END}")
+    check_change(sent(page, "subscriptions/sub_kim_pro/resume")[0], {})
+
+
+def test_payment_methods_make_default_remove_and_keep_the_last(tab, live_server) -> None:
+    page = sign_in(tab, live_server)
+    methods = page.locator("#payment-methods > li")
+    page.get_by_role("button", name="Make default, Mastercard ending in 4444").click()
+    expect(status(page)).to_have_text("Mastercard ending in 4444 is now your default payment method.")
+    expect(methods.first).to_contain_text("Mastercard •••• 4444")
+    expect(methods.first.locator("[data-field=badge]")).to_have_text("Default")
+    check_change(sent(page, "payment_methods/pm_jenny_mc/default")[0], {})
+
+    page.get_by_role("button", name="Remove, Visa ending in 4242").click()
+    dialog = page.get_by_role("dialog", name="Remove payment method?")
+    expect(dialog).to_contain_text("Visa ending in 4242 will be removed from your account.")
+    expect(dialog.get_by_role("button", name="Keep it")).to_be_focused()  # the safe choice first
+    dialog.get_by_role("button", name="Remove").click()
+    expect(status(page)).to_have_text("Visa ending in 4242 was removed.")
+    expect(methods).to_have_count(1)
+    check_change(sent(page, "payment_methods/pm_jenny_visa")[0], {})
+    assert sent(page, "payment_methods/pm_jenny_visa")[0].method == "DELETE"
+
+    # The last card of a running subscription stays, and the page says why.
+    page.get_by_role("button", name="Remove, Mastercard ending in 4444").click()
+    dialog.get_by_role("button", name="Remove").click()
+    expect(dialog.get_by_role("alert")).to_have_text(
+        "You need at least one payment method while you have an active subscription.")
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(dialog).to_be_hidden()
+    expect(methods).to_have_count(1)
+
+
+def test_add_a_payment_method_on_the_processors_page_and_come_back(tab, live_server_with) -> None:
+    config = SAMPLE.replace("    # add_url: https://acme.example/billing/add-card",
+                            "    add_url: https://pay.acme.example/add-card")
+    config = re.sub(r"\n  url: https://billing\.acme\.example[^\n]*", "", config)  # come back to this server
+    server = live_server_with(config)
+    asked: list[str] = []
+
+    def processor(route: Any) -> None:
+        asked.append(route.request.url)
+        query = parse_qs(urlsplit(route.request.url).query)
+        route.fulfill(status=303, headers={"Location": query["return_url"][0]})
+
+    tab.route("https://pay.acme.example/**", processor)
+    page = sign_in(tab, server)
+    page.get_by_role("button", name="Add a payment method").click()
+    page.wait_for_url(f"{server.url}/portal/")
+    expect(status(page)).to_have_text("Your new payment method will appear here as soon as it is confirmed.")
+    assert page.url == f"{server.url}/portal/"  # the query is dropped from the address bar
+    query = parse_qs(urlsplit(asked[0]).query)
+    assert query["customer"] == ["cus_jenny"]
+    assert query["return_url"] == [f"{server.url}/portal/?payment_method=added"]
+
+
+def test_billing_details_show_a_wrong_postcode_next_to_it_then_save(tab, live_server) -> None:
+    page = sign_in(tab, live_server)
+    page.get_by_role("button", name="Edit details").click()
+    dialog = page.get_by_role("dialog", name="Billing details")
+    expect(dialog.get_by_label("Name", exact=True)).to_be_focused()
+    email = dialog.get_by_label("Email")
+    expect(email).to_have_value("jenny@example.com")
+    expect(email).to_have_attribute("readonly", "")
+    billing_address = dialog.get_by_role("group", name="Billing address")
+    expect(billing_address.get_by_label("Country or region")).to_have_value("DE")
+    expect(billing_address.get_by_label("Country or region").locator("option:checked")).to_have_text("Germany")
+    # The list comes from the build (Babel's names), fetched when an address is first edited.
+    expect(billing_address.get_by_label("Country or region").locator("option")).to_have_count(len(addresses.countries()) + 1)
+
+    dialog.get_by_label("Name", exact=True).fill("Jenny Q. Rosen")
+    postcode = billing_address.get_by_label("Postal code")
+    postcode.fill("1011")
+    dialog.get_by_role("button", name="Save").click()
+    error = dialog.locator("#address-postal_code-error")
+    expect(error).to_have_text("Enter a 5-digit postcode, such as 10117.")
+    expect(postcode).to_have_attribute("aria-invalid", "true")
+    expect(postcode).to_have_attribute("aria-describedby", "address-postal_code-error")
+    expect(postcode).to_be_focused()
+
+    postcode.fill("10115")
+    dialog.get_by_role("button", name="Add a tax ID").click()
+    second = dialog.get_by_role("group", name="Tax ID 2")
+    expect(second.get_by_label("Type")).to_be_focused()
+    second.get_by_label("Type").select_option(label="UK VAT number")
+    second.get_by_label("Number").fill("gb 123 456 789")
+    dialog.get_by_role("button", name="Save").click()
+
+    expect(status(page)).to_have_text("Your billing details are saved.")
+    details = page.locator("#details")
+    expect(details).to_contain_text("Jenny Q. Rosen")
+    expect(details).to_contain_text("Berlin, 10115")
+    expect(details).to_contain_text("UK VAT number: GB123456789")
+    expect(page.get_by_role("button", name="Edit details")).to_be_focused()
+    body = json.loads(sent(page, "customer")[-1].post_data)
+    # Only what changed, never the email; the shipping address is "same as billing", so it follows.
+    assert set(body) == {"name", "address", "shipping", "tax_ids"}
+    assert body["shipping"] == {"name": "Jenny Rosen", "phone": None, "address": body["address"]}
+    assert body["address"]["postal_code"] == "10115"
+    assert body["tax_ids"] == [{"type": "eu_vat", "value": "DE123456789"}, {"type": "gb_vat", "value": "gb 123 456 789"}]
+
+
+def test_show_more_invoices_and_open_a_receipt(tab, live_server, db) -> None:
+    older = [{
+        "id": f"in_jenny_old_{n:02d}", "object": "invoice", "customer": "cus_jenny", "number": f"JENNY-OLD-{n:02d}",
+        "subscription": "sub_jenny_pro", "created": NOW - (400 + n) * DAY, "currency": "usd", "subtotal": 2900,
+        "tax": 0, "total": 2900, "amount_due": 2900, "amount_paid": 2900, "amount_remaining": 0, "status": "paid",
+        "period_start": NOW - (430 + n) * DAY, "period_end": NOW - (400 + n) * DAY,
+    } for n in range(20)]
+    db.run(lambda conn: billing.upsert(conn, "invoices", older))
+    page = sign_in(tab, live_server)
+    rows = page.locator("#invoices tbody tr")
+    expect(rows).to_have_count(24)
+    page.get_by_role("button", name="Show more").click()
+    expect(rows).to_have_count(33)
+    expect(page.get_by_role("button", name="Show more")).to_be_hidden()
+    expect(status(page)).to_have_text("33 invoices shown.")
+    expect(rows.nth(24).get_by_role("link")).to_be_focused()
+
+    page.get_by_role("link", name="Receipt for invoice JENNY-0013").click()
+    page.wait_for_url(f"{live_server.url}/receipt/?invoice=in_jenny_0013")
+    receipt = page.get_by_role("article")
+    expect(receipt.get_by_role("heading", level=1)).to_have_text("Receipt")
+    expect(receipt).to_contain_text("JENNY-0013")
+    expect(receipt).to_contain_text("Jenny Rosen")
+    expect(receipt).to_contain_text("EU VAT number: DE123456789")
+    expect(receipt.locator("#total")).to_have_text("$29.00")
+    expect(receipt.locator("#invoice-status")).to_have_text("Paid")
+    expect(page.get_by_role("link", name="Back to Acme")).to_be_visible()
+    assert page.title() == "Receipt JENNY-0013 · Acme"
+
+    page.evaluate("window.print = () => { document.body.dataset.printed = 'yes'; }")
+    page.get_by_role("button", name="Print or save as PDF").click()
+    expect(page.locator("body")).to_have_attribute("data-printed", "yes")
+    page.emulate_media(media="print")
+    for hidden in ("header.bar", ".back", "#tools", "footer"):
+        expect(page.locator(hidden)).to_be_hidden()
+    expect(receipt).to_be_visible()
+    assert page.pdf(format="Letter")[:5] == b"%PDF-"
+
+
+def test_a_receipt_that_is_not_yours_is_not_found(tab, live_server) -> None:
+    page = sign_in(tab, live_server)
+    for query in ("?invoice=in_kim_0006", "?invoice=in_nope", ""):
+        page.goto(f"{live_server.url}/receipt/{query}")
+        expect(page.get_by_role("alert")).to_have_text("We can't find this invoice.")
+        expect(page.get_by_role("article")).to_be_hidden()
+    page.context.clear_cookies()
+    page.goto(f"{live_server.url}/receipt/?invoice=in_jenny_0013")
+    page.wait_for_url(f"{live_server.url}/login/")
+
+
+def test_a_dialog_opens_and_closes_with_the_keyboard_alone(tab, live_server) -> None:
+    page = sign_in(tab, live_server)
+    for opener, first in (("Edit details", "#details-name"), ("Cancel subscription", "#cancel-reason-title")):
+        button = page.get_by_role("button", name=opener)
+        button.focus()
+        page.keyboard.press("Enter")
+        dialog = page.locator("dialog[open]")
+        expect(dialog).to_be_visible()
+        expect(page.locator(first)).to_be_focused()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.querySelector('dialog[open]').contains(document.activeElement)")
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(button).to_be_focused()
+    assert sent(page, "customer") == [] and sent(page, "subscriptions/sub_jenny_pro/cancel") == []
+
+
+def test_switched_off_features_show_no_buttons(tab, live_server_with) -> None:
+    config = SAMPLE.replace("  customer_update:\n    enabled: true", "  customer_update:\n    enabled: false")
+    config = config.replace("  payment_method_update:\n    enabled: true", "  payment_method_update:\n    enabled: false")
+    config = config.replace("  subscription_cancel:\n    enabled: true", "  subscription_cancel:\n    enabled: false")
+    config = config.replace("  subscription_update:\n    enabled: true ", "  subscription_update:\n    enabled: false ")
+    page = sign_in(tab, live_server_with(config))
+    expect(page.locator("#subscriptions")).to_contain_text("Pro")
+    expect(page.locator("#content button:visible")).to_have_count(0)
+    expect(page.locator("dialog")).to_have_count(1)  # only "Don't cancel", which is never switched off
