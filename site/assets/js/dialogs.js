@@ -62,6 +62,13 @@
     return field;
   };
 
+  /* Focus a field with an error and scroll so that its label and its message show, not only the box. */
+  const reveal = (field) => {
+    const target = field.matches('input, select, textarea') ? field : field.querySelector('input') || field;
+    target.focus({preventScroll: true});
+    (field.closest('.field') || field.parentElement).scrollIntoView({block: 'nearest'});
+  };
+
   /* Focus the first shown element marked data-autofocus in `root`, else its shown heading. */
   const focusIn = (root) => {
     const shown = (selector) => [...root.querySelectorAll(selector)].find((node) => !node.closest('[hidden]'));
@@ -106,8 +113,7 @@
         }
         const field = result.status === 400 && result.param && result.message ? fieldFor(form, result.param) : null;
         if (field) {
-          fieldError(field, result.message);
-          (field.matches('input, select, textarea') ? field : field.querySelector('input') || field).focus();
+          reveal(fieldError(field, result.message));
           return;
         }
         // The data shown is out of date: load it again when the dialog closes.
@@ -123,5 +129,5 @@
     if (button) button.closest('dialog').close();
   });
 
-  window.Porch.dialogs = Object.freeze({open, clearErrors, fieldError, fieldFor, focusIn, sentence, uuid});
+  window.Porch.dialogs = Object.freeze({open, clearErrors, fieldError, focusIn, reveal, sentence, uuid});
 })();

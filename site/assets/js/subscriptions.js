@@ -4,7 +4,7 @@
   'use strict';
 
   const {t, plural, el, api, money, percent, date, busy} = window.Porch;
-  const {open, clearErrors, fieldError, focusIn} = window.Porch.dialogs;
+  const {open, clearErrors, fieldError, focusIn, reveal} = window.Porch.dialogs;
   const {actions, perInterval, learn} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
 
@@ -194,7 +194,7 @@
         return;
       }
       if (body.error) {
-        fieldError(quantity, body.error).focus();
+        reveal(fieldError(quantity, body.error));
         return;
       }
       if (!Object.keys(body).length) {
