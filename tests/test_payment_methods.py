@@ -165,7 +165,7 @@ def test_a_state_change_needs_a_json_body(jenny, db):
     assert jenny.delete("/api/payment_methods/pm_jenny_mc").status_code == 415
     answer = jenny.request("DELETE", "/api/payment_methods/pm_jenny_mc", json={"force": True})
     assert answer.status_code == 400
-    assert answer.json()["error"] == {"code": "invalid_request", "message": "Unknown field 'force'."}
+    assert answer.json()["error"] == {"code": "invalid_request", "message": "Unknown field 'force'.", "param": "force"}
     assert stored_events(db) == []
 
 
