@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -104,6 +105,8 @@ def create_app(
 
     middleware = [
         Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies] or []),
+        # The portal's JSON is most of what the page loads; static files come precompressed and pass through.
+        Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),
         Middleware(
             CORSMiddleware,
             allow_origins=config.origins,

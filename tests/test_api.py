@@ -141,3 +141,12 @@ def test_openapi_document_is_valid_and_lists_every_route(client):
     validate(document)
     documented = {path for path in document["paths"]} | {"/api/openapi.json"}
     assert documented == {route.path for route in ROUTES}
+
+
+def test_large_json_answers_are_compressed_when_the_client_accepts_it(jenny):
+    answer = jenny.get("/api/portal", headers={"Accept-Encoding": "gzip"})
+    assert answer.headers["content-encoding"] == "gzip"
+    assert int(answer.headers["content-length"]) < len(answer.content)
+    assert answer.json()["customer"]["id"] == "cus_jenny"
+    plain = jenny.get("/api/portal", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
