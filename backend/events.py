@@ -10,9 +10,8 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import httpx
 import sqlalchemy as sa
 
 from backend import __version__, jobs
@@ -20,6 +19,9 @@ from backend.config import Config, Webhook
 from backend.settings import Settings, SettingsError
 from backend.store.database import Database
 from backend.store.tables import audit_log, events, webhook_deliveries
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("porch.webhooks")
 # Receivers that stay down are tried again at least hourly, for as long as it takes.
@@ -128,12 +130,15 @@ class WebhookWorker(jobs.Worker):
     name = "webhooks"
 
     def __init__(self, db: Database, keys_by_url: dict[str, bytes], clock: Callable[[], float] = time.time,
-                 client: httpx.AsyncClient | None = None):
+                 client: "httpx.AsyncClient | None" = None):
         super().__init__(db, clock)
         self.keys = keys_by_url
         self.client = client
 
     async def handle(self, job: Any, now: int) -> None:
+        # Imported on first delivery: httpx and its certificates cost ~40 ms of every start.
+        import httpx
+
         body = await self.db.read(_event_body, job.event_id)
         key = self.keys.get(job.url)
         status: int | None = None
