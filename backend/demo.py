@@ -59,8 +59,9 @@ def _subscription(sid: str, customer: str, price: str, status: str, start: int, 
     }
 
 
-def _invoices(prefix: str, customer: str, subscription: str, amount: int, last: int, count: int,
+def _invoices(prefix: str, customer: str, subscription: str, price: str, last: int, count: int,
               status: str = "paid", every: int = 30) -> list[dict[str, Any]]:
+    amount, description = next((p[2], p[4]) for p in PRICES if p[0] == price)
     found = []
     for n in range(count):
         created = last - n * every * DAY
@@ -73,6 +74,11 @@ def _invoices(prefix: str, customer: str, subscription: str, amount: int, last: 
             "amount_due": amount, "amount_paid": amount if paid else 0,
             "amount_remaining": 0 if paid else amount, "status": "paid" if paid else status,
             "hosted_invoice_url": None, "invoice_pdf": None,
+            "lines": {"object": "list", "data": [{
+                "id": f"il_{prefix}_{count - n:04d}", "object": "line_item", "description": description,
+                "amount": amount, "currency": "usd", "quantity": 1, "price": price,
+                "period": {"start": created - every * DAY, "end": created},
+            }]},
         })
     return found
 
@@ -119,10 +125,10 @@ def demo_objects(now: int) -> dict[str, list[dict[str, Any]]]:
         _subscription("sub_noemail", "cus_noemail", "price_starter_monthly", "active", now - 90 * DAY, now + 3 * DAY),
     ]
     invoices = (
-        _invoices("jenny", "cus_jenny", "sub_jenny_pro", 2900, now - 18 * DAY, 13)
-        + _invoices("jold", "cus_jenny_old", "sub_jenny_old", 900, now - 500 * DAY, 4)
-        + _invoices("alex", "cus_alex", "sub_alex_pro", 29000, now - 35 * DAY, 2, status="open", every=365)
-        + _invoices("kim", "cus_kim", "sub_kim_pro", 2900, now - 10 * DAY, 6)
+        _invoices("jenny", "cus_jenny", "sub_jenny_pro", "price_pro_monthly", now - 18 * DAY, 13)
+        + _invoices("jold", "cus_jenny_old", "sub_jenny_old", "price_starter_monthly", now - 500 * DAY, 4)
+        + _invoices("alex", "cus_alex", "sub_alex_pro", "price_pro_yearly", now - 35 * DAY, 2, status="open", every=365)
+        + _invoices("kim", "cus_kim", "sub_kim_pro", "price_pro_monthly", now - 10 * DAY, 6)
     )
     return {
         "products": [dict(p, created=1_600_000_000) for p in PRODUCTS],
