@@ -267,6 +267,13 @@ class Config(Section):
 
 
     @property
+    def secret_names(self) -> list[str]:
+        """Environment variables the config names as signing keys; each must be set before the backend starts."""
+        names = [hook.secret_env for hook in self.webhooks]
+        names.append(self.features.payment_method_update.signing_secret_env or "")
+        return list(dict.fromkeys(name for name in names if name))
+
+    @property
     def origins(self) -> list[str]:
         """Every origin trusted to embed pages and call the API: allowed_origins and the login link's own."""
         found = list(self.allowed_origins)

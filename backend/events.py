@@ -110,17 +110,17 @@ def replay(conn: sa.Connection, event_id: str, now: int) -> int:
 
 
 def signing_secrets(settings: Settings, config: Config) -> dict[str, bytes]:
-    """Each webhook URL's signing key, read now so that a missing one stops the start, named."""
-    found: dict[str, bytes] = {}
+    """Each webhook URL's signing key. Every key the config names is read now, so that a
+    missing one stops the start, named, instead of failing the first delivery or add-card link."""
     problems: list[str] = []
-    for hook in config.webhooks:
+    for name in config.secret_names:
         try:
-            found[hook.url] = settings.secret(hook.secret_env)
+            settings.secret(name)
         except SettingsError as exc:
             problems += exc.problems
     if problems:
         raise SettingsError(problems)
-    return found
+    return {hook.url: settings.secret(hook.secret_env) for hook in config.webhooks}
 
 
 class WebhookWorker(jobs.Worker):

@@ -17,8 +17,6 @@ from backend.store import billing
 
 MAX_LIMIT = 100
 # What a receipt shows of each line; a line's metadata is the merchant's and stays on the server.
-LINE_FIELDS = ("id", "object", "type", "description", "quantity", "amount", "amount_excluding_tax", "currency",
-               "period", "proration", "discount_amounts", "tax_amounts", "unit_amount_excluding_tax", "pricing")
 # Stripe snapshots the customer's details on the invoice when it is finalised; a receipt shows those.
 SNAPSHOT = {"name": "customer_name", "email": "customer_email", "address": "customer_address",
             "tax_ids": "customer_tax_ids"}
@@ -27,22 +25,6 @@ SNAPSHOT = {"name": "customer_name", "email": "customer_email", "address": "cust
 def _feature(request: Request) -> None:
     if not request.app.state.config.features.invoice_history.enabled:
         raise APIError(403, "feature_disabled", "Invoice history is switched off.")
-
-
-def _shown(invoice: dict[str, Any]) -> dict[str, Any]:
-    out = portal.pick("invoice", invoice)
-    lines = out.get("lines")
-    if isinstance(lines, dict):
-        data = []
-        for line in lines.get("data") or []:
-            shown = {key: line[key] for key in LINE_FIELDS if key in line}
-            if isinstance(line.get("price"), dict):
-                shown["price"] = portal.pick("price", line["price"])
-            elif "price" in line:
-                shown["price"] = line["price"]
-            data.append(shown)
-        out["lines"] = {"object": "list", "data": data, "has_more": bool(lines.get("has_more"))}
-    return out
 
 
 def _limit(request: Request) -> int:
@@ -70,7 +52,7 @@ async def invoice_list(request: Request) -> Response:
     if found is None:
         raise APIError(404, "not_found", "No such invoice.", param="starting_after")
     invoices, has_more = found
-    return JSONResponse({"object": "list", "data": [_shown(i) for i in invoices], "has_more": has_more})
+    return JSONResponse({"object": "list", "data": [portal.invoice(i) for i in invoices], "has_more": has_more})
 
 
 def _receipt_customer(invoice: dict[str, Any], customer: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +81,7 @@ async def invoice(request: Request) -> Response:
         raise APIError(404, "not_found", "No such invoice.")
     invoice, customer = found
     return JSONResponse({
-        "invoice": _shown(invoice),
+        "invoice": portal.invoice(invoice),
         "receipt_url": "/receipt/?invoice=" + quote(invoice_id, safe=""),
         "customer": _receipt_customer(invoice, customer),
         "business": portal.business(state.config),

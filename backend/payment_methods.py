@@ -20,7 +20,6 @@ from backend.errors import APIError
 from backend.events import Actor
 from backend.guards import Body, json_body
 from backend.openapi import OBJECT, Operation, returns
-from backend.settings import SettingsError
 from backend.store import billing
 
 # A subscription in one of these states still charges, so it needs a payment method to stay.
@@ -96,6 +95,13 @@ async def remove(request: Request) -> Response:
         customer = billing.get(conn, "customers", customer_id) or {}
         if _default_of(customer) == method_id:
             _set_default(conn, config, actor, customer, remaining[0]["id"] if remaining else None)
+        # A subscription that named this method falls back to the customer's default, as Stripe's does.
+        for sub in billing.subscriptions_of(conn, customer_id):
+            if billing.ref(sub.get("default_payment_method")) == method_id:
+                sub["default_payment_method"] = None
+                billing.upsert(conn, "subscriptions", [sub])
+                events.record(conn, config.webhooks, actor, "customer.subscription.updated",
+                              portal.subscription(sub), {"default_payment_method": method_id})
         return 204, None
 
     return await idempotency.apply(request, customer_id, change, body)
@@ -125,13 +131,8 @@ async def add(request: Request) -> Response:
     if not feature.add_url:
         raise APIError(403, "feature_disabled",
                        "Adding a payment method is not set up: features.payment_method_update.add_url is unset.")
-    key = None
-    if feature.signing_secret_env:
-        try:
-            key = state.settings.secret(feature.signing_secret_env)
-        except SettingsError:
-            raise APIError(403, "feature_disabled", f"Adding a payment method is not set up: "
-                           f"{feature.signing_secret_env} is unset.") from None
+    # The app does not start while a named key is unset (events.signing_secrets), so this finds it.
+    key = state.settings.secret(feature.signing_secret_env) if feature.signing_secret_env else None
     # Back to the portal where public/ is hosted; without a login link URL, the origin that asked.
     portal_url = (config.login_link.url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
     return JSONResponse({"url": add_url(config, key, customer_id, portal_url, auth.now(request))})

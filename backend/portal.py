@@ -29,6 +29,27 @@ def pick(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     return {key: obj[key] for key in FIELDS[kind] if key in obj}
 
 
+INVOICE_LINE_FIELDS = ("id", "object", "type", "description", "quantity", "amount", "amount_excluding_tax", "currency",
+               "period", "proration", "discount_amounts", "tax_amounts", "unit_amount_excluding_tax", "pricing")
+
+
+def invoice(obj: dict[str, Any]) -> dict[str, Any]:
+    """An invoice as the customer sees it: its lines too carry only what a receipt shows."""
+    out = pick("invoice", obj)
+    lines = out.get("lines")
+    if isinstance(lines, dict):
+        data = []
+        for line in lines.get("data") or []:
+            shown = {key: line[key] for key in INVOICE_LINE_FIELDS if key in line}
+            if isinstance(line.get("price"), dict):
+                shown["price"] = pick("price", line["price"])
+            elif "price" in line:
+                shown["price"] = line["price"]
+            data.append(shown)
+        out["lines"] = {"object": "list", "data": data, "has_more": bool(lines.get("has_more"))}
+    return out
+
+
 def subscription(sub: dict[str, Any]) -> dict[str, Any]:
     out = pick("subscription", sub)
     items = []
@@ -61,7 +82,7 @@ def view(config: Config, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "customer": pick("customer", data["customer"]),
         "subscriptions": [subscription(s) for s in data["subscriptions"]],
-        "invoices": [pick("invoice", i) for i in data["invoices"]],
+        "invoices": [invoice(i) for i in data["invoices"]],
         "payment_methods": [pick("payment_method", m) for m in data["payment_methods"]],
         "features": config.features.model_dump(mode="json"),
         "business": business(config),

@@ -150,3 +150,16 @@ def test_large_json_answers_are_compressed_when_the_client_accepts_it(jenny):
     assert answer.json()["customer"]["id"] == "cus_jenny"
     plain = jenny.get("/api/portal", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
+
+
+def test_portal_invoice_lines_carry_no_metadata(jenny, db):
+    from backend.store import billing
+
+    def tag(conn):
+        invoice = billing.get(conn, "invoices", "in_jenny_0013")
+        invoice["lines"]["data"][0]["metadata"] = {"margin": "internal-42"}
+        billing.upsert(conn, "invoices", [invoice])
+
+    db.run(tag)
+    text = jenny.get("/api/portal").text
+    assert "Pro monthly" in text and "internal-42" not in text

@@ -237,3 +237,16 @@ def test_audit_cli_lists_who_changed_what_from_where(settings, clock, db):
         f'{event_id}  {{"name": "Jenny Rosen"}}\n'
     )
     assert runner.invoke(main, ["audit", "--customer", "cus_sam"], env=env).output == "No changes recorded for cus_sam.\n"
+
+
+def test_an_unset_add_card_signing_key_stops_the_start_too(settings, clock, db):
+    from backend.settings import SettingsError
+
+    config = parse_config(
+        "features: {payment_method_update: {add_url: 'https://acme.example/add', signing_secret_env: ADD_SECRET}}\n"
+    )[0]
+    with pytest.raises(SettingsError) as caught:
+        create_app(settings, config, clock=clock)
+    assert caught.value.problems == [
+        "ADD_SECRET is unset: the config names it as a signing secret; set it in the environment"
+    ]

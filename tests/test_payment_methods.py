@@ -249,14 +249,6 @@ def test_without_an_add_url_adding_is_refused_saying_why(jenny):
                                        "features.payment_method_update.add_url is unset."}}
 
 
-def test_an_unset_signing_secret_refuses_rather_than_sending_an_unsigned_link(settings, clock, db):
-    app = add_app(settings, clock, "{add_url: 'https://pay.example/add', signing_secret_env: ADD_SECRET}")
-    answer = add_answer(app, settings)
-    assert answer.status_code == 403
-    assert answer.json() == {"error": {"code": "feature_disabled",
-                                       "message": "Adding a payment method is not set up: ADD_SECRET is unset."}}
-
-
 def test_the_openapi_document_lists_the_payment_method_operations(client):
     paths = client.get("/api/openapi.json").json()["paths"]
     assert set(paths["/api/payment_methods/{id}"]) == {"delete"}
@@ -264,3 +256,16 @@ def test_the_openapi_document_lists_the_payment_method_operations(client):
     assert paths["/api/payment_methods/add"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "type": "object", "properties": {"url": {"type": "string"}}}
     assert "/api/payment_methods/{id}/default" in paths
+
+
+def test_a_subscription_that_named_the_removed_method_falls_back_to_the_default(client, outbox, db):
+    def name_mc(conn):
+        sub = billing.get(conn, "subscriptions", "sub_jenny_pro")
+        sub["default_payment_method"] = "pm_jenny_mc"
+        billing.upsert(conn, "subscriptions", [sub])
+
+    db.run(name_mc)
+    sign_in(client, outbox)
+    answer = client.request("DELETE", "/api/payment_methods/pm_jenny_mc", json={})
+    assert answer.status_code == 204
+    assert db.run(billing.get, "subscriptions", "sub_jenny_pro")["default_payment_method"] is None

@@ -26,7 +26,7 @@ class ObjectError(ValueError):
     """An object to import lacks what the store needs; the message says which and why."""
 
 
-def _ref(value: Any) -> str | None:
+def ref(value: Any) -> str | None:
     """Stripe fields such as `customer` hold an id or, when expanded, the object itself."""
     if isinstance(value, dict):
         return value.get("id")
@@ -43,7 +43,7 @@ def _seconds(value: Any) -> int | None:
 
 
 def _id_of(kind: str, obj: dict[str, Any], field: str) -> str | None:
-    value = _ref(obj.get(field))
+    value = ref(obj.get(field))
     if value is not None and not isinstance(value, str):
         raise ObjectError(f"{KINDS[kind][1]} {obj['id']} needs \"{field}\" as an id, or an object with an \"id\"")
     return value
@@ -107,6 +107,12 @@ def _load(rows: Iterable[Any]) -> list[dict[str, Any]]:
     return [json.loads(row.data) for row in rows]
 
 
+def subscriptions_of(conn: sa.Connection, customer_id: str) -> list[dict[str, Any]]:
+    return _load(conn.execute(
+        sa.select(tables.subscriptions.c.data).where(tables.subscriptions.c.customer == customer_id)
+    ))
+
+
 def lock_customer(conn: sa.Connection, customer_id: str) -> None:
     """Serialise one customer's changes until the transaction ends, so two at once cannot lose one.
 
@@ -134,10 +140,10 @@ def owned(conn: sa.Connection, kind: str, customer_id: str, object_id: str) -> d
 def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> None:
     """Put each item's price, with its product, into the subscription, as Stripe's expand does."""
     items = [item for sub in subscriptions for item in (sub.get("items") or {}).get("data", [])]
-    price_ids = {_ref(item.get("price")) for item in items} - {None}
+    price_ids = {ref(item.get("price")) for item in items} - {None}
     prices = {p["id"]: p for p in _load(conn.execute(sa.select(tables.prices.c.data).where(tables.prices.c.id.in_(price_ids))))}
-    product_ids = {_ref(p.get("product")) for p in prices.values()} | {
-        _ref(item["price"].get("product")) for item in items if isinstance(item.get("price"), dict)
+    product_ids = {ref(p.get("product")) for p in prices.values()} | {
+        ref(item["price"].get("product")) for item in items if isinstance(item.get("price"), dict)
     }
     products = {
         p["id"]: p
@@ -145,11 +151,11 @@ def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> N
     }
     for item in items:
         price = item.get("price")
-        price = dict(prices.get(_ref(price), price if isinstance(price, dict) else {"id": price}))
+        price = dict(prices.get(ref(price), price if isinstance(price, dict) else {"id": price}))
         product = price.get("product")
         # A product expanded in the file but missing from the store is kept as the file gave it.
         fallback = product if isinstance(product, dict) else {"id": product, "name": product}
-        price["product"] = products.get(_ref(product), fallback)
+        price["product"] = products.get(ref(product), fallback)
         item["price"] = price
 
 
