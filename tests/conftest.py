@@ -15,7 +15,7 @@ import threading
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from starlette.testclient import TestClient
@@ -153,6 +153,28 @@ def sign_in(client: TestClient, outbox: Outbox, address: str = "jenny@example.co
 def with_config(settings: Settings, text: str, clock: Clock, **kwargs: Any) -> Any:
     """An app with another config, on the same seeded store."""
     return create_app(settings, parse_config(text)[0], clock=clock, background=False, **kwargs)
+
+
+HOOK_URL = "https://hooks.example/porch"
+HOOK = f"webhooks: [{{url: '{HOOK_URL}', secret_env: HOOK_SECRET}}]\n"
+
+
+@pytest.fixture
+def portal(settings, clock, db) -> Iterator[Callable[..., TestClient]]:
+    """Opens the portal with a config (and a webhook, so deliveries are queued) as a signed-in customer."""
+    opened: list[TestClient] = []
+
+    def open_as(config: str = "", email: str = "jenny@example.com") -> TestClient:
+        hooked = replace(settings, named_secrets={"HOOK_SECRET": "x" * 32})
+        client = TestClient(with_config(hooked, HOOK + config, clock), base_url="http://localhost")
+        client.__enter__()
+        opened.append(client)
+        sign_in(client, Outbox(client, settings.outbox_dir), email)
+        return client
+
+    yield open_as
+    for client in opened:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture
