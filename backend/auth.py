@@ -31,7 +31,12 @@ async def signed_in(request: Request) -> str:
     """The customer id of the request's live session, or 401."""
     token = session_token(request)
     state = request.app.state
-    customer = token and await state.db.call(sessions.customer_for, state.secret, token, now(request))
+    if not token:
+        raise APIError(401, "not_signed_in", "Sign in to continue.")
+    at = now(request)
+    customer, stale = await state.db.read(sessions.customer_for, state.secret, token, at)
     if not customer:
         raise APIError(401, "not_signed_in", "Sign in to continue.")
+    if stale:
+        await state.db.call(sessions.touch, state.secret, token, at)
     return customer

@@ -25,15 +25,24 @@ def create(conn: sa.Connection, secret: bytes, customer: str, now: int) -> str:
     return token
 
 
-def customer_for(conn: sa.Connection, secret: bytes, token: str, now: int) -> str | None:
-    """The session's customer while it is live: not revoked, not idle too long, not too old."""
-    token_hash = keys.digest(secret, "session", token)
-    row = conn.execute(sa.select(sessions).where(sessions.c.token_hash == token_hash)).first()
+def customer_for(conn: sa.Connection, secret: bytes, token: str, now: int) -> tuple[str | None, bool]:
+    """The session's customer while it is live (not revoked, not idle too long, not too old),
+    and whether its last_seen is stale enough to be touched.
+
+    Only reads: on SQLite a write would take the single write lock on every request."""
+    row = conn.execute(
+        sa.select(sessions.c.customer, sessions.c.created, sessions.c.last_seen, sessions.c.revoked)
+        .where(sessions.c.token_hash == keys.digest(secret, "session", token))
+    ).first()
     if row is None or row.revoked or now - row.last_seen >= IDLE or now - row.created >= ABSOLUTE:
-        return None
-    if now - row.last_seen >= TOUCH_AFTER:
-        conn.execute(sessions.update().where(sessions.c.token_hash == token_hash).values(last_seen=now))
-    return row.customer
+        return None, False
+    return row.customer, now - row.last_seen >= TOUCH_AFTER
+
+
+def touch(conn: sa.Connection, secret: bytes, token: str, now: int) -> None:
+    conn.execute(
+        sessions.update().where(sessions.c.token_hash == keys.digest(secret, "session", token)).values(last_seen=now)
+    )
 
 
 def revoke(conn: sa.Connection, secret: bytes, token: str) -> None:

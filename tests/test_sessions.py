@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from conftest import Outbox, sign_in
 from starlette.testclient import TestClient
 
-from backend.sessions import ABSOLUTE, IDLE
+from backend.sessions import ABSOLUTE, IDLE, TOUCH_AFTER
+from backend.store.tables import sessions
 
 
 def cookie_header(client, outbox) -> str:
@@ -91,3 +93,16 @@ def test_the_portal_without_a_session_is_401(client):
     answer = client.get("/api/portal")
     assert answer.status_code == 401
     assert answer.json() == {"error": {"code": "not_signed_in", "message": "Sign in to continue."}}
+
+
+def test_a_request_writes_last_seen_only_once_it_is_a_minute_old(client, outbox, clock, db):
+    # Reads must stay reads: on SQLite every write takes the store's single write lock.
+    sign_in(client, outbox)
+    last_seen = lambda: db.run(lambda conn: conn.execute(sa.select(sessions.c.last_seen)).scalar_one())  # noqa: E731
+    signed_in_at = last_seen()
+    clock.advance(TOUCH_AFTER - 1)
+    assert client.get("/api/portal").status_code == 200
+    assert last_seen() == signed_in_at
+    clock.advance(1)
+    assert client.get("/api/portal").status_code == 200
+    assert last_seen() == signed_in_at + TOUCH_AFTER
