@@ -49,7 +49,7 @@ def _id_of(kind: str, obj: dict[str, Any], field: str) -> str | None:
     return value
 
 
-def _row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+def row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
         raise ObjectError(f"each of {kind} needs a string \"id\"")
     created = _seconds(obj.get("created") or 0)
@@ -75,7 +75,7 @@ def upsert(conn: sa.Connection, kind: str, objects: Iterable[dict[str, Any]]) ->
     """Insert or replace objects by id; returns how many were written."""
     table = KINDS[kind][0]
     # An id listed twice (overlapping export pages) is one object: the later copy wins.
-    rows = list({row["id"]: row for row in (_row(kind, obj) for obj in objects)}.values())
+    rows = list({built["id"]: built for built in (row(kind, obj) for obj in objects)}.values())
     if not rows:
         return 0
     ids = [row["id"] for row in rows]
