@@ -1,0 +1,32 @@
+"""The yardstick for SPEC section 8: a bare Starlette JSON endpoint.
+
+    python bench/bare.py --port 8001
+
+One route, GET /, answering a small constant JSON object, served by uvicorn
+with the same arguments as `python -m backend serve` (backend/cli.py), so that
+bench/load.py compares the backend's endpoints with what Starlette and uvicorn
+alone cost on the same server.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+
+async def constant(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+app = Starlette(routes=[Route("/", constant)])
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--port", type=int, default=8001)
+    port = parser.parse_args().port
+    uvicorn.run(app, host="127.0.0.1", port=port, proxy_headers=False, server_header=False, log_level="info")
