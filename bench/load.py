@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
@@ -153,11 +154,14 @@ def serving(argv: list[str], env: dict[str, str], folder: Path, port: int, ready
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-            # Access lines are INFO; anything else (warnings, tracebacks) is worth seeing before the log is gone.
+            # Access lines are INFO; anything else is worth seeing before the log is gone. A traceback's
+            # unindented lines (its heading and the exception) say enough, once each with a count.
             lines = Path(log.name).read_text().splitlines()
-            unusual = [line for line in lines if not line.startswith(("INFO:", "No public/"))]
+            unusual = Counter(line for line in lines if not line.startswith(("INFO:", "No public/", " ")))
             if unusual:
-                print(f"{shlex.join(argv[1:])} logged:\n  " + "\n  ".join(unusual[:LOG_LINES]), file=sys.stderr)
+                print(f"{shlex.join(argv[1:])} logged:", file=sys.stderr)
+                for line, count in unusual.most_common(LOG_LINES):
+                    print(f"  {count:>6} x {line}", file=sys.stderr)
 
 
 def wrk(url: str, script: Path | None, seconds: int, connections: int) -> Row:
