@@ -12,11 +12,12 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from backend import auth, keys
 from backend.errors import APIError
 from backend.events import Actor
+from backend.jsonio import JSONResponse
 from backend.store import billing
 from backend.store.tables import idempotency_keys
 

@@ -8,10 +8,11 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from backend import auth, portal
 from backend.errors import APIError
+from backend.jsonio import JSONResponse
 from backend.openapi import OBJECT, Operation, returns
 from backend.store import billing
 

@@ -8,10 +8,11 @@ from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from backend import __version__
+from backend.jsonio import JSONResponse
 
 ERROR = {
     "type": "object",

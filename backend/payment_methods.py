@@ -12,13 +12,14 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from backend import auth, events, idempotency, portal
 from backend.config import Config
 from backend.errors import APIError
 from backend.events import Actor
 from backend.guards import Body, json_body
+from backend.jsonio import JSONResponse
 from backend.openapi import OBJECT, Operation, returns
 from backend.store import billing
 
