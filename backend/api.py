@@ -7,11 +7,12 @@ from typing import Any
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from backend import auth, portal, sessions, signin
 from backend.errors import APIError
 from backend.guards import Body, json_body
+from backend.jsonio import JSONResponse
 from backend.openapi import OBJECT, Operation, openapi_json, returns
 from backend.store import billing
 
@@ -79,11 +80,11 @@ async def logout(request: Request) -> Response:
 
 
 async def portal_data(request: Request) -> Response:
-    customer = await auth.signed_in(request)
-    data = await request.app.state.db.read(billing.portal, customer)
+    _, data = await auth.read_signed_in(request, billing.portal)
     if data is None:
         raise APIError(401, "not_signed_in", "Sign in to continue.")
-    return JSONResponse(portal.view(request.app.state.config, data))
+    state = request.app.state
+    return JSONResponse(portal.view(state.config, data, state.portal_shared))
 
 
 async def health(request: Request) -> Response:

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend import (
-    api, customers, idempotency, invoices, payment_methods, plans, ratelimit, sessions, signin, subscriptions,
+    api, customers, idempotency, invoices, payment_methods, plans, portal, ratelimit, sessions, signin, subscriptions,
 )
 from backend.config import Config
 from backend.errors import APIError, api_error, error_response
@@ -131,6 +131,7 @@ def create_app(
         app.router.default = Site(settings.public_dir)
     app.state.settings = settings
     app.state.config = config
+    app.state.portal_shared = portal.shared(config)
     app.state.db = db
     app.state.secret = settings.secret_key
     app.state.clock = clock

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Callable, TypeVar
+
+import sqlalchemy as sa
 from starlette.requests import Request
 
 from backend import sessions
 from backend.errors import APIError
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+T = TypeVar("T")
 
 
 def now(request: Request) -> int:
@@ -27,16 +31,33 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def signed_in(request: Request) -> str:
-    """The customer id of the request's live session, or 401."""
+def _not_signed_in() -> APIError:
+    return APIError(401, "not_signed_in", "Sign in to continue.")
+
+
+async def read_signed_in(request: Request, read: Callable[[sa.Connection, str], T]) -> tuple[str, T]:
+    """The customer id of the request's live session, or 401, and what `read` finds for that customer.
+
+    The check and the read share one transaction and one trip to a worker thread:
+    the portal's hot path pays for one, not two."""
     token = session_token(request)
-    state = request.app.state
     if not token:
-        raise APIError(401, "not_signed_in", "Sign in to continue.")
+        raise _not_signed_in()
+    state = request.app.state
     at = now(request)
-    customer, stale = await state.db.read(sessions.customer_for, state.secret, token, at)
-    if not customer:
-        raise APIError(401, "not_signed_in", "Sign in to continue.")
+
+    def check_and_read(conn: sa.Connection) -> tuple[str | None, bool, T | None]:
+        customer, stale = sessions.customer_for(conn, state.secret, token, at)
+        return customer, stale, None if customer is None else read(conn, customer)
+
+    customer, stale, found = await state.db.read(check_and_read)
+    if customer is None:
+        raise _not_signed_in()
     if stale:
         await state.db.call(sessions.touch, state.secret, token, at)
-    return customer
+    return customer, found  # type: ignore[return-value]
+
+
+async def signed_in(request: Request) -> str:
+    """The customer id of the request's live session, or 401."""
+    return (await read_signed_in(request, lambda conn, customer: None))[0]

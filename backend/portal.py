@@ -78,12 +78,15 @@ def business(config: Config) -> dict[str, Any]:
     }
 
 
-def view(config: Config, data: dict[str, Any]) -> dict[str, Any]:
+def shared(config: Config) -> dict[str, Any]:
+    """The part of the portal's answer that is the same for every customer: made once per app."""
+    return {"features": config.features.model_dump(mode="json"), "business": business(config)}
+
+
+def view(config: Config, data: dict[str, Any], same_for_all: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "customer": pick("customer", data["customer"]),
         "subscriptions": [subscription(s) for s in data["subscriptions"]],
         "invoices": [invoice(i) for i in data["invoices"]],
         "payment_methods": [pick("payment_method", m) for m in data["payment_methods"]],
-        "features": config.features.model_dump(mode="json"),
-        "business": business(config),
-    }
+    } | (same_for_all or shared(config))

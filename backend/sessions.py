@@ -25,15 +25,18 @@ def create(conn: sa.Connection, secret: bytes, customer: str, now: int) -> str:
     return token
 
 
+# Built once: every signed-in request runs it, and building a statement costs more than running it.
+LIVE = sa.select(sessions.c.customer, sessions.c.created, sessions.c.last_seen, sessions.c.revoked).where(
+    sessions.c.token_hash == sa.bindparam("token_hash")
+)
+
+
 def customer_for(conn: sa.Connection, secret: bytes, token: str, now: int) -> tuple[str | None, bool]:
     """The session's customer while it is live (not revoked, not idle too long, not too old),
     and whether its last_seen is stale enough to be touched.
 
     Only reads: on SQLite a write would take the single write lock on every request."""
-    row = conn.execute(
-        sa.select(sessions.c.customer, sessions.c.created, sessions.c.last_seen, sessions.c.revoked)
-        .where(sessions.c.token_hash == keys.digest(secret, "session", token))
-    ).first()
+    row = conn.execute(LIVE, {"token_hash": keys.digest(secret, "session", token)}).first()
     if row is None or row.revoked or now - row.last_seen >= IDLE or now - row.created >= ABSOLUTE:
         return None, False
     return row.customer, now - row.last_seen >= TOUCH_AFTER

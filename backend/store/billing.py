@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
+from backend import jsonio
 from backend.store import tables
 
 # import file key -> (table, Stripe "object" value)
@@ -104,7 +105,7 @@ def customer_for_email(conn: sa.Connection, email: str) -> str | None:
 
 
 def _load(rows: Iterable[Any]) -> list[dict[str, Any]]:
-    return [json.loads(row.data) for row in rows]
+    return [jsonio.loads(row.data) for row in rows]
 
 
 def subscriptions_of(conn: sa.Connection, customer_id: str) -> list[dict[str, Any]]:
@@ -125,7 +126,7 @@ def lock_customer(conn: sa.Connection, customer_id: str) -> None:
 def get(conn: sa.Connection, kind: str, object_id: str) -> dict[str, Any] | None:
     table = KINDS[kind][0]
     data = conn.execute(sa.select(table.c.data).where(table.c.id == object_id)).scalar()
-    return None if data is None else json.loads(data)
+    return None if data is None else jsonio.loads(data)
 
 
 def owned(conn: sa.Connection, kind: str, customer_id: str, object_id: str) -> dict[str, Any] | None:
@@ -134,21 +135,29 @@ def owned(conn: sa.Connection, kind: str, customer_id: str, object_id: str) -> d
     data = conn.execute(
         sa.select(table.c.data).where(table.c.id == object_id, table.c.customer == customer_id)
     ).scalar()
-    return None if data is None else json.loads(data)
+    return None if data is None else jsonio.loads(data)
 
 
 def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> None:
     """Put each item's price, with its product, into the subscription, as Stripe's expand does."""
     items = [item for sub in subscriptions for item in (sub.get("items") or {}).get("data", [])]
     price_ids = {ref(item.get("price")) for item in items} - {None}
-    prices = {p["id"]: p for p in _load(conn.execute(sa.select(tables.prices.c.data).where(tables.prices.c.id.in_(price_ids))))}
-    product_ids = {ref(p.get("product")) for p in prices.values()} | {
-        ref(item["price"].get("product")) for item in items if isinstance(item.get("price"), dict)
-    }
-    products = {
-        p["id"]: p
-        for p in _load(conn.execute(sa.select(tables.products.c.data).where(tables.products.c.id.in_(product_ids - {None}))))
-    }
+    if not price_ids:
+        return
+    prices: dict[str, Any] = {}
+    products: dict[str, Any] = {}
+    found = conn.execute(PRICES_WITH_PRODUCTS, {"prices": list(price_ids)})
+    for price_data, product_data in found:
+        price = jsonio.loads(price_data)
+        prices[price["id"]] = price
+        if product_data is not None:
+            product = jsonio.loads(product_data)
+            products[product["id"]] = product
+    inline = {ref(item["price"].get("product")) for item in items if isinstance(item.get("price"), dict)}
+    if missing := inline - set(products) - {None}:
+        products |= {p["id"]: p for p in _load(conn.execute(
+            sa.select(tables.products.c.data).where(tables.products.c.id.in_(missing))
+        ))}
     for item in items:
         price = item.get("price")
         price = dict(prices.get(ref(price), price if isinstance(price, dict) else {"id": price}))
@@ -159,35 +168,42 @@ def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> N
         item["price"] = price
 
 
+PORTAL_PARTS = ("customer", "subscriptions", "invoices", "payment_methods")
+
+
+def _portal_part(number: int, table: sa.Table, key: sa.Column[Any], limit: int | None = None) -> sa.Select[Any]:
+    query = sa.select(sa.literal(number).label("part"), table.c.created, table.c.id, table.c.data)
+    query = query.where(key == sa.bindparam("customer"))
+    if limit is not None:
+        # A branch of a UNION cannot carry its own LIMIT in SQLite; a subquery can.
+        query = sa.select(query.order_by(table.c.created.desc(), table.c.id.desc()).limit(limit).subquery())
+    return query
+
+
+# Built once: making a statement and its cache key costs more than running it.
+PORTAL_OBJECTS = sa.union_all(
+    _portal_part(0, tables.customers, tables.customers.c.id),
+    _portal_part(1, tables.subscriptions, tables.subscriptions.c.customer),
+    _portal_part(2, tables.invoices, tables.invoices.c.customer, INVOICE_PAGE),
+    _portal_part(3, tables.payment_methods, tables.payment_methods.c.customer),
+).order_by(sa.literal_column("part"), sa.literal_column("created").desc(), sa.literal_column("id").desc())
+PRICES_WITH_PRODUCTS = (
+    sa.select(tables.prices.c.data, tables.products.c.data.label("product"))
+    .outerjoin(tables.products, tables.products.c.id == tables.prices.c.product)
+    .where(tables.prices.c.id.in_(sa.bindparam("prices", expanding=True)))
+)
+
+
 def portal(conn: sa.Connection, customer_id: str) -> dict[str, Any] | None:
-    """Everything the portal page shows of one customer."""
-    customer = get(conn, "customers", customer_id)
-    if customer is None:
+    """Everything the portal page shows of one customer: the API's hottest read, so it is one
+    query for the customer's own objects (newest first) and one for the prices they use."""
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in PORTAL_PARTS}
+    for part, _created, _id, data in conn.execute(PORTAL_OBJECTS, {"customer": customer_id}):
+        found[PORTAL_PARTS[part]].append(jsonio.loads(data))
+    if not found["customer"]:
         return None
-    subscriptions = _load(
-        conn.execute(
-            sa.select(tables.subscriptions.c.data)
-            .where(tables.subscriptions.c.customer == customer_id)
-            .order_by(tables.subscriptions.c.created.desc())
-        )
-    )
-    expand_prices(conn, subscriptions)
-    invoices = _load(
-        conn.execute(
-            sa.select(tables.invoices.c.data)
-            .where(tables.invoices.c.customer == customer_id)
-            .order_by(tables.invoices.c.created.desc(), tables.invoices.c.id.desc())
-            .limit(INVOICE_PAGE)
-        )
-    )
-    methods = _load(
-        conn.execute(
-            sa.select(tables.payment_methods.c.data)
-            .where(tables.payment_methods.c.customer == customer_id)
-            .order_by(tables.payment_methods.c.created.desc())
-        )
-    )
-    return {"customer": customer, "subscriptions": subscriptions, "invoices": invoices, "payment_methods": methods}
+    expand_prices(conn, found["subscriptions"])
+    return {"customer": found["customer"][0]} | {name: found[name] for name in PORTAL_PARTS[1:]}
 
 
 def payment_methods_of(conn: sa.Connection, customer_id: str) -> list[dict[str, Any]]:
