@@ -59,7 +59,6 @@ def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         engine = create_engine(url)
         with contextlib.ExitStack() as running:
             running.callback(engine.dispose)
-            # Migrated here first: two processes migrating one new PostgreSQL database at once can collide.
             migrate(engine)
             for backend in backends:
                 running.callback(backend.stop)
@@ -201,12 +200,7 @@ def test_concurrent_verifies_through_both_processes_sign_in_once(pair, clients, 
     assert pair.db.run(lambda conn: conn.execute(count).scalar(), write=False) == 1
 
 
-def test_concurrent_code_requests_through_both_processes_send_one_code(pair, request):
-    if pair.kind == "postgresql":
-        # Not strict: a race that happens not to interleave passes.
-        request.applymarker(pytest.mark.xfail(strict=False, reason=(
-            "request_code checks the per-email limit and records it without a lock; under READ COMMITTED, "
-            "requests that arrive together all pass the check before any of them records")))
+def test_concurrent_code_requests_through_both_processes_send_one_code(pair):
     email = f"race-{uuid.uuid4().hex[:12]}@example.com"
     answers = at_once(pair, CONCURRENT, lambda client: client.post("/api/login/code", json={"email": email}))
     assert sorted(answer.status_code for answer in answers) == [202] + [429] * (CONCURRENT - 1)
