@@ -122,6 +122,7 @@ def create_app(
         HTTPException: http_error,
         sa.exc.OperationalError: database_error,
         sa.exc.InterfaceError: database_error,
+        sa.exc.TimeoutError: database_error,  # every pooled connection busy past pool_timeout
         Exception: server_error,
     }
     app = Starlette(routes=ROUTES, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)

@@ -218,9 +218,6 @@ def test_with_the_database_down_the_api_answers_503_and_recovers_when_it_is_back
     assert names == ["Jenny again"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "create_engine sets no connect_timeout: psycopg waits up to 130 s for a server that accepts "
-    "a connection and never answers, and every request waits with it"))
 def test_a_database_that_never_answers_gets_a_503_within_seconds_too(db, database_url, proxy, tmp_path):
     with Backend(tmp_path / "backend", proxy.url_for(database_url)) as backend, \
             closing(sign_in(backend)) as jenny, backend.client() as anonymous:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -12,6 +14,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions; a test keeps it equal to Alembic's head.
 # Knowing it lets a start on an up-to-date schema skip importing Alembic (~85 ms).
 HEAD = "0002"
+# Any fixed number, the same in every process: PostgreSQL's advisory locks are named by integers.
+MIGRATION_LOCK = 7_270_800_001
+CONNECT_TIMEOUT = 5
 T = TypeVar("T")
 
 
@@ -27,7 +32,12 @@ def _engine_url(url: str) -> str:
 def create_engine(url: str) -> sa.Engine:
     sqlite = url.startswith("sqlite:")
     # A server can drop connections (restart, failover); a SQLite file cannot, and a ping per request costs.
-    engine = sa.create_engine(_engine_url(url), pool_pre_ping=not sqlite)
+    connect_args = {}
+    if not sqlite and "connect_timeout" not in sa.engine.make_url(url).query:
+        # A server that does not answer (hung, or its host gone) costs a request a few seconds
+        # and a 503, not psycopg's default wait of 130 s with a worker thread held all along.
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    engine = sa.create_engine(_engine_url(url), pool_pre_ping=not sqlite, connect_args=connect_args)
     if sqlite:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
@@ -47,8 +57,13 @@ def create_engine(url: str) -> sa.Engine:
             # A writing transaction takes the write lock up front: one that read first
             # and wrote later could not be serialised and would fail instead of waiting.
             write = connection.get_execution_options().get("porch_write", True)
-            # Straight to the driver: SQLAlchemy's execute machinery would double the cost of a short read.
-            connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+            try:
+                # Straight to the driver: SQLAlchemy's execute machinery would double the cost of a short read.
+                connection.connection.driver_connection.execute(statement)
+            except sqlite3.OperationalError as error:
+                # Wrapped as SQLAlchemy wraps its own, so a lock held past busy_timeout is a 503, not a 500.
+                raise sa.exc.OperationalError(statement, None, error) from error
 
     return engine
 
@@ -76,6 +91,10 @@ def migrate(engine: sa.Engine) -> None:
     from alembic import command
 
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes starting at once would each create the tables; the first to take
+            # the lock migrates, and the others then find the schema at head and do nothing.
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         command.upgrade(_alembic(connection), "head")
 
 
@@ -89,8 +108,17 @@ class Database:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self.inline_reads = engine.dialect.name == "sqlite"
+        self.write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def run(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
+        if write and self.write_lock is not None:
+            # SQLite has one writer; threads of this process queue here and are woken at once,
+            # where SQLite's busy handler would have them sleep and poll, up to 100 ms a turn.
+            with self.write_lock:
+                return self._run(fn, args, write)
+        return self._run(fn, args, write)
+
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...], write: bool) -> T:
         with self.engine.connect() as connection:
             connection.execution_options(porch_write=write)
             with connection.begin():
