@@ -58,11 +58,15 @@ class Worker:
 
     async def run(self) -> None:
         while True:
+            # Cleared before the pass, not after: a job queued during the pass wakes the next one.
+            self.wake.clear()
             try:
-                await self.process_due()
+                handled = await self.process_due()
             except Exception:  # the worker must outlive a database hiccup; the jobs stay queued
                 log.exception("%s: pass failed; trying again", self.name)
-            self.wake.clear()
+                handled = 0
+            if handled == BATCH:
+                continue  # a full batch: more may be due now
             try:
                 await asyncio.wait_for(self.wake.wait(), POLL)
             except asyncio.TimeoutError:

@@ -293,8 +293,6 @@ def sqlite_only(database_url: str) -> None:
         pytest.skip("the worker's wake-ups and batches work alike on every store; once is enough")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Worker.run clears its wake-up after each pass, so a job queued during a pass waits for the next poll"))
 def test_a_code_asked_for_while_the_worker_sends_another_goes_out_without_waiting_for_the_poll(
     sqlite_only, settings, config, clock, db, monkeypatch
 ):
@@ -315,8 +313,6 @@ def test_a_code_asked_for_while_the_worker_sends_another_goes_out_without_waitin
         server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Worker.run handles one batch of 20 per wake-up or poll, so a backlog drains 20 jobs a poll"))
 def test_a_backlog_larger_than_one_batch_goes_out_without_waiting_for_the_poll(
     sqlite_only, settings, config, clock, db, smtp, monkeypatch
 ):
