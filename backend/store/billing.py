@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -51,6 +50,7 @@ def _id_of(kind: str, obj: dict[str, Any], field: str) -> str | None:
 
 
 def row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """The table row that stores `obj`: its id, the columns queries filter on, and its JSON whole."""
     if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
         raise ObjectError(f"each of {kind} needs a string \"id\"")
     created = _seconds(obj.get("created") or 0)
@@ -68,7 +68,7 @@ def row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(obj.get("status"), str):
                 raise ObjectError(f"subscription {obj['id']} needs a \"status\"")
             row["status"] = obj["status"]
-    row["data"] = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    row["data"] = jsonio.dumps(obj).decode()
     return row
 
 
