@@ -28,23 +28,35 @@ def lock(conn: sa.Connection, *keys: str) -> None:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
 
+# Built once: building a statement costs more than running it, and sign-in runs several.
+NEWEST = (
+    sa.select(rate_events.c.at)
+    .where(rate_events.c.key == sa.bindparam("key"), rate_events.c.at > sa.bindparam("since"))
+    .order_by(rate_events.c.at.desc())
+    .limit(sa.bindparam("count", type_=sa.Integer))
+)
+RECORD = rate_events.insert()
+
+
 def retry_after(conn: sa.Connection, key: str, limits: tuple[Limit, ...], now: int) -> int:
-    """Seconds until one more event under `key` fits every limit; 0 when it fits now."""
+    """Seconds until one more event under `key` fits every limit; 0 when it fits now.
+
+    One query serves every limit: the newest events of the widest window hold,
+    for each narrower limit, its own newest events."""
+    widest = max(limit.seconds for limit in limits)
+    times = conn.execute(
+        NEWEST, {"key": key, "since": now - widest, "count": max(limit.count for limit in limits)}
+    ).scalars().all()
     wait = 0
     for limit in limits:
-        times = conn.execute(
-            sa.select(rate_events.c.at)
-            .where(rate_events.c.key == key, rate_events.c.at > now - limit.seconds)
-            .order_by(rate_events.c.at.desc())
-            .limit(limit.count)
-        ).scalars().all()
-        if len(times) >= limit.count:
-            wait = max(wait, times[-1] + limit.seconds - now)
+        inside = [at for at in times if at > now - limit.seconds]
+        if len(inside) >= limit.count:
+            wait = max(wait, inside[limit.count - 1] + limit.seconds - now)
     return wait
 
 
 def record(conn: sa.Connection, key: str, now: int) -> None:
-    conn.execute(rate_events.insert().values(key=key, at=now))
+    conn.execute(RECORD, {"key": key, "at": now})
 
 
 def prune(conn: sa.Connection, now: int) -> int:

@@ -42,6 +42,24 @@ def normalise_email(raw: str) -> str:
         raise APIError(400, "invalid_request", "Enter a valid email address.") from None
 
 
+# Built once: building a statement costs more than running it. Parameters are named
+# apart from the columns, which SQLAlchemy reserves for the values an UPDATE sets.
+VOID_OLDER = (
+    challenges.update()
+    .where(challenges.c.email_lower == sa.bindparam("email"), challenges.c.spent.is_(False))
+    .values(spent=True)
+)
+NEW_CHALLENGE = challenges.insert()
+QUEUE_MAIL = mail_queue.insert()
+FIND = sa.select(challenges).where(challenges.c.id_hash == sa.bindparam("challenge"))
+_USABLE = (
+    (challenges.c.id_hash == sa.bindparam("challenge")) & challenges.c.spent.is_(False)
+    & (challenges.c.attempts < MAX_TRIES) & (challenges.c.expires_at > sa.bindparam("now"))
+)
+WRONG_TRY = challenges.update().where(_USABLE).values(attempts=challenges.c.attempts + 1)
+SPEND = challenges.update().where(_USABLE).values(spent=True)
+
+
 def request_code(
     conn: sa.Connection, secret: bytes, email: str, client: str, now: int, locale: str = "en"
 ) -> str:
@@ -66,33 +84,27 @@ def request_code(
 
     challenge = keys.token()
     code = f"{secrets.randbelow(10**6):06d}"
-    conn.execute(
-        challenges.update()
-        .where(challenges.c.email_lower == email_lower, challenges.c.spent.is_(False))
-        .values(spent=True)
-    )
-    conn.execute(
-        challenges.insert().values(
-            id_hash=keys.digest(secret, "challenge", challenge),
-            email_lower=email_lower,
-            code_hash=keys.digest(secret, "code", challenge + code),
-            created=now,
-            expires_at=now + CODE_LIFETIME,
-            attempts=0,
-            spent=False,
-        )
-    )
+    conn.execute(VOID_OLDER, {"email": email_lower})
+    conn.execute(NEW_CHALLENGE, {
+        "id_hash": keys.digest(secret, "challenge", challenge),
+        "email_lower": email_lower,
+        "code_hash": keys.digest(secret, "code", challenge + code),
+        "created": now,
+        "expires_at": now + CODE_LIFETIME,
+        "attempts": 0,
+        "spent": False,
+    })
     payload = json.dumps({"to": email_lower, "code": code, "locale": locale})
     conn.execute(
-        mail_queue.insert().values(
-            kind="signin_code",
-            created=now,
-            expires_at=now + CODE_LIFETIME,
-            sealed=keys.sealer(secret).encrypt(payload.encode()).decode(),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-        )
+        QUEUE_MAIL, {
+            "kind": "signin_code",
+            "created": now,
+            "expires_at": now + CODE_LIFETIME,
+            "sealed": keys.sealer(secret).encrypt(payload.encode()).decode(),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
     )
     return challenge
 
@@ -104,7 +116,7 @@ def verify_code(conn: sa.Connection, secret: bytes, challenge: str, code: str, n
     what it counted: a wrong try and a failure must stick.
     """
     id_hash = keys.digest(secret, "challenge", challenge)
-    row = conn.execute(sa.select(challenges).where(challenges.c.id_hash == id_hash)).first()
+    row = conn.execute(FIND, {"challenge": id_hash}).first()
     if row is None:
         return invalid_code()
     failure_key = "fail:email:" + keys.digest(secret, "rate", row.email_lower)
@@ -113,14 +125,13 @@ def verify_code(conn: sa.Connection, secret: bytes, challenge: str, code: str, n
     if wait:
         return rate_limited(wait)
     right = keys.same(keys.digest(secret, "code", challenge + code), row.code_hash)
-    usable = (challenges.c.id_hash == id_hash) & challenges.c.spent.is_(False)
-    usable &= (challenges.c.attempts < MAX_TRIES) & (challenges.c.expires_at > now)
+    usable = {"challenge": id_hash, "now": now}
     if not right:
-        conn.execute(challenges.update().where(usable).values(attempts=challenges.c.attempts + 1))
+        conn.execute(WRONG_TRY, usable)
         ratelimit.record(conn, failure_key, now)
         return invalid_code()
     # The update is the decision: of concurrent verifies only one can flip `spent`.
-    if conn.execute(challenges.update().where(usable).values(spent=True)).rowcount != 1:
+    if conn.execute(SPEND, usable).rowcount != 1:
         return invalid_code()
     customer = billing.customer_for_email(conn, row.email_lower)
     if customer is None:

@@ -86,22 +86,25 @@ def upsert(conn: sa.Connection, kind: str, objects: Iterable[dict[str, Any]]) ->
     return len(rows)
 
 
+_HAS_ACTIVE = (
+    sa.select(sa.literal(1))
+    .where(tables.subscriptions.c.customer == tables.customers.c.id)
+    .where(tables.subscriptions.c.status.in_(ACTIVE))
+    .exists()
+)
+# Built once, as every sign-in runs it.
+SIGNS_IN_AS = (
+    sa.select(tables.customers.c.id)
+    .where(tables.customers.c.email_lower == sa.bindparam("email"))
+    .order_by(sa.case((_HAS_ACTIVE, 1), else_=0).desc(), tables.customers.c.created.desc(), tables.customers.c.id.desc())
+    .limit(1)
+)
+
+
 def customer_for_email(conn: sa.Connection, email: str) -> str | None:
     """The customer an email signs in as: the newest with an active or trialing
     subscription, else the newest with that address (case-insensitive)."""
-    has_active = (
-        sa.select(sa.literal(1))
-        .where(tables.subscriptions.c.customer == tables.customers.c.id)
-        .where(tables.subscriptions.c.status.in_(ACTIVE))
-        .exists()
-    )
-    query = (
-        sa.select(tables.customers.c.id)
-        .where(tables.customers.c.email_lower == email.strip().lower())
-        .order_by(sa.case((has_active, 1), else_=0).desc(), tables.customers.c.created.desc(), tables.customers.c.id.desc())
-        .limit(1)
-    )
-    return conn.execute(query).scalar()
+    return conn.execute(SIGNS_IN_AS, {"email": email.strip().lower()}).scalar()
 
 
 def _load(rows: Iterable[Any]) -> list[dict[str, Any]]:
