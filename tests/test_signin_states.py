@@ -1,0 +1,343 @@
+"""Sign-in as a state machine: random sequences of asking for codes, verifying right and wrong ones,
+resending, time passing and logging out, against the real app, checked step by step against a model
+of SPEC section 7 (code, binding, tries, sending, session)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypothesis
+import sqlalchemy as sa
+from conftest import NOW, Outbox
+from hypothesis import HealthCheck, event
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle, RuleBasedStateMachine, invariant, multiple, precondition, rule, run_state_machine_as_test,
+)
+
+from backend import keys, signin
+from backend.errors import APIError
+from backend.sessions import ABSOLUTE, IDLE, LOCAL_COOKIE, TOUCH_AFTER
+from backend.signin import CODE_LIFETIME, FAILURES_PER_EMAIL, MAX_TRIES, SENDS_PER_ADDRESS, SENDS_PER_EMAIL
+from backend.store.tables import challenges, mail_queue, rate_events, sessions
+
+# As typed; the two spellings of Jenny's address are one address for every limit.
+EMAILS = ["jenny@example.com", "JENNY@Example.com", "sam@example.com", "nobody@example.com"]
+CUSTOMERS = {"jenny@example.com": "cus_jenny", "sam@example.com": "cus_sam"}
+LIMITS = {
+    "send": [(limit.count, limit.seconds) for limit in SENDS_PER_EMAIL],
+    "address": [(limit.count, limit.seconds) for limit in SENDS_PER_ADDRESS],
+    "fail": [(limit.count, limit.seconds) for limit in FAILURES_PER_EMAIL],
+}
+# Around every boundary that matters: a minute between codes, ten minutes of a code, half an hour
+# of an idle session, an hour of the sending and failure windows.
+STEPS = st.one_of(st.integers(1, 90), st.sampled_from([599, 600, 601, 1799, 1800, 3599, 3600, 3601]))
+STATES = hypothesis.settings(max_examples=25, stateful_step_count=30, deadline=None, derandomize=True,
+                             database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def wrong(code: str, offset: int) -> str:
+    return f"{(int(code) + offset) % 1_000_000:06d}"
+
+
+def wait(times: list[int], limits: list[tuple[int, int]], now: int) -> int:
+    """Seconds until one more event fits every sliding window: the count-th newest event must have left it."""
+    longest = 0
+    for count, seconds in limits:
+        recent = sorted((t for t in times if t > now - seconds), reverse=True)[:count]
+        if len(recent) >= count:
+            longest = max(longest, recent[-1] + seconds - now)
+    return longest
+
+
+@dataclass
+class Challenge:
+    token: str
+    typed: str
+    email: str
+    code: str
+    created: int
+    attempts: int = 0
+    spent: bool = False
+    voided: bool = False
+
+    def refusal(self, now: int) -> str | None:
+        """Why the right code no longer works, or None while it does."""
+        if self.voided:
+            return "voided by a newer code"
+        if self.spent:
+            return "already used"
+        if self.attempts >= MAX_TRIES:
+            return "killed by five wrong tries"
+        if now - self.created >= CODE_LIFETIME:
+            return "older than ten minutes"
+        if self.email not in CUSTOMERS:
+            return "no customer has this address"
+        return None
+
+
+@dataclass
+class Session:
+    token: str
+    customer: str
+    created: int
+    last_seen: int
+    revoked: bool = False
+
+    def alive(self, now: int) -> bool:
+        return not self.revoked and now - self.last_seen < IDLE and now - self.created < ABSOLUTE
+
+
+@dataclass
+class Env:
+    """One app and store for the whole run; each example starts from empty sign-in tables (signing in
+    only reads the billing data), an empty outbox and the demo data's time. A fresh store per example
+    would mean migrating one each time; emptying four tables is what makes a PostgreSQL run affordable."""
+
+    app: Any
+    client: Any
+    clock: Any
+    outbox: Outbox
+    seen: set[str] = field(default_factory=set)
+
+    def reset(self) -> None:
+        def empty(conn: sa.Connection) -> None:
+            for table in (challenges, sessions, rate_events, mail_queue):
+                conn.execute(table.delete())
+
+        self.app.state.db.run(empty)
+        self.clock.now = NOW
+        shutil.rmtree(self.outbox.folder, ignore_errors=True)
+        self.client.cookies.clear()
+
+
+class SignIn(RuleBasedStateMachine):
+    challenges = Bundle("challenges")
+    sessions = Bundle("sessions")
+
+    def __init__(self, env: Env):
+        super().__init__()
+        env.reset()
+        self.env = env
+        self.client = env.client
+        self.sends: dict[str, list[int]] = {}
+        self.address_sends: list[int] = []
+        self.failures: dict[str, list[int]] = {}
+        self.issued: list[Challenge] = []
+        self.opened: list[Session] = []
+        # A hundred failures take a hundred tries: once an example is enough.
+        self.may_spend_budget = True
+
+    @property
+    def now(self) -> int:
+        return int(self.env.clock.now)
+
+    def note(self, outcome: str) -> None:
+        event(outcome)
+        self.env.seen.add(outcome)
+
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        headers = {"Cookie": f"{LOCAL_COOKIE}={token}"} if token else {}
+        answer = self.client.request(method, path, json=body, headers=headers)
+        # Each step says which session it uses; the client's own jar would mix them up.
+        self.client.cookies.clear()
+        return answer
+
+    def assert_limited(self, answer: Any, seconds: int, what: str) -> None:
+        assert answer.status_code == 429, f"{what}: expected 429 for {seconds} s, got {answer.status_code} {answer.text}"
+        assert answer.json()["error"]["code"] == "rate_limited"
+        assert answer.headers["retry-after"] == str(seconds), (what, answer.headers["retry-after"], seconds)
+
+    def mailed_code(self) -> str:
+        """The newest queued code, opened with the server secret: unknown addresses get no mail, yet
+        knowing their code lets the machine tell a right code from a wrong one for them too."""
+        sealed = self.env.app.state.db.run(
+            lambda conn: conn.execute(sa.select(mail_queue.c.sealed).order_by(mail_queue.c.id.desc()).limit(1)).scalar())
+        return str(json.loads(keys.sealer(self.env.app.state.secret).decrypt(sealed.encode()))["code"])
+
+    def delivered(self) -> list[Any]:
+        """The mail the queue sends now."""
+        folder = self.env.outbox.folder
+        before = len(list(folder.glob("*.eml"))) if folder.is_dir() else 0
+        self.env.outbox.deliver()
+        files = sorted(folder.glob("*.eml"))[before:] if folder.is_dir() else []
+        return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
+
+    def ask(self, typed: str) -> Any:
+        address = typed.lower()
+        limited = max(wait(self.sends.get(address, []), LIMITS["send"], self.now),
+                      wait(self.address_sends, LIMITS["address"], self.now))
+        answer = self.call("POST", "/api/login/code", {"email": typed})
+        if limited:
+            self.assert_limited(answer, limited, f"sending to {typed}")
+            minute, hour = (wait(self.sends.get(address, []), [window], self.now) for window in LIMITS["send"])
+            self.note("ask: limited, " + ("one a minute" if minute else "ten an hour" if hour else "per client address"))
+            return multiple()
+        assert answer.status_code == 202, answer.text
+        self.sends.setdefault(address, []).append(self.now)
+        self.address_sends.append(self.now)
+        for older in self.issued:
+            if older.email == address and not older.spent:
+                older.spent = older.voided = True
+        challenge = Challenge(answer.json()["challenge"], typed, address, self.mailed_code(), self.now)
+        self.issued.append(challenge)
+        mail = self.delivered()
+        if address in CUSTOMERS:
+            assert len(mail) == 1, f"one mail for {typed}, found {len(mail)}"
+            assert challenge.code in mail[0].get_content(), "the mail carries another code than the one queued"
+        else:
+            assert mail == [], f"mail went to {typed}, which no customer has"
+        self.note("ask: sent")
+        return challenge
+
+    def count_failure(self, challenge: Challenge) -> None:
+        """A wrong code counts against the address's hourly budget; against the code only while it is usable."""
+        self.failures.setdefault(challenge.email, []).append(self.now)
+        if not (challenge.spent or challenge.attempts >= MAX_TRIES or self.now - challenge.created >= CODE_LIFETIME):
+            challenge.attempts += 1
+
+    def verify(self, challenge: Challenge, code: str) -> Any:
+        """Verify and check the answer against the model; returns the new session, if any."""
+        right = code == challenge.code
+        limited = wait(self.failures.get(challenge.email, []), LIMITS["fail"], self.now)
+        refusal = challenge.refusal(self.now)
+        answer = self.call("POST", "/api/login/verify", {"challenge": challenge.token, "code": code})
+        if limited:
+            self.assert_limited(answer, limited, f"verifying for {challenge.typed}")
+            self.note("verify: failures capped")
+            return None
+        if not right:
+            assert answer.status_code == 401, f"a wrong code got {answer.status_code}"
+            assert answer.json()["error"]["code"] == "invalid_code"
+            self.count_failure(challenge)
+            self.note("verify: wrong code refused")
+            return None
+        if refusal:
+            assert answer.status_code == 401, f"a right code {refusal} was accepted: {answer.status_code}"
+            assert answer.json()["error"]["code"] == "invalid_code"
+            if refusal == "no customer has this address":
+                challenge.spent = True
+            self.note(f"verify: right code refused, {refusal}")
+            return None
+        assert answer.status_code == 200, f"a fresh right code was refused: {answer.status_code} {answer.text}"
+        customer = answer.json()["customer"]["id"]
+        assert customer == CUSTOMERS[challenge.email], customer
+        challenge.spent = True
+        self.note("verify: signed in")
+        self.opened.append(Session(answer.cookies[LOCAL_COOKIE], customer, self.now, self.now))
+        return self.opened[-1]
+
+    @rule(target=challenges, typed=st.sampled_from(EMAILS))
+    def ask_for_a_code(self, typed: str) -> Any:
+        return self.ask(typed)
+
+    @rule(target=challenges, challenge=challenges, after=st.sampled_from([0, 59, 60]), times=st.sampled_from([1, 2, 11]))
+    def resend(self, challenge: Challenge, after: int, times: int) -> Any:
+        """A customer pressing "send a new code": once, or again and again a minute apart."""
+        self.env.clock.advance(after)
+        sent = [self.ask(challenge.typed)]
+        for _ in range(times - 1):
+            self.env.clock.advance(61)
+            sent.append(self.ask(challenge.typed))
+        return multiple(*(c for c in sent if isinstance(c, Challenge)))
+
+    @rule(target=sessions, challenge=challenges)
+    def verify_the_right_code(self, challenge: Challenge) -> Any:
+        session = self.verify(challenge, challenge.code)
+        return multiple() if session is None else session
+
+    @precondition(lambda self: self.issued)
+    @rule(target=sessions)
+    def verify_the_newest_code(self) -> Any:
+        """What a customer does: the code from the last mail."""
+        return self.verify_the_right_code(self.issued[-1])
+
+    @rule(target=sessions, challenge=challenges, newest=st.booleans(), offset=st.integers(1, 999_999),
+          tries=st.sampled_from([1, 4, 5]), then_right=st.booleans())
+    def verify_wrong_codes(self, challenge: Challenge, newest: bool, offset: int, tries: int, then_right: bool) -> Any:
+        """Mistyped codes, for some code or the one just mailed, and perhaps the right one after them."""
+        challenge = self.issued[-1] if newest else challenge
+        for _ in range(tries):
+            self.verify(challenge, wrong(challenge.code, offset))
+        session = self.verify(challenge, challenge.code) if then_right else None
+        return multiple() if session is None else session
+
+    @precondition(lambda self: self.may_spend_budget)
+    @rule(challenge=challenges, offset=st.integers(1, 999_999))
+    def spend_the_failure_budget(self, challenge: Challenge, offset: int) -> None:
+        """A guesser's hundred wrong tries, through the store function the endpoint runs, in one
+        transaction where each sees the ones before it as sequential requests would (a hundred requests
+        would cost a second an example); the try after them goes over HTTP."""
+        self.may_spend_budget = False
+        state = self.env.app.state
+        code = wrong(challenge.code, offset)
+        tries = FAILURES_PER_EMAIL[0].count
+        outcomes = state.db.run(lambda conn: [
+            signin.verify_code(conn, state.secret, challenge.token, code, self.now) for _ in range(tries)])
+        for outcome in outcomes:
+            limited = wait(self.failures.get(challenge.email, []), LIMITS["fail"], self.now)
+            assert isinstance(outcome, APIError), f"a wrong code signed in as {outcome}"
+            if limited:
+                assert (outcome.status, outcome.headers.get("Retry-After")) == (429, str(limited)), outcome.message
+            else:
+                assert (outcome.status, outcome.code) == (401, "invalid_code"), outcome.message
+                self.count_failure(challenge)
+        self.verify(challenge, code)
+
+    @rule(seconds=STEPS)
+    def time_passes(self, seconds: int) -> None:
+        self.env.clock.advance(seconds)
+
+    @rule(session=sessions, newest=st.booleans(), later=st.sampled_from([0, 60, 1799, 1800]), log_out=st.booleans())
+    def use_the_session(self, session: Session, newest: bool, later: int, log_out: bool) -> None:
+        """Come back to the portal with some session or the latest one, at once or after a while, and
+        perhaps log out of it."""
+        session = self.opened[-1] if newest else session
+        self.env.clock.advance(later)
+        alive = session.alive(self.now)
+        answer = self.call("GET", "/api/portal", token=session.token)
+        if alive:
+            assert answer.status_code == 200, f"a live session was refused: {answer.text}"
+            assert answer.json()["customer"]["id"] == session.customer
+            if self.now - session.last_seen >= TOUCH_AFTER:
+                session.last_seen = self.now
+            self.note("portal: open")
+        else:
+            assert answer.status_code == 401, f"a dead session reached the portal: {answer.status_code}"
+            assert answer.json()["error"]["code"] == "not_signed_in"
+            self.note("portal: refused, " + ("logged out" if session.revoked else "idle"))
+        if log_out:
+            answer = self.call("POST", "/api/logout", {}, token=session.token)
+            assert answer.status_code == 204, answer.text
+            session.revoked = True
+            after = self.call("GET", "/api/portal", token=session.token)
+            assert after.status_code == 401, f"the session still works after logout: {after.status_code}"
+            self.note("logout" if alive else "logout of a dead session")
+
+    @invariant()
+    def every_sign_in_opened_exactly_one_session(self) -> None:
+        count = self.env.app.state.db.run(
+            lambda conn: conn.execute(sa.select(sa.func.count()).select_from(sessions)).scalar())
+        assert count == len(self.opened), f"{count} sessions in the store for {len(self.opened)} sign-ins"
+
+
+# What the run must have met at least once, or it proved less than it claims.
+OUTCOMES = {
+    "ask: sent", "ask: limited, one a minute", "ask: limited, ten an hour",
+    "verify: signed in", "verify: wrong code refused", "verify: failures capped",
+    "verify: right code refused, already used", "verify: right code refused, voided by a newer code",
+    "verify: right code refused, killed by five wrong tries", "verify: right code refused, older than ten minutes",
+    "verify: right code refused, no customer has this address",
+    "portal: open", "portal: refused, idle", "logout",
+}
+
+
+def test_sign_in_behaves_like_its_model(app, client, clock, settings):
+    env = Env(app, client, clock, Outbox(client, settings.outbox_dir))
+    run_state_machine_as_test(lambda: SignIn(env), settings=STATES)
+    assert OUTCOMES <= env.seen, f"never reached: {sorted(OUTCOMES - env.seen)}"
