@@ -115,7 +115,7 @@ def create_app(
             allow_headers=["Content-Type", "Idempotency-Key"],
             max_age=600,
         ),
-        Middleware(APIGuard, origins=config.origins),
+        Middleware(APIGuard, origins=config.origins, routes=ROUTES),
     ]
     handlers: dict[Any, Any] = {
         APIError: api_error,

@@ -8,6 +8,7 @@ from typing import Any, Iterable, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.errors import APIError, error_response
@@ -32,9 +33,10 @@ class Body(BaseModel):
 class APIGuard:
     """Refuses cross-site and malformed requests under /api/ and adds the API's headers."""
 
-    def __init__(self, app: ASGIApp, origins: Iterable[str]):
+    def __init__(self, app: ASGIApp, origins: Iterable[str], routes: Iterable[BaseRoute] = ()):
         self.app = app
         self.origins = set(origins)
+        self.routes = list(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
@@ -53,6 +55,10 @@ class APIGuard:
 
         await self.app(scope, receive, send_with_headers)
 
+    def _routed(self, scope: Scope) -> bool:
+        """Whether a route takes this path and method; if none does, the router's 404 or 405 is the answer."""
+        return not self.routes or any(route.matches(scope)[0] is Match.FULL for route in self.routes)
+
     def _refusal(self, request: Request) -> tuple[int, str, str] | None:
         origin = request.headers.get("origin")
         own = f"{request.url.scheme}://{request.url.netloc}"
@@ -61,7 +67,7 @@ class APIGuard:
             return 403, "cross_site", "Requests from this origin are not allowed."
         if request.headers.get("sec-fetch-site") == "cross-site" and not allowed:
             return 403, "cross_site", "Cross-site requests are not allowed."
-        if request.method in STATE_CHANGING:
+        if request.method in STATE_CHANGING and self._routed(request.scope):
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != "application/json":
                 return 415, "unsupported_media_type", "Send the request body as application/json."

@@ -44,6 +44,8 @@ class Operation:
     private: bool = True
     errors: tuple[int, ...] = ()
     query: tuple[tuple[str, dict[str, Any]], ...] = ()
+    # Whether the operation replays an Idempotency-Key; only those that change something do (SPEC section 6).
+    idempotent: bool = True
 
     def route(self) -> Route:
         return Route(self.path, self.endpoint, methods=[self.method.upper()])
@@ -66,9 +68,9 @@ def document(operations: list[Operation]) -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in ("id",) if "{" + name + "}" in op.path
         ] + [{"name": name, "in": "query", "required": False, "schema": schema} for name, schema in op.query]
-        if op.method in ("post", "patch", "delete") and op.private:
+        if op.method in ("post", "patch", "delete") and op.private and op.idempotent:
             parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                               "schema": {"type": "string", "maxLength": 255}})
+                               "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"}})
         if parameters:
             entry["parameters"] = parameters
         if op.body is not None:

@@ -141,7 +141,7 @@ async def add(request: Request) -> Response:
 
 OPERATIONS = [
     Operation("post", "/api/payment_methods/add", add, "Where to send the customer to add a payment method",
-              Body, answer=returns(url={"type": "string"})),
+              Body, answer=returns(url={"type": "string"}), idempotent=False),
     Operation("post", "/api/payment_methods/{id}/default", make_default, "Make a payment method the default",
               Body, answer=returns(customer=OBJECT), errors=(404,)),
     Operation("delete", "/api/payment_methods/{id}", remove, "Remove a payment method from the customer",

@@ -17,9 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.python import asgi
-from schemathesis.specs.openapi.checks import (
-    negative_data_rejection, positive_data_acceptance, unsupported_method,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.routing import Match
 
 from backend.config import Config, load_config
@@ -43,9 +41,8 @@ KNOWN = {
 }
 # positive_data_acceptance: the server checks more than the document can say (a real email address,
 # phone numbers, country codes, tax ids, configured reasons, "a price, a quantity or both"), so a
-# schema-valid request may rightly get a 400. unsupported_method: see test_a_method_the_path_does_not_take_is_405.
-EXCLUDED = [positive_data_acceptance, unsupported_method]
-UNCHECKED_KEY = "POST /api/payment_methods/add"
+# schema-valid request may rightly get a 400.
+EXCLUDED = [positive_data_acceptance]
 # Each operation's seed derives from this one and Hypothesis is derandomized: every run sends the same cases.
 CONFIG = schemathesis.Config.from_dict({"seed": 20260101})
 
@@ -82,7 +79,7 @@ PUBLIC = schema.exclude(lambda ctx: is_private(ctx.operation))
 PRIVATE = schema.include(lambda ctx: is_private(ctx.operation))
 
 
-def check_answer(case: Any, response: Any, excluded: tuple[Any, ...] = (), **kwargs: Any) -> None:
+def check_answer(case: Any, response: Any, **kwargs: Any) -> None:
     """Never a 5xx; every error JSON in the one shape (SPEC section 6); and schemathesis' checks of the
     status, content type and body against the document."""
     assert response.status_code < 500, f"{case.operation.label}: {response.status_code} {response.text[:300]}"
@@ -91,7 +88,7 @@ def check_answer(case: Any, response: Any, excluded: tuple[Any, ...] = (), **kwa
         error = json.loads(response.content)["error"]
         assert isinstance(error["code"], str) and error["code"], error
         assert isinstance(error["message"], str) and error["message"], error
-    case.validate_response(response, excluded_checks=[*EXCLUDED, *excluded], **kwargs)
+    case.validate_response(response, excluded_checks=EXCLUDED, **kwargs)
 
 
 @PUBLIC.parametrize()
@@ -188,10 +185,7 @@ def test_private_operations_signed_in_answer_as_documented(case, known, db, sess
         cookies = {SECURE_COOKIE: session}
         case.cookies = dict(cookies)
         response = case.call(cookies=cookies)
-        excluded = ()
-        if case.operation.label == UNCHECKED_KEY and meta.is_negative_at(ParameterLocation.HEADER):
-            excluded = (negative_data_rejection,)  # see test_idempotency_key_is_offered_only_where_it_is_checked
-        check_answer(case, response, transport_kwargs={"cookies": cookies}, excluded=excluded)
+        check_answer(case, response, transport_kwargs={"cookies": cookies})
     ok = 200 <= response.status_code < 300
     if case.path_parameters.get("id") in FOREIGN:
         assert not ok, f"{case.operation.label} reached {case.path_parameters['id']}"
@@ -199,8 +193,6 @@ def test_private_operations_signed_in_answer_as_documented(case, known, db, sess
         assert foreign_rows(db) == others, f"{case.operation.label} changed another customer's objects"
 
 
-@pytest.mark.xfail(strict=True, reason="APIGuard checks the media type before routing, so a method the path "
-                                       "does not take gets 415 'send application/json' instead of 405")
 @pytest.mark.parametrize("method, path", [("PUT", "/api/portal"), ("POST", "/api/portal"), ("PUT", "/api/customer")])
 def test_a_method_the_path_does_not_take_is_405(client, method, path):
     answer = client.request(method, path)
@@ -208,8 +200,6 @@ def test_a_method_the_path_does_not_take_is_405(client, method, path):
     assert answer.json()["error"]["code"] == "method_not_allowed"
 
 
-@pytest.mark.xfail(strict=True, reason="the document offers Idempotency-Key on POST /api/payment_methods/add, "
-                                       "which neither checks nor replays it; fixed, drop UNCHECKED_KEY too")
 def test_idempotency_key_is_offered_only_where_it_is_checked(client, outbox):
     operation = client.get("/api/openapi.json").json()["paths"]["/api/payment_methods/add"]["post"]
     offered = any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
