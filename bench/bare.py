@@ -3,7 +3,7 @@
     python bench/bare.py --port 8001
 
 One route, GET /, answering a small constant JSON object, served by uvicorn
-with the same arguments as `python -m backend serve` (backend/cli.py), so that
+with the same arguments as `python -m backend serve` (backend/cli.py's SERVER_OPTIONS), so that
 bench/load.py compares the backend's endpoints with what Starlette and uvicorn
 alone cost on the same server.
 """
@@ -11,12 +11,17 @@ alone cost on the same server.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from backend.cli import SERVER_OPTIONS  # noqa: E402 - the repository is not installed for bench scripts
 
 
 async def constant(request: Request) -> JSONResponse:
@@ -29,4 +34,4 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--port", type=int, default=8001)
     port = parser.parse_args().port
-    uvicorn.run(app, host="127.0.0.1", port=port, proxy_headers=False, server_header=False, log_level="info")
+    uvicorn.run(app, host="127.0.0.1", port=port, **SERVER_OPTIONS)
