@@ -34,6 +34,8 @@ from backend.store.database import Database, create_engine
 
 log = logging.getLogger("porch")
 HOUSEKEEPING_EVERY = 600
+# How long a stop waits for a mail or webhook in flight before it cancels the send.
+STOP_GRACE = 10
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -93,14 +95,15 @@ def create_app(
                     await db.call(_housekeeping, int(clock()))
                 await asyncio.sleep(HOUSEKEEPING_EVERY)
 
-        runs = (worker.run(), webhooks.run(), housekeeping()) if background else ()
-        tasks = [asyncio.create_task(run) for run in runs]
+        queues = [(queue, asyncio.create_task(queue.run())) for queue in (worker, webhooks)] if background else []
+        chores = [asyncio.create_task(housekeeping())] if background else []
         try:
             yield
         finally:
-            for task in tasks:
+            await asyncio.gather(*(queue.stop(task, STOP_GRACE) for queue, task in queues))
+            for task in chores:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*chores, return_exceptions=True)
             db.engine.dispose()
 
     middleware = [

@@ -55,9 +55,10 @@ class Worker:
         self.db = db
         self.clock = clock
         self.wake = asyncio.Event()
+        self.stopping = False
 
     async def run(self) -> None:
-        while True:
+        while not self.stopping:
             # Cleared before the pass, not after: a job queued during the pass wakes the next one.
             self.wake.clear()
             try:
@@ -77,8 +78,20 @@ class Worker:
         now = int(self.clock())
         jobs = await self.db.call(claim, self.table, now)
         for job in jobs:
+            if self.stopping:
+                break  # the rest wait out their lease and go to whichever process takes them next
             await self.handle(job, now)
         return len(jobs)
+
+    async def stop(self, task: asyncio.Task[None], grace: float) -> None:
+        """Finish the job in hand, then stop: cancelled mid-send, a mail that the server had
+        already accepted would stay unmarked and go out again once its lease ran out."""
+        self.stopping = True
+        self.wake.set()
+        try:
+            await asyncio.wait_for(task, grace)
+        except asyncio.TimeoutError:
+            pass  # wait_for cancelled the task: a job that hangs must not hold up the stop
 
     async def handle(self, job: Any, now: int) -> None:
         raise NotImplementedError

@@ -313,6 +313,30 @@ def test_a_code_asked_for_while_the_worker_sends_another_goes_out_without_waitin
         server.stop()
 
 
+def test_a_stop_lets_the_mail_in_flight_finish_so_it_is_not_sent_twice(sqlite_only, settings, config, clock, db):
+    # Cancelled mid-send, a mail the server had accepted would stay "sending" and go out again after its lease.
+    server = SMTPServer(free_port())
+    server.handler = held = HeldHandler()
+    server.start()
+    app = smtp_app(settings, config, clock, server.url, background=True)
+    try:
+        client = TestClient(app, base_url="http://localhost")
+        client.__enter__()
+        ask(client, "jenny@example.com")
+        assert held.holding.wait(10)
+        stopping = threading.Thread(target=client.__exit__, args=(None, None, None))
+        stopping.start()
+        wait_for(lambda: app.state.mail_worker.stopping, "the stop to begin", timeout=10)
+        held.release.set()
+        stopping.join(timeout=30)
+        assert not stopping.is_alive()
+        assert server.next().rcpt_tos == ["jenny@example.com"]
+        statuses = db.run(lambda conn: conn.execute(sa.select(mail_queue.c.status)).scalars().all())
+        assert statuses == ["sent"]
+    finally:
+        server.stop()
+
+
 def test_a_backlog_larger_than_one_batch_goes_out_without_waiting_for_the_poll(
     sqlite_only, settings, config, clock, db, smtp, monkeypatch
 ):
