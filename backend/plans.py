@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,6 +29,9 @@ from backend.subscriptions import (
 
 
 class ChangeRequest(Body):
+    # Said in the document too, so that a client knows an empty change is refused.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     price: str | None = Field(None, max_length=255, description="A price listed by GET /api/plans.")
     quantity: int | None = Field(None, strict=True, description="Only where the plan's quantity is adjustable.")
 
