@@ -17,17 +17,6 @@ class Limit:
     seconds: int
 
 
-def lock(conn: sa.Connection, *keys: str) -> None:
-    """Hold these keys until the transaction ends, so that a check and its record are one step.
-
-    SQLite's writing transactions are serial already; on PostgreSQL two requests could
-    both pass a check before either records, so each key takes an advisory lock,
-    in sorted order so that two requests locking the same keys cannot deadlock."""
-    if conn.dialect.name == "postgresql":
-        for key in sorted(set(keys)):
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
-
-
 # Built once: building a statement costs more than running it, and sign-in runs several.
 NEWEST = (
     sa.select(rate_events.c.at)

@@ -12,6 +12,7 @@ from backend import keys, ratelimit
 from backend.errors import APIError
 from backend.ratelimit import Limit
 from backend.store import billing
+from backend.store.database import hold
 from backend.store.tables import challenges, mail_queue
 
 CODE_LIFETIME = 600
@@ -72,7 +73,7 @@ def request_code(
     email_lower = email.lower()
     email_key = "send:email:" + keys.digest(secret, "rate", email_lower)
     address_key = "send:address:" + client
-    ratelimit.lock(conn, email_key, address_key)
+    hold(conn, email_key, address_key)
     wait = max(
         ratelimit.retry_after(conn, email_key, SENDS_PER_EMAIL, now),
         ratelimit.retry_after(conn, address_key, SENDS_PER_ADDRESS, now),
@@ -120,7 +121,7 @@ def verify_code(conn: sa.Connection, secret: bytes, challenge: str, code: str, n
     if row is None:
         return invalid_code()
     failure_key = "fail:email:" + keys.digest(secret, "rate", row.email_lower)
-    ratelimit.lock(conn, failure_key)
+    hold(conn, failure_key)
     wait = ratelimit.retry_after(conn, failure_key, FAILURES_PER_EMAIL, now)
     if wait:
         return rate_limited(wait)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from backend import jsonio
 from backend.store import tables
+from backend.store.database import hold
 
 # import file key -> (table, Stripe "object" value)
 KINDS = {
@@ -118,12 +119,8 @@ def subscriptions_of(conn: sa.Connection, customer_id: str) -> list[dict[str, An
 
 
 def lock_customer(conn: sa.Connection, customer_id: str) -> None:
-    """Serialise one customer's changes until the transaction ends, so two at once cannot lose one.
-
-    SQLite's write transactions begin IMMEDIATE and are serial already; PostgreSQL
-    takes a transaction-scoped advisory lock on the customer."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:customer))"), {"customer": customer_id})
+    """Serialise one customer's changes until the transaction ends, so two at once cannot lose one."""
+    hold(conn, "customer:" + customer_id)
 
 
 def get(conn: sa.Connection, kind: str, object_id: str) -> dict[str, Any] | None:

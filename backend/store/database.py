@@ -14,8 +14,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions; a test keeps it equal to Alembic's head.
 # Knowing it lets a start on an up-to-date schema skip importing Alembic (~85 ms).
 HEAD = "0002"
-# Any fixed number, the same in every process: PostgreSQL's advisory locks are named by integers.
-MIGRATION_LOCK = 7_270_800_001
 CONNECT_TIMEOUT = 5
 T = TypeVar("T")
 
@@ -31,12 +29,12 @@ def _engine_url(url: str) -> str:
 
 def create_engine(url: str) -> sa.Engine:
     sqlite = url.startswith("sqlite:")
-    # A server can drop connections (restart, failover); a SQLite file cannot, and a ping per request costs.
     connect_args = {}
     if not sqlite and "connect_timeout" not in sa.engine.make_url(url).query:
         # A server that does not answer (hung, or its host gone) costs a request a few seconds
         # and a 503, not psycopg's default wait of 130 s with a worker thread held all along.
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    # A server can drop connections (restart, failover); a SQLite file cannot, and a ping per request costs.
     engine = sa.create_engine(_engine_url(url), pool_pre_ping=not sqlite, connect_args=connect_args)
     if sqlite:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -91,11 +89,24 @@ def migrate(engine: sa.Engine) -> None:
     from alembic import command
 
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Several processes starting at once would each create the tables; the first to take
-            # the lock migrates, and the others then find the schema at head and do nothing.
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        # Several processes starting at once would each create the tables; the first to take
+        # the lock migrates, and the others then find the schema at head and do nothing.
+        hold(connection, "porch:migrations")
         command.upgrade(_alembic(connection), "head")
+
+
+HOLD = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+
+
+def hold(conn: sa.Connection, *names: str) -> None:
+    """Hold these named locks until the transaction ends, so that what it checks and then
+    writes is one step for every process.
+
+    On PostgreSQL they are advisory locks, taken in sorted order so that two transactions
+    wanting the same names cannot deadlock. SQLite's writing transactions are serial already."""
+    if conn.dialect.name == "postgresql":
+        for name in sorted(set(names)):
+            conn.execute(HOLD, {"name": name})
 
 
 def pending_migrations(engine: sa.Engine) -> bool:
