@@ -70,10 +70,14 @@ def main(config_path: Path, out_dir: Path, strict: bool) -> None:
         click.echo(f"warning: {warning}", err=True)
 
     seconds = time.perf_counter() - started
-    click.echo(f"Built {out_dir} from {config_path} in {seconds:.2f} s: {len(result.pages)} pages, {result.files} files.")
+    languages = f"{len(result.locales)} locales" if len(result.locales) > 1 else result.locales[0]
+    click.echo(
+        f"Built {out_dir} from {config_path} in {seconds:.2f} s: {len(result.pages)} pages in {languages}, {result.files} files."
+    )
     for page, weight in result.weights.items():
+        heaviest = f" ({result.heaviest[page]}, the heaviest)" if len(result.locales) > 1 else ""
         click.echo(
-            f"  {PAGES[page]:<18} {weight / 1024:5.1f} KB compressed with all it loads (budget {BUDGETS[page] // 1024} KB)"
+            f"  {PAGES[page]:<18} {weight / 1024:5.1f} KB compressed with all it loads{heaviest} (budget {BUDGETS[page] // 1024} KB)"
         )
 
 

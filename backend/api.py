@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, portal, sessions, signin
+from backend import auth, i18n, portal, sessions, signin
 from backend.errors import APIError
 from backend.guards import Body, json_body
 from backend.jsonio import JSONResponse
@@ -19,7 +19,10 @@ from backend.store import billing
 
 class CodeRequest(Body):
     email: str = Field(max_length=320, json_schema_extra={"format": "email"})
-    locale: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    locale: str | None = Field(
+        None, pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$",
+        description="The language of the code email, such as de or pt-BR; else the Accept-Language header's.",
+    )
 
 
 class VerifyRequest(Body):
@@ -37,7 +40,10 @@ async def login_code(request: Request) -> Response:
     body = await json_body(request, CodeRequest)
     email = signin.normalise_email(body.email)
     state = request.app.state
-    challenge = await state.db.call(signin.request_code, state.secret, email, auth.client_address(request), auth.now(request), body.locale)
+    config = state.config
+    asked = [body.locale] if body.locale else i18n.accepted(request.headers.get("accept-language", ""))
+    locale = i18n.match(asked, config.locales.offered) or config.locales.default
+    challenge = await state.db.call(signin.request_code, state.secret, email, auth.client_address(request), auth.now(request), locale)
     state.mail_worker.wake.set()
     return JSONResponse({"challenge": challenge}, status_code=202)
 

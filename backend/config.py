@@ -18,6 +18,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from backend.i18n import LOCALES, canonical
+
 CancellationReasonOption = Literal[
     "too_expensive",
     "missing_features",
@@ -77,6 +79,13 @@ def _env_name(value: str) -> str:
     if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
         raise _fail("an environment variable name", "use capitals, digits and _, such as PORCH_WEBHOOK_SECRET")
     return value
+
+
+def _locale(value: str) -> str:
+    found = canonical(value)
+    if found is None:
+        raise _fail("a locale Porch has, such as de or pt-BR", "use one of: " + ", ".join(LOCALES))
+    return found
 
 
 def _mail_address(value: str) -> str:
@@ -239,6 +248,32 @@ class Email(Section):
         return value
 
 
+class Locales(Section):
+    """The languages the pages are built in. Each visitor gets the one their browser asks for."""
+
+    available: list[Annotated[str, AfterValidator(_locale)]] = Field(
+        default_factory=list,
+        description="Locales to build, such as [en, de, fr]; empty means every locale Porch has. One locale fixes the language.",
+    )
+    default: Annotated[str, AfterValidator(_locale)] = Field(
+        "en", description="The language of the pages at the site's root, and for visitors whose browser asks for none of the available ones."
+    )
+
+    @field_validator("default")
+    @classmethod
+    def _among_available(cls, value: str, info: ValidationInfo) -> str:
+        available = info.data.get("available") or []
+        if available and value not in available:
+            raise _fail("one of the available locales (" + ", ".join(available) + ")", f"add {value} to locales.available, or choose one of them")
+        return value
+
+    @property
+    def offered(self) -> list[str]:
+        """The locales to build, the default first."""
+        rest = [locale for locale in (self.available or LOCALES) if locale != self.default]
+        return [self.default, *dict.fromkeys(rest)]
+
+
 class Webhook(Section):
     url: str = Field(description="The receiver's https URL.")
     secret_env: str = Field(description="Name of the environment variable that holds the signing secret.")
@@ -261,6 +296,7 @@ class Config(Section):
     )
     features: Features = Features()
     email: Email = Email()
+    locales: Locales = Locales()
     webhooks: list[Webhook] = Field(default_factory=list)
 
     _return = field_validator("default_return_url")(classmethod(lambda cls, v: _https_url(v)))

@@ -19,17 +19,18 @@ import re
 import shutil
 import tempfile
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import brotli
-from babel import Locale, UnknownLocaleError
-from babel.support import NullTranslations, Translations
+from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from backend import addresses
+from backend.i18n import ALIASES, SOURCE, direction, folder, native_name, plural_samples, translations
 from backend.markup import headline_html
 from backend.config import FONTS, Config
 
@@ -38,12 +39,15 @@ PAGES = {
     "index": "index.html", "login": "login/index.html", "portal": "portal/index.html",
     "receipt": "receipt/index.html", "embed": "embed.html",
 }
+# Page name -> the address it is reached at, below the site's root or a locale's folder.
+PAGE_PATHS = {name: path.removesuffix("index.html") for name, path in PAGES.items()}
 # Pages that run scripts and call the API.
 SCRIPTED = ("login", "portal", "receipt")
 PAGE_CACHE = "no-cache"
 ASSET_CACHE = "public, max-age=31536000, immutable"
 # Compressed bytes of a page and everything it loads (one round trip for sign-in).
 BUDGETS = {"login": 14 * 1024, "portal": 28 * 1024, "receipt": 28 * 1024}
+AA = 4.5  # WCAG 2.2 AA contrast for text
 COMPRESSIBLE = (".html", ".css", ".js", ".svg", ".json")
 # Page surfaces, light and dark; link colours are derived from the accent to stay readable on them.
 SURFACES = {
@@ -69,13 +73,19 @@ class BuildResult:
     out_dir: Path
     pages: list[str]  # written pages, relative to out_dir
     assets: dict[str, str]  # page and kind -> public path, such as "login.js" -> "/assets/js/login.3f9a1c2b.js"
-    weights: dict[str, int]  # page name -> brotli bytes of the page and everything it loads
+    weights: dict[str, int]  # page name -> brotli bytes of the page and everything it loads, in its heaviest locale
+    heaviest: dict[str, str]  # page name -> that locale
+    locales: list[str]  # built, the default (at the root) first
     files: int  # files written, compressed copies included
     warnings: list[str]
 
 
-def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path, locale: str = "en") -> BuildResult:
-    """Render the site for `config` into `out_dir`, replacing what was there only once all of it is written."""
+def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) -> BuildResult:
+    """Render the site for `config` into `out_dir`, replacing what was there only once all of it is written.
+
+    The default locale's pages are at the root (/login/); every other locale's under its tag
+    (/de/login/). With more than one locale, each page starts with locale.js, which sends a
+    visitor of a root page on to the locale their browser or a `?locale=` asks for."""
     config_dir, site_dir, out_dir = config_dir.resolve(), site_dir.resolve(), out_dir.resolve()
     _check_out_dir(out_dir, [site_dir, config_dir, Path.cwd()])
     warnings: list[str] = []
@@ -85,14 +95,16 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path, 
         tmp.chmod(0o755)  # mkdtemp makes it private; a web server must read it
 
         # 1. Assets: the site's CSS and JS and the merchant's theme, joined per page as the pages
-        #    ask (step 2); the merchant's images. All fingerprinted.
-        direction = _text_direction(locale)  # an unknown locale stops the build here
+        #    ask (step 2); the merchant's images. All fingerprinted, and shared by every locale.
         sources: dict[str, str] = {}
         for folder in ("css", "js"):
             for source in sorted((site_dir / "assets" / folder).glob("*.*")):
                 sources[f"{folder}/{source.name}"] = strip_comments(source.read_text(encoding="utf-8"), js=folder == "js")
-        env = _environment(site_dir, locale)
-        theme = _render(env, "theme.css", theme_colors(config), font=FONTS[config.branding.font])
+        colors, adjusted = theme_colors(config)
+        warnings += adjusted
+        # One environment for every locale, so each template is compiled once; its translations are swapped per locale.
+        env = _environment(site_dir)
+        theme = _render(env, "theme.css", colors, font=FONTS[config.branding.font])
         sources["css/theme.css"] = strip_comments(theme, js=False)
         assets: dict[str, str] = {}
 
@@ -108,24 +120,7 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path, 
 
         icon = _branding_image("icon", config.branding.icon, config_dir, tmp, warnings)
         logo = _branding_image("logo", config.branding.logo, config_dir, tmp, warnings)
-        # Asked for only when a customer edits an address, so the portal does not load it up front.
-        names = json.dumps(country_names(locale), ensure_ascii=False, separators=(",", ":"))
-        countries_url = _write_asset(tmp, "json", "countries.json", names.encode())
 
-        # 2. Pages.
-        context = {
-            "config": config,
-            "business": config.business,
-            "features": config.features,
-            "headline": Markup(headline_html(config.business.headline)),
-            "icon": icon,
-            "logo": logo,
-            "bundle": bundle,
-            "login_action": (config.login_link.url or "").rstrip("/") + "/login/",
-            "lang": locale.replace("_", "-"),
-            "dir": direction,
-            "countries_url": countries_url,
-        }
         pages = ["index", "portal", "embed"]
         if config.features.invoice_history.enabled:
             pages.insert(2, "receipt")
@@ -135,19 +130,56 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path, 
             warnings.append("login_link.enabled is false: no sign-in page was built and customers cannot sign in")
         if not config.login_link.url:
             warnings.append("login_link.url is not set: embed.html points to a relative /login/")
-        for page in pages:
-            _write(tmp / PAGES[page], _render(env, f"{page}.html", context, page=page).encode())
 
-        # 3. Precompressed copies, headers, page weights.
-        for path in sorted(p for p in tmp.rglob("*") if p.suffix in COMPRESSIBLE):
-            _write(path.with_name(path.name + ".gz"), gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
-            _write(path.with_name(path.name + ".br"), brotli.compress(path.read_bytes(), quality=11))
+        # 2. Pages, once per locale.
+        locales = config.locales.offered
+        languages = {locale: native_name(locale) for locale in sorted(locales, key=lambda l: _sort_key(native_name(l)))}
+        written: list[str] = []
+        for locale in locales:
+            base = "/" if locale == config.locales.default else f"/{locale}/"
+            env.install_gettext_translations(translations(locale, site_dir / "locales"), newstyle=True)  # type: ignore[attr-defined]
+            # Asked for only when a customer edits an address, so the portal does not load it up front.
+            names = json.dumps(country_names(locale), ensure_ascii=False, separators=(",", ":"))
+            context = {
+                "config": config,
+                "business": config.business,
+                "features": config.features,
+                "headline": Markup(headline_html(config.business.headline)),
+                "icon": icon,
+                "logo": logo,
+                "bundle": bundle,
+                "login_action": (config.login_link.url or "").rstrip("/") + base + "login/",
+                "lang": locale,
+                "dir": direction(locale),
+                "base": base,
+                "default_locale": config.locales.default,
+                "aliases": {tag: alias for tag, alias in ALIASES.items() if alias in locales},
+                "languages": languages if len(locales) > 1 else {},
+                "plural_samples": plural_samples(locale),
+                "countries_url": _write_asset(tmp, "json", "countries.json", names.encode()),
+            }
+            for page in pages if base == "/" else localized(pages):
+                path = base.lstrip("/") + PAGES[page]
+                _write(tmp / path, _render(env, f"{page}.html", context, page=page, page_path=PAGE_PATHS[page]).encode())
+                written.append(path)
+
+        # 3. Precompressed copies, headers, page weights (the heaviest locale's, per page).
+        # Brotli and zlib let go of the GIL while they work, so threads use every core.
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(_precompress, sorted(p for p in tmp.rglob("*") if p.suffix in COMPRESSIBLE)))
         _write(tmp / "_headers", headers_file(config, pages).encode())
-        weights = {page: page_weight(tmp, PAGES[page]) for page in pages if page in BUDGETS}
-        for page, weight in weights.items():
-            if weight > BUDGETS[page]:
+        weights: dict[str, int] = {}
+        heaviest: dict[str, str] = {}
+        for page in (p for p in pages if p in BUDGETS):
+            for locale in locales:
+                prefix = "" if locale == config.locales.default else f"{locale}/"
+                weight = page_weight(tmp, prefix + PAGES[page])
+                if weight > weights.get(page, -1):
+                    weights[page], heaviest[page] = weight, locale
+            if weights[page] > BUDGETS[page]:
                 warnings.append(
-                    f"{PAGES[page]} weighs {weight} bytes compressed with what it loads, over its budget of {BUDGETS[page]}"
+                    f"{PAGES[page]} ({heaviest[page]}) weighs {weights[page]} bytes compressed with what it loads, "
+                    f"over its budget of {BUDGETS[page]}"
                 )
         files = sum(1 for p in tmp.rglob("*") if p.is_file())
 
@@ -156,7 +188,7 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path, 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return BuildResult(out_dir, [PAGES[p] for p in pages], assets, weights, files, warnings)
+    return BuildResult(out_dir, written, assets, weights, heaviest, locales, files, warnings)
 
 
 def security_headers(config: Config, page: str) -> dict[str, str]:
@@ -209,39 +241,67 @@ def asset_headers() -> dict[str, str]:
 
 def headers_file(config: Config, pages: list[str]) -> str:
     """`_headers` in the Netlify / Cloudflare Pages format. Pages are listed one by one
-    (not /*) because those hosts join the values of every rule that matches a path."""
+    (not /*) because those hosts join the values of every rule that matches a path. The other
+    locales' copies share a rule per page through a `:locale` placeholder, which matches one
+    path segment, so no rule matches a page of another kind and Cloudflare's 100-rule cap holds."""
     blocks = [("/assets/*", asset_headers())]
-    for page in pages:
-        headers = {"Cache-Control": PAGE_CACHE, **security_headers(config, page)}
-        path = "/" + PAGES[page]
-        blocks.append((path, headers))
-        if path.endswith("/index.html"):
-            blocks.append((path.removesuffix("index.html"), headers))
+    prefixes = ["/"] + (["/:locale/"] if len(config.locales.offered) > 1 else [])
+    for prefix in prefixes:
+        for page in pages if prefix == "/" else localized(pages):
+            headers = {"Cache-Control": PAGE_CACHE, **security_headers(config, page)}
+            path = prefix + PAGES[page]
+            blocks.append((path, headers))
+            if path.endswith("/index.html"):
+                blocks.append((path.removesuffix("index.html"), headers))
     return "\n".join(path + "\n" + "".join(f"  {k}: {v}\n" for k, v in headers.items()) for path, headers in blocks)
 
 
-def theme_colors(config: Config) -> dict[str, object]:
-    """The merchant's colours plus the text and link colours that stay readable with them."""
+def localized(pages: list[str]) -> list[str]:
+    """The pages each locale's folder has. The root's index.html only sends visitors on to a page
+    (which then picks the language), and a rule for /:locale/ would also match /login/."""
+    return [page for page in pages if page != "index"]
+
+
+def theme_colors(config: Config) -> tuple[dict[str, object], list[str]]:
+    """The merchant's colours plus the text and link colours that stay readable with them (WCAG AA,
+    4.5:1), and a warning for each colour that had to change to get there. In dark mode links are
+    always lightened to read on the dark surface; that is the design, not a correction, so it is silent."""
     brand, accent = config.branding.brand_color, config.branding.accent_color
+    warnings: list[str] = []
+    on_brand = _readable_on(brand)
+    if contrast(on_brand, brand) < AA:
+        fixed = _legible(brand, on_brand)
+        warnings.append(
+            f'branding.brand_color "{brand}" gives its text only {contrast(on_brand, brand):.1f}:1 contrast; '
+            f'the header and buttons use "{fixed}" ({contrast(on_brand, fixed):.1f}:1) so that they stay readable'
+        )
+        brand = fixed
+    light_link = _legible(accent, SURFACES["light"]["bg"])
+    if light_link != accent:
+        warnings.append(
+            f'branding.accent_color "{accent}" reads at only {contrast(accent, SURFACES["light"]["bg"]):.1f}:1 on the page; '
+            f'links and focus rings use "{light_link}" ({contrast(light_link, SURFACES["light"]["bg"]):.1f}:1) so that they stay readable'
+        )
     return {
         "brand": brand,
-        "on_brand": _readable_on(brand),
+        "on_brand": on_brand,
         "accent": accent,
         "on_accent": _readable_on(accent),
-        "light": {**SURFACES["light"], "link": _legible(accent, SURFACES["light"]["bg"])},
+        "light": {**SURFACES["light"], "link": light_link},
         "dark": {**SURFACES["dark"], "link": _legible(accent, SURFACES["dark"]["surface"])},
-    }
+    }, warnings
 
 
 def country_names(locale: str) -> list[tuple[str, str]]:
     """(code, name) of every country the API accepts, named in `locale` and in that language's alphabetical order."""
-    names = Locale.parse(locale).territories
+    names = Locale.parse(folder(locale)).territories
     english = Locale("en").territories
+    return sorted(((code, names.get(code) or english[code]) for code in addresses.countries()), key=lambda item: _sort_key(item[1]))
 
-    def key(item: tuple[str, str]) -> str:
-        return "".join(c for c in unicodedata.normalize("NFKD", item[1]) if not unicodedata.combining(c)).casefold()
 
-    return sorted(((code, names.get(code) or english[code]) for code in addresses.countries()), key=key)
+def _sort_key(name: str) -> str:
+    """Alphabetical order across accents: Ö sorts with O, not after Z."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()
 
 
 def page_weight(root: Path, page: str) -> int:
@@ -282,7 +342,7 @@ def fingerprinted(name: str, data: bytes) -> str:
     return f"{stem}.{hashlib.sha256(data).hexdigest()[:8]}.{suffix}" if dot else f"{name}.{hashlib.sha256(data).hexdigest()[:8]}"
 
 
-def _environment(site_dir: Path, locale: str) -> Environment:
+def _environment(site_dir: Path) -> Environment:
     templates = site_dir / "templates"
     if not templates.is_dir():
         raise BuildError(f"{templates} is missing: site/ must hold templates/, assets/ and locales/")
@@ -294,8 +354,7 @@ def _environment(site_dir: Path, locale: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    translations: NullTranslations = Translations.load(str(site_dir / "locales"), [locale, "en"], domain="messages")
-    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(translations(SOURCE), newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
@@ -305,14 +364,6 @@ def _render(env: Environment, name: str, context: dict[str, object], **extra: ob
     except TemplateError as exc:
         where = f"{getattr(exc, 'filename', None) or name}:{getattr(exc, 'lineno', None) or '?'}"
         raise BuildError(f"template {where}: {exc.message or exc}") from None
-
-
-def _text_direction(locale: str) -> str:
-    try:
-        order = Locale.parse(locale).character_order
-    except (UnknownLocaleError, ValueError):
-        raise BuildError(f"unknown locale {locale!r}: use a code such as en, de or pt_BR") from None
-    return "rtl" if order == "right-to-left" else "ltr"
 
 
 def _branding_image(key: str, value: str | None, config_dir: Path, out: Path, warnings: list[str]) -> str | None:
@@ -342,6 +393,12 @@ def _write_asset(root: Path, folder: str, name: str, data: bytes) -> str:
     relative = f"assets/{folder}/{fingerprinted(name, data)}"
     _write(root / relative, data)
     return "/" + relative
+
+
+def _precompress(path: Path) -> None:
+    data = path.read_bytes()
+    _write(path.with_name(path.name + ".gz"), gzip.compress(data, compresslevel=9, mtime=0))
+    _write(path.with_name(path.name + ".br"), brotli.compress(data, quality=11))
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -392,7 +449,7 @@ def _readable_on(background: str) -> str:
     return "#ffffff" if contrast("#ffffff", background) >= contrast("#111111", background) else "#111111"
 
 
-def _legible(color: str, background: str, ratio: float = 4.5) -> str:
+def _legible(color: str, background: str, ratio: float = AA) -> str:
     """`color`, mixed step by step toward black or white until it reads on `background`."""
     target = 0 if _luminance(background) > 0.18 else 255
     rgb = [int(color[i : i + 2], 16) for i in (1, 3, 5)]

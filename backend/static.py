@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from fnmatch import fnmatchcase
+import re
 from pathlib import Path
 
 from starlette.datastructures import Headers
@@ -33,6 +33,15 @@ def read_header_rules(path: Path) -> list[tuple[str, list[tuple[str, str]]]]:
     return rules
 
 
+def rule_matches(pattern: str, path: str) -> bool:
+    """Whether a `_headers` path pattern matches a request path: `*` matches anything, `:name` one segment."""
+    regex = "".join(
+        ".*" if part == "*" else "[^/]+" if part.startswith(":") else re.escape(part)
+        for part in re.split(r"(\*|:\w+)", pattern) if part
+    )
+    return re.fullmatch(regex, path) is not None
+
+
 def accepted_codings(header: str) -> set[str]:
     """The content codings an Accept-Encoding header takes: case-insensitive, and `br;q=0` refuses br."""
     taken = set()
@@ -58,7 +67,7 @@ class Site(StaticFiles):
             raise HTTPException(status_code=404)
         response = await super().get_response(path, scope)
         for pattern, headers in self.rules:
-            if fnmatchcase(scope["path"], pattern):
+            if rule_matches(pattern, scope["path"]):
                 for name, value in headers:
                     response.headers[name] = value
         return response

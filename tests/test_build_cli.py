@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,9 @@ def run(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    (tmp_path / "config.yaml").write_text("business:\n  name: Acme\nlogin_link:\n  url: https://billing.acme.example\n")
+    (tmp_path / "config.yaml").write_text(
+        "business:\n  name: Acme\nlogin_link:\n  url: https://billing.acme.example\nlocales: {available: [en, de]}\n"
+    )
     return tmp_path
 
 
@@ -30,11 +33,18 @@ def test_builds_public_from_config_yaml_by_default(folder: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("Built public from config.yaml in ") and lines[0].endswith(": 5 pages, 40 files.")
-    assert lines[1].startswith("  login/index.html ") and lines[1].endswith("(budget 14 KB)")
+    assert lines[0].startswith("Built public from config.yaml in ") and lines[0].endswith(": 9 pages in 2 locales, 58 files.")
+    assert re.fullmatch(r"  login/index.html +\d+\.\d KB compressed with all it loads \((en|de), the heaviest\) \(budget 14 KB\)", lines[1])
     assert lines[2].startswith("  portal/index.html ") and lines[2].endswith("(budget 28 KB)")
     assert lines[3].startswith("  receipt/index.html ") and lines[3].endswith("(budget 28 KB)")
-    assert (folder / "public/login/index.html").is_file()
+    assert (folder / "public/login/index.html").is_file() and (folder / "public/de/login/index.html").is_file()
+
+
+def test_one_locale_is_named_in_the_summary(folder: Path) -> None:
+    (folder / "config.yaml").write_text("locales: {available: [ja], default: ja}\n")
+    lines = run(folder).stdout.splitlines()
+    assert lines[0].endswith(": 5 pages in ja, 40 files.")
+    assert lines[1].startswith("  login/index.html ") and lines[1].endswith(" KB compressed with all it loads (budget 14 KB)")
 
 
 def test_config_and_out_come_from_options_or_the_environment(folder: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend.config import ConfigError, json_schema, load_config, parse_config
+from backend.i18n import LOCALES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +94,7 @@ def test_unknown_keys_are_warnings_with_the_known_ones_listed():
         'config.yaml:3: business.colour: expected a known key, found an unknown key. '
         "Hint: remove it, or use one of: name, headline, privacy_policy_url, terms_of_service_url, support_email.",
         "config.yaml:4: themes: expected a known key, found an unknown key. Hint: remove it, or use one of: "
-        "business, branding, login_link, default_return_url, allowed_origins, features, email, webhooks.",
+        "business, branding, login_link, default_return_url, allowed_origins, features, email, locales, webhooks.",
     ]
 
 
@@ -169,5 +170,30 @@ def test_the_published_json_schema_is_current():
 
 def test_the_json_schema_knows_every_top_level_key():
     assert set(json_schema()["properties"]) == {
-        "business", "branding", "login_link", "default_return_url", "allowed_origins", "features", "email", "webhooks",
+        "business", "branding", "login_link", "default_return_url", "allowed_origins", "features", "email", "locales",
+        "webhooks",
     }
+
+
+def test_locales_default_to_every_one_with_the_default_first():
+    config, _ = parse_config("")
+    assert config.locales.offered == list(LOCALES)
+    config, _ = parse_config("locales: {available: [fr, DE, pt_br], default: pt-BR}\n")
+    assert config.locales.offered == ["pt-BR", "fr", "de"]
+    config, _ = parse_config("locales: {available: [de], default: de}\n")
+    assert config.locales.offered == ["de"]
+
+
+def test_locale_errors_name_the_locales_porch_has():
+    with pytest.raises(ConfigError) as caught:
+        parse_config("locales:\n  available: [de, klingon]\n  default: fr\nbusiness: {name: Acme}\n")
+    assert [str(p) for p in caught.value.problems] == [
+        'config.yaml:2: locales.available[1]: expected a locale Porch has, such as de or pt-BR, found "klingon". '
+        "Hint: use one of: " + ", ".join(LOCALES) + ".",
+    ]
+    with pytest.raises(ConfigError) as caught:
+        parse_config("locales:\n  available: [de, fr]\n  default: en\n")
+    assert [str(p) for p in caught.value.problems] == [
+        'config.yaml:3: locales.default: expected one of the available locales (de, fr), found "en". '
+        "Hint: add en to locales.available, or choose one of them.",
+    ]

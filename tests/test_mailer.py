@@ -149,6 +149,29 @@ def test_a_code_request_mails_one_message_with_the_code_to_the_stored_address(ma
     assert answer.json()["customer"]["id"] == "cus_jenny"
 
 
+def test_the_code_mail_is_in_the_language_of_the_page_that_asked(mail_client, smtp):
+    mail_client.post("/api/login/code", json={"email": "jenny@example.com", "locale": "de"})
+    deliver(mail_client)
+    german = smtp.next()
+    assert german.message["Subject"] == f"Ihr Anmeldecode für Acme: {german.code}"
+    assert "Fragen? Schreiben Sie an help@acme.example." in german.message.get_content()
+    # The page's own tag names it; a tag the portal lacks falls back to its language, then to the default.
+    mail_client.post("/api/login/code", json={"email": "kim@example.com", "locale": "ja-JP"})
+    deliver(mail_client)
+    assert smtp.next().message["Subject"].startswith("Acmeのログインコード")
+
+
+def test_without_a_locale_the_mail_follows_accept_language_then_the_default(settings, clock, db, smtp):
+    limited = parse_config(f'business: {{name: Acme}}\nemail: {{from: "{FROM}"}}\nlocales: {{available: [fr, ar], default: fr}}\n')[0]
+    with TestClient(smtp_app(settings, limited, clock, smtp.url), base_url="http://localhost") as client:
+        client.post("/api/login/code", json={"email": "jenny@example.com"}, headers={"Accept-Language": "de, ar;q=0.5"})
+        deliver(client)
+        assert smtp.next().message["Subject"].startswith("رمز تسجيل الدخول")
+        client.post("/api/login/code", json={"email": "kim@example.com", "locale": "de"})
+        deliver(client)
+        assert smtp.next().message["Subject"].startswith("Votre code de connexion")
+
+
 def test_an_unknown_address_gets_the_same_answer_and_no_mail(mail_client, smtp, db):
     known = ask(mail_client, "jenny@example.com")
     unknown = ask(mail_client, "nobody@example.com")

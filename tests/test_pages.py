@@ -14,11 +14,11 @@ import brotli
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from babel.messages.pofile import read_po, write_po
 
 from backend import addresses
 from backend.config import FONTS, load_config, parse_config
+from backend.i18n import LOCALES
 from backend.markup import headline_html
 from backend.pages import (
     ASSET_CACHE,
@@ -46,7 +46,12 @@ allowed_origins: [https://acme.example]
 """
 
 
-def build(tmp_path: Path, text: str = ACME, files: dict[str, bytes] | None = None, site: Path = SITE, locale: str = "en"):
+def build(tmp_path: Path, text: str = ACME, files: dict[str, bytes] | None = None, site: Path = SITE,
+          locales: tuple[str, ...] = ("en",)):
+    """Build `text` with only `locales` (the first is the default) unless it names its own: one
+    locale keeps these tests quick; the sample config's test builds them all."""
+    if "locales:" not in text:
+        text += f"locales: {{available: [{', '.join(locales)}], default: {locales[0]}}}\n"
     conf = tmp_path / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     for name, data in (files or {}).items():
@@ -55,7 +60,7 @@ def build(tmp_path: Path, text: str = ACME, files: dict[str, bytes] | None = Non
     (conf / "config.yaml").write_text(text, encoding="utf-8")
     config, _ = load_config(conf / "config.yaml")
     out = tmp_path / "public"
-    return build_site(config, conf, site, out, locale=locale), out, config
+    return build_site(config, conf, site, out), out, config
 
 
 class Tags(HTMLParser):
@@ -99,7 +104,13 @@ def test_sample_config_builds_every_page_within_budget(tmp_path: Path) -> None:
     config, warnings = load_config(ROOT / "config.yaml", strict=True)
     result = build_site(config, ROOT, SITE, tmp_path / "public")
     assert warnings == [] and result.warnings == []
-    assert result.pages == ["index.html", "login/index.html", "portal/index.html", "receipt/index.html", "embed.html"]
+    root = ["index.html", "login/index.html", "portal/index.html", "receipt/index.html", "embed.html"]
+    assert result.pages[:5] == root
+    assert result.locales == list(LOCALES)
+    # Every other locale has its own folder of pages; the root's index.html alone only sends visitors on.
+    assert len(result.pages) == 5 + 4 * (len(LOCALES) - 1)
+    assert {"de/login/index.html", "pt-BR/portal/index.html", "ar/receipt/index.html", "zh-TW/embed.html"} <= set(result.pages)
+    assert not (tmp_path / "public/de/index.html").exists()
     for page in result.pages:
         assert (tmp_path / "public" / page).is_file()
     assert set(result.weights) == {"login", "portal", "receipt"}
@@ -314,7 +325,7 @@ def test_sign_in_page_fields_and_accessibility(tmp_path: Path) -> None:
     assert {"id": "status", "class": "status", "role": "status", "aria-live": "polite"} in tags(html, "p")
     assert sum(1 for a in tags(html, "p") if a.get("role") == "alert") == 2
     assert tags(html, "a")[0] == {"class": "skip", "href": "#main"}
-    assert tags(html, "html") == [{"lang": "en", "dir": "ltr"}]
+    assert tags(html, "html") == [{"lang": "en", "dir": "ltr", "data-base": "/"}]
     assert "Manage your <strong>Acme</strong> subscription" in html
     footer = html[html.index("<footer"):]
     assert 'href="https://acme.example/privacy"' in footer and 'href="https://acme.example/terms"' in footer
@@ -341,12 +352,11 @@ def test_pages_are_translated_from_the_catalogue(tmp_path: Path) -> None:
     catalog.add("Sign in", "Anmelden")
     catalog.add("Active", "Aktiv")
     catalog.add("Renews on {date}", "Verlängert sich am {date}")
-    (site / "locales/de/LC_MESSAGES").mkdir(parents=True)
-    with open(site / "locales/de/LC_MESSAGES/messages.mo", "wb") as handle:
-        write_mo(handle, catalog)
-    _, out, _ = build(tmp_path, site=site, locale="de")
+    with open(site / "locales/de/LC_MESSAGES/messages.po", "wb") as handle:
+        write_po(handle, catalog)
+    _, out, _ = build(tmp_path, site=site, locales=("de",))
     login, portal = read(out, "login/index.html"), read(out, "portal/index.html")
-    assert tags(login, "html") == [{"lang": "de", "dir": "ltr"}]
+    assert tags(login, "html") == [{"lang": "de", "dir": "ltr", "data-base": "/"}]
     assert '<h1 id="email-title" tabindex="-1">Anmelden</h1>' in login
     assert strings(portal)["status_active"] == "Aktiv"
     assert strings(portal)["renews_on"] == "Verlängert sich am {date}"
@@ -354,10 +364,68 @@ def test_pages_are_translated_from_the_catalogue(tmp_path: Path) -> None:
 
 
 def test_right_to_left_languages_get_dir_rtl(tmp_path: Path) -> None:
-    _, out, _ = build(tmp_path, locale="ar")
-    assert tags(read(out, "portal/index.html"), "html") == [{"lang": "ar", "dir": "rtl"}]
-    with pytest.raises(BuildError, match="unknown locale 'xx_YY'"):
-        build(tmp_path / "other", locale="xx_YY")
+    _, out, _ = build(tmp_path, locales=("en", "ar", "he"))
+    assert tags(read(out, "ar/portal/index.html"), "html") == [{"lang": "ar", "dir": "rtl", "data-base": "/ar/"}]
+    assert tags(read(out, "he/login/index.html"), "html") == [{"lang": "he", "dir": "rtl", "data-base": "/he/"}]
+    assert tags(read(out, "portal/index.html"), "html") == [{"lang": "en", "dir": "ltr", "data-base": "/"}]
+
+
+def test_each_locale_gets_its_own_folder_and_the_default_the_root(tmp_path: Path) -> None:
+    result, out, _ = build(tmp_path, locales=("de", "en", "pt-BR"))
+    assert result.locales == ["de", "en", "pt-BR"]
+    assert tags(read(out, "login/index.html"), "html") == [{"lang": "de", "dir": "ltr", "data-base": "/"}]
+    assert tags(read(out, "pt-BR/login/index.html"), "html") == [{"lang": "pt-BR", "dir": "ltr", "data-base": "/pt-BR/"}]
+    assert '<h1 id="email-title" tabindex="-1">Entrar</h1>' in read(out, "pt-BR/login/index.html")
+    assert not (out / "de").exists()  # the default is at the root only
+    # Sign-in from the embed snippet and the receipt's way back stay in their language.
+    assert tags(read(out, "en/embed.html"), "form")[0]["action"] == "https://billing.acme.example/en/login/"
+    assert tags(read(out, "embed.html"), "form")[0]["action"] == "https://billing.acme.example/login/"
+    assert {"href": "/pt-BR/portal/", "class": "on-brand button"} in tags(read(out, "pt-BR/receipt/index.html"), "a")
+    # Every locale shares one set of fingerprinted scripts and styles.
+    assert [a["src"] for a in tags(read(out, "login/index.html"), "script") if a.get("src")] == [
+        a["src"] for a in tags(read(out, "en/login/index.html"), "script") if a.get("src")]
+
+
+def test_pages_choose_their_language_before_they_are_drawn(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path, locales=("en", "de", "zh-TW"))
+    html = read(out, "de/portal/index.html")
+    head = html[: html.index("</head>")]
+    first_script = tags(head, "script")[0]
+    assert first_script == {"type": "application/json", "id": "porch-locales"}
+    block = re.search(r'<script type="application/json" id="porch-locales">(.*?)</script>', html, re.S)
+    assert json.loads(block.group(1)) == {
+        "available": ["de", "en", "zh-TW"],
+        "default": "en", "aliases": {"zh-hant": "zh-TW"}, "page": "portal/",
+    }
+    # The chooser is a blocking script (no defer) ahead of the stylesheet; the page's own script waits.
+    scripts = [a for a in tags(head, "script") if a.get("src")]
+    assert "defer" not in scripts[0] and scripts[0]["src"].startswith("/assets/js/locale.")
+    assert "defer" in scripts[1]
+    # The language menu: plain links that work without script, each named in its own language.
+    links = [a for a in tags(html, "a") if "data-locale" in a]
+    assert [(a["href"], a["lang"], a.get("aria-current")) for a in links] == [
+        ("/de/portal/?locale=de", "de", "true"), ("/portal/?locale=en", "en", None), ("/zh-TW/portal/?locale=zh-TW", "zh-TW", None)]
+    assert "繁體中文（台灣）" in html and "<summary>Sprache: <span lang=\"de\">Deutsch</span></summary>" in html
+
+
+def test_one_locale_fixes_the_language_with_no_menu_and_no_chooser(tmp_path: Path) -> None:
+    result, out, _ = build(tmp_path, locales=("fr",))
+    html = read(out, "login/index.html")
+    assert result.locales == ["fr"] and tags(html, "html") == [{"lang": "fr", "dir": "ltr", "data-base": "/"}]
+    assert "porch-locales" not in html and "data-locale" not in html
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["assets", "login", "portal", "receipt"]
+
+
+def test_plural_text_comes_in_every_form_the_language_has(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path, locales=("en", "ru", "ar", "ja"))
+    en, ru, ar, ja = (strings(read(out, p + "portal/index.html")) for p in ("", "ru/", "ar/", "ja/"))
+    assert {k: v for k, v in en.items() if k.startswith("invoices_shown")} == {
+        "invoices_shown_one": "{count} invoice shown.", "invoices_shown_other": "{count} invoices shown."}
+    forms = ("zero", "one", "two", "few", "many", "other")
+    assert [f for f in forms if f"offer_{f}" in ru] == ["one", "few", "many", "other"]
+    assert [f for f in forms if f"offer_{f}" in ar] == list(forms)
+    assert [f for f in forms if f"offer_{f}" in ja] == ["other"]
+    assert ru["offer_one"] != ru["offer_few"] != ru["offer_many"]
 
 
 def test_disabled_invoice_history_is_not_on_the_portal(tmp_path: Path) -> None:
@@ -423,7 +491,7 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_build(tmp_path: Path) -> No
 
 def test_messages_pot_holds_every_template_string() -> None:
     with open(SITE / "locales/messages.pot", encoding="utf-8") as handle:
-        catalogue = {message.id for message in read_po(handle) if message.id}
+        catalogue = {message.id if isinstance(message.id, str) else message.id[0] for message in read_po(handle) if message.id}
     options = {"**.html": {"extensions": "jinja2.ext.i18n"}}
     found = {m[2] for m in extract_from_dir(str(SITE / "templates"), [("**.html", "jinja2")], options)}
     missing = {m if isinstance(m, str) else m[0] for m in found} - catalogue
@@ -464,7 +532,7 @@ def test_the_portal_loads_only_the_scripts_of_its_features(tmp_path: Path) -> No
 
 
 def test_countries_are_named_at_build_time_and_loaded_only_to_edit_an_address(tmp_path: Path) -> None:
-    result, out, _ = build(tmp_path, locale="de")
+    result, out, _ = build(tmp_path, locales=("de",))
     portal = read(out, "portal/index.html")
     (form,) = [a for a in tags(portal, "form") if a.get("id") == "details-form"]
     path = out / form["data-countries"].lstrip("/")

@@ -4,7 +4,7 @@
 (() => {
   'use strict';
 
-  const {t, el, api, problem} = window.Porch;
+  const {t, el, api, page, problem} = window.Porch;
 
   const uuid = () => {
     if (crypto.randomUUID) return crypto.randomUUID();
@@ -108,7 +108,7 @@
       /* Show why a change was refused: next to its field when the form has it, else as a sentence. */
       refuse(form, result) {
         if (result.status === 401) {
-          location.replace('/login/');
+          location.replace(page('login/'));
           return;
         }
         const field = result.status === 400 && result.param && result.message ? fieldFor(form, result.param) : null;

@@ -3,7 +3,7 @@
 (() => {
   'use strict';
 
-  const {t, fill, el, api, problem, busy} = window.Porch;
+  const {lang, page, t, fill, el, api, problem, busy} = window.Porch;
   const $ = (id) => document.getElementById(id);
   const status = $('status');
   const emailInput = $('email');
@@ -32,7 +32,7 @@
 
   /* Ask for a code for `email`. Resolves to null on success, else the message to show. */
   const requestCode = async () => {
-    const result = await api('POST', 'login/code', {email});
+    const result = await api('POST', 'login/code', {email, locale: lang});
     if (result.status === 202 && result.data && result.data.challenge) {
       challenge = result.data.challenge;
       return null;
@@ -90,7 +90,7 @@
     if (!result) return;
     if (result.ok) {
       say(status, t('signed_in'));
-      location.assign('/portal/');
+      location.assign(page('portal/'));
       return;
     }
     say(codeError, result.status === 401 ? t('bad_code') : problem(result));

@@ -3,7 +3,7 @@
 (() => {
   'use strict';
 
-  const {t, api, busy} = window.Porch;
+  const {t, api, page, busy} = window.Porch;
   const {open, clearErrors, sentence, uuid} = window.Porch.dialogs;
   const {actions, methodName} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
@@ -19,7 +19,7 @@
     if (!result) return false;
     if (result.ok) return done(result.data);
     if (result.status === 401) {
-      location.replace('/login/');
+      location.replace(page('login/'));
       return false;
     }
     $('alert').textContent = sentence(result);

@@ -5,6 +5,18 @@
 
   const strings = JSON.parse(document.getElementById('porch-strings').textContent);
   const lang = document.documentElement.lang || 'en';
+  /* The address of another page in this page's language: "portal/" -> "/de/portal/". */
+  const base = document.documentElement.dataset.base || '/';
+  const page = (path) => base + path;
+
+  /* The language menu's links stay on this page, so they carry its query (?invoice=...). */
+  for (const link of document.querySelectorAll('a[data-locale]')) {
+    const url = new URL(link.href);
+    new URLSearchParams(location.search).forEach((value, name) => {
+      if (name !== 'locale') url.searchParams.set(name, value);
+    });
+    link.href = url.pathname + url.search;
+  }
 
   /* The translated text for `key`, with {placeholders} filled in. */
   const t = (key, values = {}) =>
@@ -138,5 +150,5 @@
     }
   };
 
-  window.Porch = {lang, t, plural, fill, el, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType};
+  window.Porch = {lang, page, t, plural, fill, el, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType};
 })();

@@ -11,7 +11,7 @@
 (() => {
   'use strict';
 
-  const {lang, t, plural, fill, el, api, money, percent, date, problem, busy, addressLines, taxId} = window.Porch;
+  const {lang, page, t, plural, fill, el, api, money, percent, date, problem, busy, addressLines, taxId} = window.Porch;
   const $ = (id) => document.getElementById(id);
   const actions = {subscription: [], payment_method: [], payment_methods: [], customer: []};
   const HEADINGS = {subscription: 'subscriptions-title', payment_method: 'payment-title', payment_methods: 'payment-title',
@@ -249,7 +249,7 @@
     const number = invoice.number || invoice.id;
     cell('date', invoice.created ? date(invoice.created) : '');
     const receipt = el('a', null, number);
-    receipt.href = '/receipt/?invoice=' + encodeURIComponent(invoice.id);
+    receipt.href = page('receipt/?invoice=') + encodeURIComponent(invoice.id);
     receipt.setAttribute('aria-label', t('receipt_label', {number}));
     cell('number', receipt);
     cell('amount', money(invoice.total, invoice.currency)).className = 'num';
@@ -305,7 +305,7 @@
     const last = invoices[invoices.length - 1];
     const result = await api('GET', 'invoices?limit=' + INVOICE_PAGE + '&starting_after=' + encodeURIComponent(last.id));
     if (result.status === 401) {
-      location.replace('/login/');
+      location.replace(page('login/'));
       return;
     }
     if (!result.ok || !result.data) {
@@ -328,7 +328,7 @@
     $('status').textContent = t('loading');
     const result = await api('GET', 'portal');
     if (result.status === 401) {
-      location.replace('/login/');
+      location.replace(page('login/'));
       return;
     }
     if (!result.ok || !result.data) {
@@ -355,7 +355,7 @@
     const result = await busy($('sign-out'), t('signing_out'), () => api('POST', 'logout', {}));
     if (!result) return;
     if (result.ok || result.status === 401) {
-      location.assign('/login/?signed_out=1');
+      location.assign(page('login/?signed_out=1'));
       return;
     }
     $('alert').textContent = problem(result);

@@ -3,7 +3,7 @@
 (() => {
   'use strict';
 
-  const {t, fill, el, api, money, date, problem, addressLines, taxId} = window.Porch;
+  const {t, fill, el, api, page, money, date, problem, addressLines, taxId} = window.Porch;
   const $ = (id) => document.getElementById(id);
   const safeUrl = (url) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null);
   const TONES = {paid: 'good', open: 'warn', draft: 'info', uncollectible: 'bad', void: 'muted'};
@@ -93,7 +93,7 @@
     }
     const result = await api('GET', 'invoices/' + encodeURIComponent(id));
     if (result.status === 401) {
-      location.replace('/login/');
+      location.replace(page('login/'));
       return;
     }
     if (result.status === 404) fail(t('not_found'));
