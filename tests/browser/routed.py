@@ -65,6 +65,32 @@ PORTAL = {
 }
 
 
+FEATURES = {
+    "invoice_history": {"enabled": True},
+    "customer_update": {"enabled": True, "allowed_updates": ["name", "address", "shipping", "phone", "tax_id"]},
+    "payment_method_update": {"enabled": True, "add_url": None},
+    "subscription_cancel": {
+        "enabled": True, "mode": "immediately", "proration_behavior": "create_prorations",
+        "cancellation_reason": {"enabled": False, "options": []},
+        "retention": {"enabled": False, "percent_off": 20, "duration_in_months": 3},
+    },
+    "subscription_update": {"enabled": True, "products": [{"product": "prod_1"}]},
+}
+ACTIVE = sub("active", 2900, "usd")
+SELF_SERVICE = {**PORTAL, "subscriptions": [ACTIVE], "features": FEATURES}
+PLANS = {"plans": [{
+    "product": {"id": "prod_1", "name": "Plan usd", "description": "The plan"},
+    "prices": [ACTIVE["items"]["data"][0]["price"] | {"product": "prod_1", "nickname": "Monthly"},
+               {"id": "price_2", "currency": "usd", "unit_amount": 29000, "nickname": "Yearly",
+                "recurring": {"interval": "year", "interval_count": 1}, "product": "prod_1"}],
+    "adjustable_quantity": {"enabled": True, "minimum": 1, "maximum": 10},
+}]}
+
+
+def refusal(code: str, message: str = "refused", param: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message} | ({"param": param} if param else {})}
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory):
     config, _ = load_config(ROOT / "config.yaml")

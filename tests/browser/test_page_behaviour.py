@@ -12,7 +12,9 @@ import re
 from typing import Any, Callable
 
 import pytest
-from routed import ORIGIN, PORTAL, T, Session, paste, session, site, sub  # noqa: F401 (fixtures)
+from routed import (  # noqa: F401 (site and session are fixtures)
+    ACTIVE, FEATURES, ORIGIN, PLANS, PORTAL, SELF_SERVICE, T, Session, paste, refusal, session, site, sub,
+)
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -142,32 +144,6 @@ def test_portal_failure_offers_a_retry(session: Callable[..., Session]) -> None:
 
 # Self-service actions, with the API's answers chosen by the test: what each request
 # carries, and what the page says for answers the live backend seldom gives.
-
-FEATURES = {
-    "invoice_history": {"enabled": True},
-    "customer_update": {"enabled": True, "allowed_updates": ["name", "address", "shipping", "phone", "tax_id"]},
-    "payment_method_update": {"enabled": True, "add_url": None},
-    "subscription_cancel": {
-        "enabled": True, "mode": "immediately", "proration_behavior": "create_prorations",
-        "cancellation_reason": {"enabled": False, "options": []},
-        "retention": {"enabled": False, "percent_off": 20, "duration_in_months": 3},
-    },
-    "subscription_update": {"enabled": True, "products": [{"product": "prod_1"}]},
-}
-ACTIVE = sub("active", 2900, "usd")
-SELF_SERVICE = {**PORTAL, "subscriptions": [ACTIVE], "features": FEATURES}
-PLANS = {"plans": [{
-    "product": {"id": "prod_1", "name": "Plan usd", "description": "The plan"},
-    "prices": [ACTIVE["items"]["data"][0]["price"] | {"product": "prod_1", "nickname": "Monthly"},
-               {"id": "price_2", "currency": "usd", "unit_amount": 29000, "nickname": "Yearly",
-                "recurring": {"interval": "year", "interval_count": 1}, "product": "prod_1"}],
-    "adjustable_quantity": {"enabled": True, "minimum": 1, "maximum": 10},
-}]}
-
-
-def refusal(code: str, message: str = "refused", param: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message} | ({"param": param} if param else {})}
-
 
 def test_a_retry_after_a_lost_answer_reuses_the_key_and_a_double_click_sends_once(session) -> None:
     s = session({

@@ -76,6 +76,27 @@
     if (target) target.focus();
   };
 
+  /* Keep Tab and Shift+Tab inside an open dialog: a modal <dialog> makes the page behind it
+     inert, but from its last control Tab would still leave for the browser's own toolbar. */
+  const FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])';
+  const trapFocus = (event) => {
+    if (event.key !== 'Tab') return;
+    const dialog = event.currentTarget;
+    const stops = [...dialog.querySelectorAll(FOCUSABLE)].filter(
+      (node) => !node.disabled && !node.closest('[hidden]') && node.getClientRects().length > 0);
+    if (!stops.length) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    const at = document.activeElement;
+    if (event.shiftKey && (at === first || !stops.includes(at))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (at === last || !stops.includes(at))) {
+      event.preventDefault();
+      first.focus();
+    }
+  };
+
   /* Open `dialog` for one use. Resolves `closed` with what the page should do afterwards:
      a message to announce after reloading, true to reload quietly, false for nothing. */
   const open = (dialog, opener) => {
@@ -84,10 +105,12 @@
     clearErrors(dialog);
     const closed = new Promise((resolve) => {
       dialog.addEventListener('close', () => {
+        dialog.removeEventListener('keydown', trapFocus);
         if (opener && opener.isConnected) opener.focus();
         resolve(outcome);
       }, {once: true});
     });
+    dialog.addEventListener('keydown', trapFocus);
     dialog.showModal();
     focusIn(dialog);
     const session = {
