@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from backend.i18n import LOCALES, canonical
+from backend.i18n import LOCALES, canonical, match
 
 CancellationReasonOption = Literal[
     "too_expensive",
@@ -102,13 +102,42 @@ class Section(BaseModel):
 
 class Business(Section):
     name: str = Field("", description="Business name shown on every page and in mail.")
-    headline: str = Field("", description="Markdown shown on the sign-in page; sanitised.")
+    headline: str | dict[str, str] = Field(
+        "", description="Markdown shown on the sign-in page; sanitised. One text, or one per locale such as {en: ..., de: ...}.",
+        json_schema_extra={"anyOf": [
+            {"type": "string"},
+            {"type": "object", "propertyNames": {"enum": list(LOCALES)}, "additionalProperties": {"type": "string"}},
+        ]},
+    )
     privacy_policy_url: str | None = Field(None, description="Link to the privacy policy.")
     terms_of_service_url: str | None = Field(None, description="Link to the terms of service.")
     support_email: str | None = Field(None, description="Address customers may write to.")
 
     _name = field_validator("name")(classmethod(lambda cls, v: _no_header_breaks(v)))
     _urls = field_validator("privacy_policy_url", "terms_of_service_url")(classmethod(lambda cls, v: _https_url(v)))
+
+    @field_validator("headline", mode="plain")
+    @classmethod
+    def _headline(cls, value: Any) -> str | dict[str, str]:
+        # One check for both forms, so that a mistake reads as one problem rather than one per form.
+        if isinstance(value, str):
+            return value
+        if not isinstance(value, dict) or not all(isinstance(text, str) for text in value.values()):
+            raise _fail("text, or a mapping of locale to text", "write one headline, or one per locale such as {en: ..., de: ...}")
+        unknown = [str(key) for key in value if canonical(str(key)) is None]
+        if unknown:
+            raise _fail(
+                "a locale Porch has for each key, such as de or pt-BR",
+                f'"{unknown[0]}" is not one; use one of: ' + ", ".join(LOCALES),
+            )
+        return {canonical(str(key)) or "": text for key, text in value.items()}
+
+    def headline_in(self, locale: str, default: str) -> str:
+        """The headline for `locale`: its own, else its language's, else the default locale's."""
+        if isinstance(self.headline, str):
+            return self.headline
+        found = match([locale, default], self.headline)
+        return self.headline[found] if found else ""
 
     @field_validator("support_email")
     @classmethod

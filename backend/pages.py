@@ -144,7 +144,7 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
                 "config": config,
                 "business": config.business,
                 "features": config.features,
-                "headline": Markup(headline_html(config.business.headline)),
+                "headline": Markup(headline_html(config.business.headline_in(locale, config.locales.default))),
                 "icon": icon,
                 "logo": logo,
                 "bundle": bundle,

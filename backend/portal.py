@@ -70,7 +70,7 @@ def subscription(sub: dict[str, Any]) -> dict[str, Any]:
 def business(config: Config) -> dict[str, Any]:
     return {
         "name": config.business.name,
-        "headline_html": headline_html(config.business.headline),
+        "headline_html": headline_html(config.business.headline_in(config.locales.default, config.locales.default)),
         "privacy_policy_url": config.business.privacy_policy_url,
         "terms_of_service_url": config.business.terms_of_service_url,
         "support_email": config.business.support_email,

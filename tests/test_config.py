@@ -197,3 +197,26 @@ def test_locale_errors_name_the_locales_porch_has():
         'config.yaml:3: locales.default: expected one of the available locales (de, fr), found "en". '
         "Hint: add en to locales.available, or choose one of them.",
     ]
+
+
+def test_a_headline_can_be_one_text_or_one_per_locale():
+    config, _ = parse_config("business:\n  headline: {en: Hello, de: Hallo, pt_br: Olá}\nlocales: {default: en}\n")
+    assert config.business.headline == {"en": "Hello", "de": "Hallo", "pt-BR": "Olá"}
+    assert [config.business.headline_in(x, "en") for x in ("de", "de-AT", "pt-BR", "ja")] == ["Hallo", "Hallo", "Olá", "Hello"]
+    config, _ = parse_config("business: {headline: Hi}\n")
+    assert config.business.headline_in("ja", "en") == "Hi"
+
+
+def test_headline_errors_say_which_form_is_expected():
+    with pytest.raises(ConfigError) as caught:
+        parse_config("business:\n  headline: {de: Hallo, klingon: x}\n")
+    assert [str(p) for p in caught.value.problems] == [
+        'config.yaml:2: business.headline: expected a locale Porch has for each key, such as de or pt-BR, found a mapping. '
+        'Hint: "klingon" is not one; use one of: ' + ", ".join(LOCALES) + ".",
+    ]
+    with pytest.raises(ConfigError) as caught:
+        parse_config("business:\n  headline: [a, b]\n")
+    assert [str(p) for p in caught.value.problems] == [
+        "config.yaml:2: business.headline: expected text, or a mapping of locale to text, found a list. "
+        "Hint: write one headline, or one per locale such as {en: ..., de: ...}.",
+    ]

@@ -408,6 +408,13 @@ def test_pages_choose_their_language_before_they_are_drawn(tmp_path: Path) -> No
     assert "繁體中文（台灣）" in html and "<summary>Sprache: <span lang=\"de\">Deutsch</span></summary>" in html
 
 
+def test_each_locale_shows_its_own_headline_or_the_default_one(tmp_path: Path) -> None:
+    text = ACME.replace('  headline: "Manage your **Acme** subscription"\n', "  headline: {en: '**Hello**', de: '**Hallo**'}\n")
+    _, out, _ = build(tmp_path, text, locales=("en", "de", "ja"))
+    assert '<p class="headline"><strong>Hallo</strong></p>' in read(out, "de/login/index.html")
+    assert '<p class="headline"><strong>Hello</strong></p>' in read(out, "ja/login/index.html")
+
+
 def test_one_locale_fixes_the_language_with_no_menu_and_no_chooser(tmp_path: Path) -> None:
     result, out, _ = build(tmp_path, locales=("fr",))
     html = read(out, "login/index.html")
