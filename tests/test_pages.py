@@ -266,6 +266,23 @@ def test_theme_css_carries_the_merchants_colours_and_font(tmp_path: Path) -> Non
         assert (out / href).read_text(encoding="utf-8").startswith(css[: css.index("}") + 1])
 
 
+def test_colours_that_would_fail_contrast_are_adjusted_and_the_build_says_so(tmp_path: Path) -> None:
+    result, out, _ = build(tmp_path, ACME + 'branding: {brand_color: "#7a7a7a", accent_color: "#ffd000"}\n')
+    assert result.warnings == [
+        'branding.brand_color "#7a7a7a" gives its text only 4.4:1 contrast; the header and buttons use "#818181" (4.8:1) '
+        "so that they stay readable",
+        'branding.accent_color "#ffd000" reads at only 1.4:1 on the page; links and focus rings use "#806800" (5.0:1) '
+        "so that they stay readable",
+    ]
+    (theme,) = out.glob("assets/css/login.*.css")
+    css = theme.read_text(encoding="utf-8")
+    assert "--brand: #818181;" in css and "--on-brand: #111111;" in css
+    assert "--link: #806800;" in css
+    # Colours that read well as they are pass through unchanged and without a word.
+    result, _, _ = build(tmp_path / "fine", ACME + 'branding: {brand_color: "#0a2540", accent_color: "#1d4ed8"}\n')
+    assert result.warnings == []
+
+
 def test_icon_and_logo_files_are_copied_fingerprinted(tmp_path: Path) -> None:
     logo = b"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'/>"
     icon = b"\x89PNG\r\n\x1a\nicon"
