@@ -11,12 +11,20 @@ from typing import Any, Callable
 
 
 class Invalid(ValueError):
-    """A value a customer should correct; `param` names the field, as in Stripe's errors."""
+    """A value a customer should correct; `param` names the field, as in Stripe's errors.
+    The example the message gives ("such as 10117") also travels on its own as `example`,
+    so that a page in another language can say the same in its own words."""
 
     def __init__(self, message: str, param: str):
         super().__init__(message)
         self.message = message
         self.param = param
+        found = EXAMPLE.search(message)
+        self.example = found.group(1) if found else None
+
+
+# "such as K1A 0B1." -> K1A 0B1; "such as CA or California." -> CA; "such as D02 X285, or leave it empty." -> D02 X285
+EXAMPLE = re.compile(r"such as (.+?)(?:,? or .+)?\.$")
 
 
 # Babel knows these codes, but they are not ISO 3166-1 countries (unions, pseudo-locales,

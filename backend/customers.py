@@ -56,7 +56,7 @@ class CustomerUpdate(Body):
 
 
 def _invalid(code: str, problem: addresses.Invalid) -> APIError:
-    return APIError(400, code, problem.message, param=problem.param)
+    return APIError(400, code, problem.message, param=problem.param, example=problem.example)
 
 
 def _checked(changes: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def _tax_ids(wanted: list[dict[str, str]] | None, current: dict[str, Any] | None
                 "country": country,
             }
         if any(e["type"] == entry["type"] and e["value"] == entry["value"] for e in data):
-            return APIError(400, "invalid_tax_id", "This tax ID is already in the list.", param=f"tax_ids[{n}].value")
+            return APIError(400, "duplicate_tax_id", "This tax ID is already in the list.", param=f"tax_ids[{n}].value")
         data.append(entry)
     return {"object": "list", "data": data}
 

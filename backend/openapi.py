@@ -21,7 +21,12 @@ ERROR = {
         "error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string", "description": "In English; pages say it in their own words by code and param."},
+                "param": {"type": "string", "description": "The field to fix, such as address.postal_code."},
+                "example": {"type": "string", "description": "A value of the form the field wants, such as 10117."},
+            },
         }
     },
 }

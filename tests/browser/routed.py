@@ -87,8 +87,9 @@ PLANS = {"plans": [{
 }]}
 
 
-def refusal(code: str, message: str = "refused", param: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message} | ({"param": param} if param else {})}
+def refusal(code: str, message: str = "refused", param: str | None = None, example: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message} | ({"param": param} if param else {})
+            | ({"example": example} if example else {})}
 
 
 @pytest.fixture(scope="module")

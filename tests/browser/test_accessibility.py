@@ -28,7 +28,8 @@ PORTAL_REPLIES = {
     "GET /api/portal": [(200, {**SELF_SERVICE, "features": CANCELLING}, {})],
     "GET /api/plans": [(200, PLANS, {})],
     "POST /api/subscriptions/sub_active_usd/preview": [(200, {"amount_due": 1200, "currency": "usd", "lines": [
-        {"description": "Remaining time on Yearly", "amount": 1200, "proration": True}], "effective_at": None}, {})],
+        {"description": "Remaining time on Yearly", "amount": 1200, "proration": True, "period": {"start": 0, "end": 0},
+         "price": "price_2", "quantity": 1}], "effective_at": None}, {})],
     "PATCH /api/customer": [(400, refusal("invalid_phone", "Enter a phone number.", "phone"), {})],
 }
 

@@ -10,10 +10,10 @@ from typing import Any, Callable
 
 import pytest
 from babel.messages.pofile import read_po
-from routed import ORIGIN, PLANS, PORTAL, SELF_SERVICE, Session, session, site  # noqa: F401 (fixtures)
+from routed import ORIGIN, PLANS, PORTAL, SELF_SERVICE, Session, refusal, session, site  # noqa: F401 (fixtures)
 
 from backend import i18n
-from backend.i18n import LOCALES
+from backend.i18n import LOCALES, translations
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -185,3 +185,21 @@ def test_sign_in_asks_for_the_code_email_in_the_page_language(session: Callable[
     expect(page.locator("#code")).to_be_focused()
     (call,) = s.sent("POST /api/login/code")
     assert call["body"] == '{"email":"jenny@example.com","locale":"ko"}'
+
+
+def test_a_refused_field_is_explained_in_the_page_language_with_the_apis_example(session: Callable[..., Session]) -> None:
+    s = session({**REPLIES, "PATCH /api/customer": [
+        (400, refusal("invalid_address", "Enter a 5-digit postcode, such as 10117.", "address.postal_code", "10117"), {}),
+        (400, refusal("duplicate_tax_id", "This tax ID is already in the list.", "tax_ids[0].value"), {}),
+    ]}, locale="de")
+    page = s.open("/de/portal/")
+    page.locator("#details-actions button").click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator("#details-name").fill("Jenny Rosen")
+    dialog.locator("button[type=submit]").click()
+    german = translations("de")
+    said = german.gettext("Enter a postal code such as {example}.").replace("{example}", "10117")
+    assert "10117" in said and "Enter" not in said
+    expect(dialog.locator("[aria-invalid=true]")).to_have_accessible_description(said)
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator("[aria-invalid=true]")).to_have_accessible_description(german.gettext("This tax ID is already in the list."))

@@ -211,7 +211,8 @@ def test_cancel_now_with_a_credit_and_no_questions(session) -> None:
 
 
 def test_the_preview_says_what_a_change_costs(session) -> None:
-    lines = [{"description": "Remaining time on Yearly", "amount": 1200, "proration": True, "period": {"start": T, "end": T}}]
+    lines = [{"description": "Remaining time on Yearly × 1 after 1 Jan 2026", "amount": 1200, "proration": True,
+              "period": {"start": T, "end": T}, "price": "price_2", "quantity": 1}]
     s = session({
         "GET /api/portal": [(200, SELF_SERVICE, {})],
         "GET /api/plans": [(200, PLANS, {})],
@@ -228,11 +229,11 @@ def test_the_preview_says_what_a_change_costs(session) -> None:
     preview = dialog.locator("#plan-preview")
     dialog.get_by_role("radio", name=re.compile("Yearly")).check()
     expect(preview).to_contain_text("You pay $12.00 now")
-    expect(preview).to_contain_text("Remaining time on Yearly$12.00")
+    expect(preview).to_contain_text("Remaining time on Yearly after Jan 1, 2026$12.00")  # said by the page, not the API
     assert json.loads(s.sent("POST /api/subscriptions/sub_active_usd/preview")[0]["body"]) == {"price": "price_2", "quantity": 1}
 
     dialog.get_by_label("Quantity").fill("2")
-    expect(dialog.locator("#plan-choices-error")).to_have_text("This plan is not sold in USD.")
+    expect(dialog.locator("#plan-choices-error")).to_have_text("This plan is not sold in the currency of your subscription.")
     expect(dialog.get_by_role("radiogroup")).to_have_attribute("aria-invalid", "true")
     dialog.get_by_label("Quantity").fill("3")
     expect(preview).to_have_text("Changes on Jan 21, 2026, at renewal")
@@ -252,7 +253,8 @@ def test_billing_detail_errors_land_on_the_row_the_server_names(session) -> None
     s = session({
         "GET /api/portal": [(200, SELF_SERVICE, {})],
         "PATCH /api/customer": [
-            (400, refusal("invalid_tax_id", "Enter a UK VAT number.", "tax_ids[1].value"), {}),
+            (400, refusal("invalid_tax_id", "Enter a UK VAT number: GB and 9 digits, such as GB123456789.",
+                          "tax_ids[1].value", "GB123456789"), {}),
             (400, refusal("invalid_phone", "Enter a phone number.", "shipping.phone"), {}),
             (403, refusal("feature_disabled"), {}),
         ],
@@ -268,7 +270,8 @@ def test_billing_detail_errors_land_on_the_row_the_server_names(session) -> None
     dialog.get_by_role("button", name="Save").click()
     value = dialog.get_by_role("group", name="Tax ID 3").get_by_label("Number")
     expect(value).to_have_attribute("aria-invalid", "true")
-    expect(value).to_have_accessible_description("Enter a UK VAT number.")
+    # Said in the page's own words, with the example the API gives: a German page would say it in German.
+    expect(value).to_have_accessible_description("Enter the tax ID in this form: GB123456789.")
     body = json.loads(s.sent("PATCH /api/customer")[0]["body"])
     assert body == {"tax_ids": [{"type": "eu_vat", "value": "DE123"}, {"type": "gb_vat", "value": "GB12"}]}
     assert "email" not in body
@@ -279,7 +282,7 @@ def test_billing_detail_errors_land_on_the_row_the_server_names(session) -> None
     dialog.get_by_role("group", name="Shipping").get_by_label("Phone").fill("12")
     dialog.get_by_role("button", name="Save").click()
     shipping_phone = dialog.get_by_role("group", name="Shipping").get_by_label("Phone")
-    expect(shipping_phone).to_have_accessible_description("Enter a phone number.")
+    expect(shipping_phone).to_have_accessible_description("Enter a phone number with 6 to 20 digits.")
     expect(shipping_phone).to_be_focused()
     expect(dialog.locator("[aria-invalid]")).to_have_count(1)  # the tax id's error went with the next save
     dialog.get_by_role("button", name="Save").click()

@@ -4,7 +4,7 @@
 (() => {
   'use strict';
 
-  const {t, el, api, page, problem} = window.Porch;
+  const {t, has, el, api, page, problem} = window.Porch;
 
   const uuid = () => {
     if (crypto.randomUUID) return crypto.randomUUID();
@@ -17,11 +17,28 @@
     not_cancelable: 'not_cancelable', not_updatable: 'not_updatable',
   };
 
+  /* What to say of a field the API refused, in the page's language (the API's own sentence is
+     English): by the error's code, else by the field's name, with the API's example of a value
+     the field takes ("such as 10117") where it gives one. */
+  const FIELD_CODES = {
+    duplicate_tax_id: 'fix_duplicate_tax_id', invalid_quantity: 'fix_quantity', currency_mismatch: 'fix_currency',
+  };
+  const FIELD_NAMES = {
+    postal_code: 'fix_postal_code', state: 'fix_state', country: 'fix_country', line1: 'fix_line1', city: 'fix_city',
+    name: 'fix_name', phone: 'fix_phone', type: 'fix_tax_type',
+  };
+  const fieldText = (result) => {
+    const name = result.param.replace(/\[\d+\]/g, '').split('.').pop();
+    const byName = result.code === 'invalid_tax_id' && name === 'value' ? 'fix_tax_id' : FIELD_NAMES[name];
+    const key = FIELD_CODES[result.code] || byName || 'fix_field';
+    return result.example && has(key + '_example') ? t(key + '_example', {example: result.example}) : t(key);
+  };
+
   const sentence = (result) => {
     if (REFUSALS[result.code]) return t(REFUSALS[result.code]);
     if (result.status === 403) return t('unavailable');
     if (result.status === 404 || result.status === 409) return t('conflict');
-    if (result.status === 400 && result.param && result.message) return result.message;
+    if (result.status === 400 && result.param) return fieldText(result);
     return problem(result);
   };
 
@@ -134,9 +151,9 @@
           location.replace(page('login/'));
           return;
         }
-        const field = result.status === 400 && result.param && result.message ? fieldFor(form, result.param) : null;
+        const field = result.status === 400 && result.param ? fieldFor(form, result.param) : null;
         if (field) {
-          reveal(fieldError(field, result.message));
+          reveal(fieldError(field, fieldText(result)));
           return;
         }
         // The data shown is out of date: load it again when the dialog closes.

@@ -41,12 +41,14 @@
 
   /* The text for `key` that fits the number `count` ("{count} month" / "{count} months"):
      key_one, key_few... as the language's plural rules pick, else key_other. */
+  const has = (key) => key in strings;
+
   const plural = (key, count, values = {}) => {
     const form = key + '_' + new Intl.PluralRules(lang).select(count);
     return t(form in strings ? form : key + '_other', {count, ...values});
   };
 
-  /* A same-origin JSON call. Never throws: resolves to {ok, status, code, param, message, data, retryAfter};
+  /* A same-origin JSON call. Never throws: resolves to {ok, status, code, param, message, example, data, retryAfter};
      code is the API's error code, or "network" when the server could not be reached. */
   const api = async (method, path, body, headers = {}) => {
     const init = {
@@ -74,6 +76,7 @@
       code: response.ok ? null : failure.code || 'http_' + response.status,
       param: failure.param || null,
       message: failure.message || '',
+      example: failure.example || '',
       data,
       retryAfter: parseInt(response.headers.get('Retry-After') || '0', 10) || 0,
     };
@@ -150,5 +153,5 @@
     }
   };
 
-  window.Porch = {lang, page, t, plural, fill, el, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType};
+  window.Porch = {lang, page, t, has, plural, fill, el, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType};
 })();

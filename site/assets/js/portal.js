@@ -366,7 +366,7 @@
   const arrival = params.get('payment_method') === 'added' ? t('payment_method_added') : '';
   if (params.has('payment_method')) history.replaceState(null, '', location.pathname);
 
-  window.Porch.portal = Object.freeze({actions, reload: load, priceName, perInterval, methodName, learn});
+  window.Porch.portal = Object.freeze({actions, reload: load, priceName, perInterval, methodName, learn, named: (id) => names[id] || ''});
   /* Scripts loaded after this one register their actions before the data arrives. */
   document.addEventListener('DOMContentLoaded', () => load(arrival));
 })();

@@ -5,7 +5,7 @@
 
   const {t, plural, el, api, money, percent, date, busy} = window.Porch;
   const {open, clearErrors, fieldError, focusIn, reveal} = window.Porch.dialogs;
-  const {actions, perInterval, learn} = window.Porch.portal;
+  const {actions, perInterval, learn, named} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
 
   const items = (sub) => (sub.items && sub.items.data) || [];
@@ -73,6 +73,14 @@
       box.hidden = !lines.length;
     };
 
+    /* A line of the preview in the page's language, from its parts (the API's description is English). */
+    const lineText = (line) => {
+      const name = named(line.price) || line.price;
+      const plan = line.quantity > 1 ? t('quantity_of', {quantity: line.quantity, plan: name}) : name;
+      if (!line.proration) return t('line_from', {plan, date: date(line.period.start)});
+      return t(line.amount < 0 ? 'line_unused' : 'line_remaining', {plan, date: date(line.period.start)});
+    };
+
     const previewed = (answer) => {
       const lines = [];
       if (answer.effective_at) {
@@ -87,7 +95,7 @@
         const list = el('ul', 'preview-lines');
         for (const line of answer.lines) {
           const li = el('li');
-          li.append(el('span', null, line.description || ''), el('span', null, money(line.amount, answer.currency)));
+          li.append(el('span', null, lineText(line)), el('span', null, money(line.amount, answer.currency)));
           list.append(li);
         }
         lines.push(list);
