@@ -97,9 +97,9 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
         # 1. Assets: the site's CSS and JS and the merchant's theme, joined per page as the pages
         #    ask (step 2); the merchant's images. All fingerprinted, and shared by every locale.
         sources: dict[str, str] = {}
-        for folder in ("css", "js"):
-            for source in sorted((site_dir / "assets" / folder).glob("*.*")):
-                sources[f"{folder}/{source.name}"] = strip_comments(source.read_text(encoding="utf-8"), js=folder == "js")
+        for kind in ("css", "js"):
+            for source in sorted((site_dir / "assets" / kind).glob("*.*")):
+                sources[f"{kind}/{source.name}"] = strip_comments(source.read_text(encoding="utf-8"), js=kind == "js")
         colors, adjusted = theme_colors(config)
         warnings += adjusted
         # One environment for every locale, so each template is compiled once; its translations are swapped per locale.
@@ -407,10 +407,10 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _check_out_dir(out_dir: Path, precious: list[Path]) -> None:
-    for folder in precious:
-        folder = folder.resolve()
-        if out_dir == folder or out_dir in folder.parents:
-            raise BuildError(f"refusing to build into {out_dir}: it holds {folder}; choose another --out such as public/")
+    for kept in precious:
+        kept = kept.resolve()
+        if out_dir == kept or out_dir in kept.parents:
+            raise BuildError(f"refusing to build into {out_dir}: it holds {kept}; choose another --out such as public/")
     if out_dir.exists() and not out_dir.is_dir():
         raise BuildError(f"{out_dir} is a file; choose another --out such as public/")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "_headers").is_file():

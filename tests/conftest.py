@@ -207,8 +207,25 @@ class LiveServer:
         return re.search(r"\b(\d{6})\b", text.split("Subject:", 1)[1]).group(1)  # type: ignore[union-attr]
 
 
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str | None], tuple[Config, Path]]:
+    """built_site(config_text) is the site built from that config (None: the sample config.yaml),
+    built once per text for the whole run: 48 locales make a build take seconds, and tests only read it."""
+    built: dict[str | None, tuple[Config, Path]] = {}
+
+    def build(text: str | None = None) -> tuple[Config, Path]:
+        if text not in built:
+            config = load_config(ROOT / "config.yaml")[0] if text is None else parse_config(text)[0]
+            public = tmp_path_factory.mktemp("site") / "public"
+            build_site(config, ROOT, ROOT / "site", public)
+            built[text] = (config, public)
+        return built[text]
+
+    return build
+
+
 @pytest.fixture
-def live_server_with(settings: Any, db: Any, clock: Clock, tmp_path: Path) -> Iterator[Any]:
+def live_server_with(settings: Any, db: Any, clock: Clock, built_site: Any) -> Iterator[Any]:
     """A factory: live_server_with(config_text) serves the site built from that config (paths
     in it relative to the repository), on the seeded store, at the time the demo data was made
     for; None is the sample config.yaml."""
@@ -217,9 +234,7 @@ def live_server_with(settings: Any, db: Any, clock: Clock, tmp_path: Path) -> It
     servers = []
 
     def start(text: str | None = None) -> LiveServer:
-        config = load_config(ROOT / "config.yaml")[0] if text is None else parse_config(text)[0]
-        public = tmp_path / f"public-{len(servers)}"
-        build_site(config, ROOT, ROOT / "site", public)
+        config, public = built_site(text)
         mail: "queue.Queue[str]" = queue.Queue()
         site_settings = replace(settings, public_dir=public)
         transport = Transport(site_settings, echo=mail.put)

@@ -12,9 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from backend.config import load_config
 from backend.i18n import LOCALES
-from backend.pages import PAGE_CACHE, PAGES, asset_headers, build_site, security_headers
+from backend.pages import PAGE_CACHE, PAGES, asset_headers, security_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "https://porch.test"
@@ -93,11 +92,8 @@ def refusal(code: str, message: str = "refused", param: str | None = None, examp
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory):
-    config, _ = load_config(ROOT / "config.yaml")
-    out = tmp_path_factory.mktemp("site") / "public"
-    build_site(config, ROOT, ROOT / "site", out)
-    return config, out
+def site(built_site: Callable[[str | None], tuple[Any, Path]]) -> tuple[Any, Path]:
+    return built_site(None)
 
 
 Reply = tuple[int, Any, dict[str, str]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 from routed import (  # noqa: F401 (site and session are fixtures)
