@@ -203,3 +203,12 @@ def test_a_refused_field_is_explained_in_the_page_language_with_the_apis_example
     expect(dialog.locator("[aria-invalid=true]")).to_have_accessible_description(said)
     dialog.locator("button[type=submit]").click()
     expect(dialog.locator("[aria-invalid=true]")).to_have_accessible_description(german.gettext("This tax ID is already in the list."))
+
+
+def test_customer_data_keeps_its_own_order_on_a_right_to_left_page(session: Callable[..., Session]) -> None:
+    portal = {**SELF_SERVICE, "customer": {**PORTAL["customer"], "phone": "+49 30 1234567"}}
+    page = session({"GET /api/portal": [(200, portal, {})]}, locale="ar").open("/ar/portal/")
+    phone = page.locator("#details bdi", has_text="+49 30 1234567")
+    expect(phone).to_have_count(1)
+    # Isolated, the number reads +49 30 1234567 rather than 1234567 30 49+, in a right-to-left list.
+    assert phone.evaluate("node => node.matches(':dir(ltr)') && node.closest('dd').matches(':dir(rtl)')")

@@ -39,6 +39,18 @@
     return node;
   };
 
+  /* Fill `node` with lines of customer data, one under the next (the node keeps white-space:
+     pre-line). Each is isolated in a <bdi>, so that on a right-to-left page a phone number such
+     as +49 30 1234567 or a Latin address line keeps its own order. */
+  const lines = (node, texts) => {
+    node.replaceChildren();
+    texts.filter(Boolean).forEach((text, i) => {
+      if (i) node.append('\n');
+      node.append(el('bdi', null, text));
+    });
+    return node.childNodes.length > 0;
+  };
+
   /* The text for `key` that fits the number `count` ("{count} month" / "{count} months"):
      key_one, key_few... as the language's plural rules pick, else key_other. */
   const has = (key) => key in strings;
@@ -153,5 +165,5 @@
     }
   };
 
-  window.Porch = {lang, page, t, has, plural, fill, el, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType};
+  window.Porch = {lang, page, t, has, plural, fill, el, lines, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType};
 })();

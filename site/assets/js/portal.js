@@ -11,7 +11,7 @@
 (() => {
   'use strict';
 
-  const {lang, page, t, plural, fill, el, api, money, percent, date, problem, busy, addressLines, taxId} = window.Porch;
+  const {lang, page, t, plural, fill, el, lines: fillLines, api, money, percent, date, problem, busy, addressLines, taxId} = window.Porch;
   const $ = (id) => document.getElementById(id);
   const actions = {subscription: [], payment_method: [], payment_methods: [], customer: []};
   const HEADINGS = {subscription: 'subscriptions-title', payment_method: 'payment-title', payment_methods: 'payment-title',
@@ -220,9 +220,10 @@
     list.replaceChildren();
     const add = (label, lines, note) => {
       const value = el('dd');
-      const text = lines.filter(Boolean).join('\n');
-      value.textContent = text || t('not_set');
-      if (!text) value.className = 'muted';
+      if (!fillLines(value, lines)) {
+        value.textContent = t('not_set');
+        value.className = 'muted';
+      }
       if (note) value.append(el('span', 'note', note));
       list.append(el('dt', null, t(label)), value);
     };

@@ -3,7 +3,7 @@
 (() => {
   'use strict';
 
-  const {t, fill, el, api, page, money, date, problem, addressLines, taxId} = window.Porch;
+  const {t, fill, el, lines: fillLines, api, page, money, date, problem, addressLines, taxId} = window.Porch;
   const $ = (id) => document.getElementById(id);
   const safeUrl = (url) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null);
   const TONES = {paid: 'good', open: 'warn', draft: 'info', uncollectible: 'bad', void: 'muted'};
@@ -51,8 +51,7 @@
     set('period', period, 'period-row');
 
     const ids = Array.isArray(customer.tax_ids) ? customer.tax_ids : (customer.tax_ids && customer.tax_ids.data) || [];
-    $('billed').textContent = [customer.name, customer.email, ...addressLines(customer.address), ...ids.map(taxId)]
-      .filter(Boolean).join('\n');
+    fillLines($('billed'), [customer.name, customer.email, ...addressLines(customer.address), ...ids.map(taxId)]);
 
     const lines = (invoice.lines && invoice.lines.data) || [];
     $('lines').replaceChildren(...lines.map((line) => {
