@@ -81,7 +81,9 @@ UNKNOWN = (
 
 
 def test_unknown_key_is_a_warning(folder: Path) -> None:
-    (folder / "config.yaml").write_text("business:\n  name: Acme\n  colour: red\nlogin_link:\n  url: https://billing.acme.example\n")
+    (folder / "config.yaml").write_text(
+        "business:\n  name: Acme\n  colour: red\nlogin_link:\n  url: https://billing.acme.example\nlocales: {available: [en]}\n"
+    )
     result = run(folder)
     assert result.returncode == 0
     assert result.stderr.splitlines() == ["warning: " + UNKNOWN]
@@ -130,7 +132,7 @@ def test_build_errors_are_one_line_and_change_nothing(folder: Path) -> None:
 
 def test_rebuilding_over_an_earlier_build_works(folder: Path) -> None:
     assert run(folder).returncode == 0
-    (folder / "config.yaml").write_text("business:\n  name: Renamed\n")
+    (folder / "config.yaml").write_text("business:\n  name: Renamed\nlocales: {available: [en]}\n")
     result = run(folder)
     assert result.returncode == 0
     assert result.stderr.splitlines() == ["warning: login_link.url is not set: embed.html points to a relative /login/"]

@@ -57,10 +57,11 @@ OVERFLOWS = """() => {
 
 
 @lru_cache(maxsize=None)
-def english_only(locale: str) -> list[tuple[str, re.Pattern[str]]]:
+def english_only(locale: str) -> tuple[re.Pattern[str], list[tuple[str, re.Pattern[str]]]]:
     """The template's strings that `locale` translates to something else, as patterns that match
-    them shown in English, whatever fills their placeholders. Strings of placeholders and
-    punctuation alone ("{start} – {end}") say nothing in any language and are left out."""
+    them shown in English, whatever fills their placeholders; and all of them as one pattern,
+    so that each text on a page is tried once. Strings of placeholders and punctuation alone
+    ("{start} – {end}") say nothing in any language and are left out."""
     with open(i18n.LOCALES_DIR / i18n.folder(locale) / "LC_MESSAGES/messages.po", "rb") as handle:
         catalog = read_po(handle)
     found = []
@@ -72,17 +73,17 @@ def english_only(locale: str) -> list[tuple[str, re.Pattern[str]]]:
         for source in english:
             if source in translated or not re.search(r"[A-Za-z]{2}", PLACEHOLDER.sub("", source)):
                 continue
-            parts = PLACEHOLDER.split(source)
-            found.append((source, re.compile(".+?".join(re.escape(part) for part in parts), re.S)))
-    return found
+            found.append((source, ".+?".join(re.escape(part) for part in PLACEHOLDER.split(source))))
+    return re.compile("|".join(f"(?:{p})" for _, p in found), re.S), [(s, re.compile(p, re.S)) for s, p in found]
 
 
 def problems(page: Any, locale: str, state: str) -> list[str]:
     said = []
     if locale.split("-")[0] != "en":
-        texts = set(page.evaluate(TEXTS))
-        said = [f"{state}: English {source!r} in {text!r}" for source, pattern in english_only(locale)
-                for text in texts if pattern.fullmatch(text)]
+        anything, each = english_only(locale)
+        for text in set(page.evaluate(TEXTS)):
+            if anything.fullmatch(text):
+                said += [f"{state}: English {source!r} in {text!r}" for source, pattern in each if pattern.fullmatch(text)]
     return said + [f"{state}: {overflow}" for overflow in page.evaluate(OVERFLOWS)]
 
 
