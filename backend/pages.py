@@ -11,6 +11,7 @@ and the backend use the same values.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -108,8 +109,8 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
         sources["css/theme.css"] = strip_comments(theme, js=False)
         assets: dict[str, str] = {}
 
-        def bundle(page: str, names: list[str]) -> str:
-            """The public path of `names` (of one kind, .css or .js) joined in order, for `page`."""
+        @functools.cache
+        def joined(page: str, names: tuple[str, ...]) -> str:
             kind = names[0].rpartition(".")[2]
             missing = [n for n in names if n not in sources or not n.endswith("." + kind)]
             if missing:
@@ -117,6 +118,11 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
             data = ";\n".join(sources[n] for n in names) if kind == "js" else "\n".join(sources[n] for n in names)
             assets[f"{page}.{kind}"] = _write_asset(tmp, kind, f"{page}.{kind}", data.encode())
             return assets[f"{page}.{kind}"]
+
+        def bundle(page: str, names: list[str]) -> str:
+            """The public path of `names` (of one kind, .css or .js) joined in order, for `page`;
+            joined and written once, however many locales ask for it."""
+            return joined(page, tuple(names))
 
         icon = _branding_image("icon", config.branding.icon, config_dir, tmp, warnings)
         logo = _branding_image("logo", config.branding.logo, config_dir, tmp, warnings)
@@ -133,10 +139,13 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
 
         # 2. Pages, once per locale.
         locales = config.locales.offered
-        languages = {locale: native_name(locale) for locale in sorted(locales, key=lambda l: _sort_key(native_name(l)))}
+        names_of = {locale: native_name(locale) for locale in locales}
+        languages = dict(sorted(names_of.items(), key=lambda item: _sort_key(item[1]))) if len(locales) > 1 else {}
+        bases = {locale: locale_base(config, locale) for locale in locales}
+        aliases = {tag: alias for tag, alias in ALIASES.items() if alias in locales}
         written: list[str] = []
         for locale in locales:
-            base = "/" if locale == config.locales.default else f"/{locale}/"
+            base = bases[locale]
             env.install_gettext_translations(translations(locale, site_dir / "locales"), newstyle=True)  # type: ignore[attr-defined]
             # Asked for only when a customer edits an address, so the portal does not load it up front.
             names = json.dumps(country_names(locale), ensure_ascii=False, separators=(",", ":"))
@@ -153,8 +162,9 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
                 "dir": direction(locale),
                 "base": base,
                 "default_locale": config.locales.default,
-                "aliases": {tag: alias for tag, alias in ALIASES.items() if alias in locales},
-                "languages": languages if len(locales) > 1 else {},
+                "aliases": aliases,
+                "languages": languages,
+                "bases": bases,
                 "plural_samples": plural_samples(locale),
                 "countries_url": _write_asset(tmp, "json", "countries.json", names.encode()),
             }
@@ -172,8 +182,7 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
         heaviest: dict[str, str] = {}
         for page in (p for p in pages if p in BUDGETS):
             for locale in locales:
-                prefix = "" if locale == config.locales.default else f"{locale}/"
-                weight = page_weight(tmp, prefix + PAGES[page])
+                weight = page_weight(tmp, bases[locale].lstrip("/") + PAGES[page])
                 if weight > weights.get(page, -1):
                     weights[page], heaviest[page] = weight, locale
             if weights[page] > BUDGETS[page]:
@@ -254,6 +263,11 @@ def headers_file(config: Config, pages: list[str]) -> str:
             if path.endswith("/index.html"):
                 blocks.append((path.removesuffix("index.html"), headers))
     return "\n".join(path + "\n" + "".join(f"  {k}: {v}\n" for k, v in headers.items()) for path, headers in blocks)
+
+
+def locale_base(config: Config, locale: str) -> str:
+    """Where a locale's pages are: the default's at the site's root, every other's in its folder."""
+    return "/" if locale == config.locales.default else f"/{locale}/"
 
 
 def localized(pages: list[str]) -> list[str]:

@@ -53,7 +53,7 @@ from backend.app import create_app  # noqa: E402
 from backend.config import load_config  # noqa: E402
 from backend.demo import DEMO_EMAIL, demo_objects  # noqa: E402
 from backend.mailer import Transport  # noqa: E402
-from backend.pages import BUDGETS, build_site  # noqa: E402
+from backend.pages import BUDGETS, build_site, locale_base  # noqa: E402
 from backend.settings import Settings  # noqa: E402
 from backend.store import billing  # noqa: E402
 from backend.store.database import Database, create_engine, migrate  # noqa: E402
@@ -106,7 +106,7 @@ def serve(tmp: Path) -> tuple[str, queue.Queue[str], Any, dict[str, str]]:
     config, _ = load_config(ROOT / "config.yaml")
     public = tmp / "public"
     built = build_site(config, ROOT, ROOT / "site", public)
-    prefix = {page: "" if locale == built.locales[0] else f"/{locale}" for page, locale in built.heaviest.items()}
+    prefix = {page: locale_base(config, locale).rstrip("/") for page, locale in built.heaviest.items()}
     settings = Settings(
         config_path=ROOT / "config.yaml",
         database_url=f"sqlite:///{tmp / 'porch.db'}",
