@@ -8,6 +8,7 @@ line, what was expected, what was found and a hint. Unknown keys are warnings
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -47,14 +48,32 @@ COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".webp", ".gif", ".ico")
 
 
-def _fail(expected: str, hint: str) -> PydanticCustomError:
-    return PydanticCustomError("porch", "expected {expected}", {"expected": expected, "hint": hint})
+def _fail(expected: str, hint: str, found: str | None = None) -> PydanticCustomError:
+    """A problem in Porch's words; `found` replaces the description of the value when the value is not the point."""
+    context = {"expected": expected, "hint": hint} | ({"found": found} if found else {})
+    return PydanticCustomError("porch", "expected {expected}", context)
+
+
+def _unprintable(character: str) -> bool:
+    # Mail and HTTP libraries split header lines on more than CR and LF (U+2028, U+0085, form feed...):
+    # any control character or line or paragraph separator can break a header or end it early.
+    return unicodedata.category(character) in ("Cc", "Zl", "Zp")
 
 
 def _https_url(value: str | None, allow_path: bool = True) -> str | None:
     if value is None:
         return None
-    parts = urlsplit(value)
+    # urlsplit quietly drops tabs and line breaks, but the value itself goes into pages and response headers.
+    if any(c.isspace() or _unprintable(c) for c in value):
+        raise _fail("an https:// URL", "a URL has no spaces, line breaks or control characters; write a space as %20")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+        origin_of(value)  # a host name without an ASCII form (an empty or overlong label) is unreachable
+    except ValueError:  # UnicodeError from the host name among them
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise _fail("an https:// URL", "check the host name and the port (a number from 1 to 65535)")
     local = parts.hostname in ("localhost", "127.0.0.1", "::1")
     if parts.scheme != "https" and not (parts.scheme == "http" and local) or not parts.hostname:
         raise _fail(
@@ -69,9 +88,36 @@ def _https_url(value: str | None, allow_path: bool = True) -> str | None:
     return value
 
 
+def origin_of(url: str) -> str:
+    """The origin of a URL as browsers write it in an Origin header: lower case, punycode, no default port."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").encode("idna").decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port not in (None, default) else "")
+
+
+def _allowed_origin(value: str) -> str:
+    value = value.rstrip("/")
+    _https_url(value, allow_path=False)
+    # Origins are compared as exact strings (SPEC section 7, "cross-site"): one that differs from what
+    # a browser sends would never match, and the merchant would not know why.
+    if "*" in value:
+        raise _fail(
+            "one exact origin",
+            "browsers send one exact origin and Porch compares it exactly, so a wildcard never matches; "
+            "list each origin, such as https://shop.acme.example",
+        )
+    exact = origin_of(value)
+    if exact != value:
+        raise _fail("an origin written as browsers send it", f"write {exact}; Porch compares origins exactly")
+    return value
+
+
 def _no_header_breaks(value: str) -> str:
-    if any(c in value for c in "\r\n\0"):
-        raise _fail("a single line of text", "remove line breaks: this text reaches mail headers")
+    if any(map(_unprintable, value)):
+        raise _fail("a single line of text", "remove line breaks and control characters: this text reaches mail headers")
     return value
 
 
@@ -176,7 +222,11 @@ class Branding(Section):
 
 class LoginLink(Section):
     enabled: bool = Field(True, description="When false, no sign-in page is built and the API refuses sign-in.")
-    url: str | None = Field(None, description="Where public/ is hosted, such as https://billing.acme.example.")
+    url: str | None = Field(
+        None,
+        description="Where public/ is hosted, such as https://billing.acme.example. Links Porch signs lead back here; "
+        "needed with features.payment_method_update.add_url.",
+    )
 
     _url = field_validator("url")(classmethod(lambda cls, v: _https_url(v)))
 
@@ -219,10 +269,10 @@ class PaymentMethodUpdate(Section):
     add_url: str | None = Field(
         None,
         description="Where customers add a card (a page of your payment processor). Porch appends customer, "
-        "return_url, expires and signature query parameters.",
+        "return_url, expires and signature query parameters. Needs login_link.url and signing_secret_env.",
     )
     signing_secret_env: str | None = Field(
-        None, description="Environment variable holding the key that signs the add_url parameters."
+        None, description="Environment variable holding the key that signs the add_url parameters; needed with add_url."
     )
 
     _url = field_validator("add_url")(classmethod(lambda cls, v: _https_url(v)))
@@ -320,8 +370,10 @@ class Config(Section):
     branding: Branding = Branding()
     login_link: LoginLink = LoginLink()
     default_return_url: str | None = Field(None, description="Where customers go back to on the merchant's site.")
-    allowed_origins: list[Annotated[str, AfterValidator(lambda v: _https_url(v.rstrip("/"), allow_path=False))]] = Field(
-        default_factory=list, description="Origins of pages that may embed sign-in or call the API."
+    allowed_origins: list[Annotated[str, AfterValidator(_allowed_origin)]] = Field(
+        default_factory=list,
+        description="Origins of pages that may embed sign-in or call the API, each exactly as browsers send it, "
+        "such as https://acme.example: lower case, no path, no wildcard.",
     )
     features: Features = Features()
     email: Email = Email()
@@ -330,6 +382,37 @@ class Config(Section):
 
     _return = field_validator("default_return_url")(classmethod(lambda cls, v: _https_url(v)))
 
+    @field_validator("features")
+    @classmethod
+    def _add_url_needs(cls, features: Features, info: ValidationInfo) -> Features:
+        # The add-card link is signed, and it leads back to the portal: both the key and the portal's
+        # address come from here, never from a request's Host header (SPEC section 7, "URLs").
+        feature = features.payment_method_update
+        if feature.add_url is None:
+            return features
+        missing = []
+        login_link = info.data.get("login_link")  # absent when it has errors of its own, reported already
+        if login_link is not None and login_link.url is None:
+            missing.append(_fail(
+                "login_link.url as well",
+                "set login_link.url to the address where public/ is hosted, such as https://billing.acme.example; "
+                "customers come back there from the add-card page",
+                "no login_link.url",
+            ))
+        if feature.signing_secret_env is None:
+            missing.append(_fail(
+                "signing_secret_env as well",
+                "add signing_secret_env: PORCH_ADD_CARD_SECRET and set that variable to a long random key; "
+                "your add-card page checks each link's signature with it",
+                "no signing_secret_env",
+            ))
+        if missing:
+            # Every problem at once, each at the add_url line that calls for it.
+            raise ValidationError.from_exception_data("Config", [
+                {"type": error, "loc": ("payment_method_update", "add_url"), "input": feature.add_url}
+                for error in missing
+            ])
+        return features
 
     @property
     def secret_names(self) -> list[str]:
@@ -343,8 +426,7 @@ class Config(Section):
         """Every origin trusted to embed pages and call the API: allowed_origins and the login link's own."""
         found = list(self.allowed_origins)
         if self.login_link.url:
-            parts = urlsplit(self.login_link.url)
-            found.append(f"{parts.scheme}://{parts.netloc}")
+            found.append(origin_of(self.login_link.url))
         return list(dict.fromkeys(found))
 
 
@@ -361,6 +443,9 @@ EXPECTED = {
     "model_attributes_type": ("a mapping of keys", "indent the keys below this one"),
     "missing": ("a value", "add this key; it has no default"),
 }
+
+
+ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t", "\0": "\\0"}
 
 
 @dataclass(frozen=True)
@@ -397,8 +482,9 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, (int, float)):
         return str(value)
-    # Line breaks are shown as \n so that one problem stays on one line.
-    text = str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\0", "\\0")
+    # Line breaks and control characters are shown as escapes so that one problem stays on one
+    # line and an invisible character can be found.
+    text = "".join(ESCAPES.get(c) or (f"\\u{ord(c):04x}" if _unprintable(c) else c) for c in str(value))
     return '"' + (text if len(text) <= 60 else text[:57] + "...") + '"'
 
 
@@ -516,7 +602,8 @@ def parse_config(text: str, file: str = "config.yaml", base: Path | None = None)
                     expected, hint = f"a number {word} {bound}", f"use {bound} or {'more' if word == 'at least' else 'less'}"
                 else:
                     expected, hint = EXPECTED.get(error["type"], (error["msg"].lower(), "see docs/config.schema.json"))
-                found = "nothing" if error["type"] == "missing" else _describe(error["input"])
+                found = error.get("ctx", {}).get("found") or (
+                    "nothing" if error["type"] == "missing" else _describe(error["input"]))
                 errors.append(ConfigProblem(file, _dotted(loc), line, expected, found, hint))
             if errors or not unknown:
                 raise ConfigError(sorted(errors, key=lambda p: p.line or 0), warnings) from None

@@ -108,16 +108,18 @@ async def remove(request: Request) -> Response:
     return await idempotency.apply(request, customer_id, change, body)
 
 
-def add_url(config: Config, key: bytes | None, customer_id: str, portal_url: str, now: int) -> str:
-    """The merchant's add-card page with customer, return_url, expires and, when keyed, signature appended.
-    The signature is the hex HMAC-SHA256 of the three parameters exactly as encoded here."""
+def add_url(config: Config, key: bytes, customer_id: str, now: int) -> str:
+    """The merchant's add-card page with customer, return_url, expires and signature appended.
+    The signature is the hex HMAC-SHA256 of the three parameters exactly as encoded here.
+
+    Everything in it comes from the config, never from the request: a Host header of the
+    attacker's choosing would otherwise be signed into a return_url that leads to their site."""
     feature = config.features.payment_method_update
-    assert feature.add_url is not None
-    signed = urlencode([("customer", customer_id), ("return_url", portal_url + RETURN_PATH),
-                        ("expires", str(now + ADD_URL_LIFETIME))])
-    query = signed
-    if key is not None:
-        query += "&" + urlencode([("signature", hmac.new(key, signed.encode(), hashlib.sha256).hexdigest())])
+    # parse_config refuses an add_url without login_link.url (SPEC section 7, "URLs").
+    assert feature.add_url is not None and config.login_link.url is not None
+    return_url = config.login_link.url.rstrip("/") + RETURN_PATH
+    signed = urlencode([("customer", customer_id), ("return_url", return_url), ("expires", str(now + ADD_URL_LIFETIME))])
+    query = signed + "&" + urlencode([("signature", hmac.new(key, signed.encode(), hashlib.sha256).hexdigest())])
     parts = urlsplit(feature.add_url)
     return urlunsplit(parts._replace(query=f"{parts.query}&{query}" if parts.query else query))
 
@@ -132,11 +134,11 @@ async def add(request: Request) -> Response:
     if not feature.add_url:
         raise APIError(403, "feature_disabled",
                        "Adding a payment method is not set up: features.payment_method_update.add_url is unset.")
-    # The app does not start while a named key is unset (events.signing_secrets), so this finds it.
-    key = state.settings.secret(feature.signing_secret_env) if feature.signing_secret_env else None
-    # Back to the portal where public/ is hosted; without a login link URL, the origin that asked.
-    portal_url = (config.login_link.url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
-    return JSONResponse({"url": add_url(config, key, customer_id, portal_url, auth.now(request))})
+    # parse_config refuses an add_url without signing_secret_env, and the app does not start
+    # while the variable it names is unset (events.signing_secrets), so this finds the key.
+    assert feature.signing_secret_env is not None
+    key = state.settings.secret(feature.signing_secret_env)
+    return JSONResponse({"url": add_url(config, key, customer_id, auth.now(request))})
 
 
 OPERATIONS = [

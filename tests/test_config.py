@@ -81,7 +81,7 @@ webhooks:
         'config.yaml:18: allowed_origins[0]: expected an origin such as https://acme.example, '
         'found "https://acme.example/account". Hint: an origin is scheme, host and optional port, with no path.',
         'config.yaml:20: email.from: expected a single line of text, found "Acme <billing@acme.example>\\nBcc: x@evil.example". '
-        "Hint: remove line breaks: this text reaches mail headers.",
+        "Hint: remove line breaks and control characters: this text reaches mail headers.",
         'config.yaml:23: webhooks[0].secret_env: expected an environment variable name, found "lower-case". '
         "Hint: use capitals, digits and _, such as PORCH_WEBHOOK_SECRET.",
     ]
@@ -161,6 +161,93 @@ def test_origins_include_the_login_link_origin_once():
         "login_link: {url: https://billing.acme.example/portal}\n"
     )
     assert config.origins == ["https://acme.example", "https://billing.acme.example"]
+
+
+def test_the_login_link_origin_is_the_one_browsers_send():
+    config, _ = parse_config("login_link: {url: 'https://Billing.Acme.example:443/portal'}\n")
+    assert config.origins == ["https://billing.acme.example"]
+
+
+def test_an_origin_that_can_never_match_is_refused():
+    text = """allowed_origins:
+  - https://*.acme.example
+  - https://Shop.Acme.example:443
+  - https://user@acme.example
+  - https://bücher.example
+  - https://acme.example:8443/
+  - "https://acme.example\\nX-Evil: 1"
+  - https://acme.example https://evil.example
+  - https://acme.example:99999
+  - https://acme..example
+"""
+    assert errors(text) == [
+        ('config.yaml:2: allowed_origins[0]: expected one exact origin, found "https://*.acme.example". '
+         "Hint: browsers send one exact origin and Porch compares it exactly, so a wildcard never matches; "
+         "list each origin, such as https://shop.acme.example."),
+        ('config.yaml:3: allowed_origins[1]: expected an origin written as browsers send it, '
+         'found "https://Shop.Acme.example:443". Hint: write https://shop.acme.example; Porch compares origins exactly.'),
+        ('config.yaml:4: allowed_origins[2]: expected an origin written as browsers send it, '
+         'found "https://user@acme.example". Hint: write https://acme.example; Porch compares origins exactly.'),
+        ('config.yaml:5: allowed_origins[3]: expected an origin written as browsers send it, '
+         'found "https://bücher.example". Hint: write https://xn--bcher-kva.example; Porch compares origins exactly.'),
+        ('config.yaml:7: allowed_origins[5]: expected an https:// URL, found "https://acme.example\\nX-Evil: 1". '
+         "Hint: a URL has no spaces, line breaks or control characters; write a space as %20."),
+        ('config.yaml:8: allowed_origins[6]: expected an https:// URL, found "https://acme.example https://evil.example". '
+         "Hint: a URL has no spaces, line breaks or control characters; write a space as %20."),
+        ('config.yaml:9: allowed_origins[7]: expected an https:// URL, found "https://acme.example:99999". '
+         "Hint: check the host name and the port (a number from 1 to 65535)."),
+        ('config.yaml:10: allowed_origins[8]: expected an https:// URL, found "https://acme..example". '
+         "Hint: check the host name and the port (a number from 1 to 65535)."),
+    ]
+
+
+def test_urls_that_reach_response_headers_are_single_tokens():
+    # Image hosts and origins go into the Content-Security-Policy of every page.
+    assert errors('branding: {logo: "https://cdn.acme.example/\\u2028logo.png"}\n'
+                  'webhooks: [{url: "https://hooks.acme.example/\\tporch", secret_env: HOOK}]\n') == [
+        ('config.yaml:1: branding.logo: expected an https:// URL, found "https://cdn.acme.example/\\u2028logo.png". '
+         "Hint: a URL has no spaces, line breaks or control characters; write a space as %20."),
+        ('config.yaml:2: webhooks[0].url: expected an https:// URL, found "https://hooks.acme.example/\\tporch". '
+         "Hint: a URL has no spaces, line breaks or control characters; write a space as %20."),
+    ]
+
+
+@pytest.mark.parametrize("character", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1e", "\t", "\x7f"])
+def test_text_that_reaches_mail_headers_refuses_every_line_break_and_control_character(character):
+    escaped = {"\t": "\\t"}.get(character, f"\\u{ord(character):04x}")
+    text = json.dumps({"business": {"name": f"Acme{character}Corp"},
+                       "email": {"from": f"Acme{character}Billing <billing@acme.example>"}}, ensure_ascii=True)
+    assert errors(text) == [
+        (f'config.yaml:1: business.name: expected a single line of text, found "Acme{escaped}Corp". '
+         "Hint: remove line breaks and control characters: this text reaches mail headers."),
+        (f'config.yaml:1: email.from: expected a single line of text, found "Acme{escaped}Billing <billing@acme.example>". '
+         "Hint: remove line breaks and control characters: this text reaches mail headers."),
+    ]
+
+
+def test_an_add_url_needs_the_portal_address_and_a_signing_key_from_the_config():
+    # Both halves of the signed add-card link come from config.yaml: never from a request's Host header.
+    text = """features:
+  payment_method_update:
+    add_url: https://pay.acme.example/add-card
+branding:
+  brand_color: navy
+"""
+    assert errors(text) == [
+        ("config.yaml:3: features.payment_method_update.add_url: expected login_link.url as well, "
+         "found no login_link.url. Hint: set login_link.url to the address where public/ is hosted, such as "
+         "https://billing.acme.example; customers come back there from the add-card page."),
+        ("config.yaml:3: features.payment_method_update.add_url: expected signing_secret_env as well, "
+         "found no signing_secret_env. Hint: add signing_secret_env: PORCH_ADD_CARD_SECRET and set that variable to "
+         "a long random key; your add-card page checks each link's signature with it."),
+        ('config.yaml:5: branding.brand_color: expected a colour as "#rrggbb", found "navy". '
+         'Hint: write # and six hex digits, such as "#0a2540"; quote it in YAML.'),
+    ]
+    config, _ = parse_config(
+        "login_link: {url: https://billing.acme.example}\nfeatures:\n  payment_method_update:\n"
+        "    add_url: https://pay.acme.example/add-card\n    signing_secret_env: PORCH_ADD_CARD_SECRET\n"
+    )
+    assert config.secret_names == ["PORCH_ADD_CARD_SECRET"]
 
 
 def test_the_published_json_schema_is_current():

@@ -243,6 +243,7 @@ def test_an_unset_add_card_signing_key_stops_the_start_too(settings, clock, db):
     from backend.settings import SettingsError
 
     config = parse_config(
+        "login_link: {url: 'https://billing.acme.example'}\n"
         "features: {payment_method_update: {add_url: 'https://acme.example/add', signing_secret_env: ADD_SECRET}}\n"
     )[0]
     with pytest.raises(SettingsError) as caught:

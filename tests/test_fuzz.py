@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -20,8 +21,9 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.routing import Match
 
-from backend.config import Config, load_config
+from backend.config import Config, parse_config
 from backend.sessions import LOCAL_COOKIE, SECURE_COOKIE
+from backend.settings import Settings
 from backend.store.tables import metadata
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -56,12 +58,16 @@ def fuzz(examples: int) -> Any:
 
 @pytest.fixture
 def config() -> Config:
-    # The sample config switches every feature on, and an add_url completes it, so that fuzzing
+    # The sample config switches every feature on, and its add-card lines complete it, so that fuzzing
     # gets past feature_disabled into each endpoint's own checks.
-    sample = load_config(ROOT / "config.yaml")[0]
-    features = sample.features
-    payment = features.payment_method_update.model_copy(update={"add_url": "https://pay.example/add"})
-    return sample.model_copy(update={"features": features.model_copy(update={"payment_method_update": payment})})
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    return parse_config(text.replace("# add_url:", "add_url:").replace("# signing_secret_env:", "signing_secret_env:"),
+                        base=ROOT)[0]
+
+
+@pytest.fixture(name="settings")
+def keyed_settings(settings: Settings) -> Settings:
+    return replace(settings, named_secrets={"PORCH_ADD_CARD_SECRET": "k" * 32})
 
 
 @pytest.fixture

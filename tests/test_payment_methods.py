@@ -176,8 +176,7 @@ def test_payment_methods_need_a_session(client):
 
 
 def test_payment_method_update_off_is_refused_by_the_server(settings, clock, db):
-    app = with_config(settings, "features: {payment_method_update: {enabled: false, add_url: 'https://pay.example/add'}}",
-                      clock)
+    app = add_app(settings, clock, "enabled: false, add_url: 'https://pay.example/add'")
     with TestClient(app, base_url="http://localhost") as client:
         sign_in(client, Outbox(client, settings.outbox_dir))
         for answer in (client.post("/api/payment_methods/pm_jenny_mc/default", json={}), delete(client, "pm_jenny_mc"),
@@ -201,20 +200,22 @@ def verify(url: str, secret: str, now: float) -> bool:
     return hmac.compare_digest(expected, query["signature"][0]) and int(query["expires"][0]) >= now
 
 
-def add_app(settings, clock, features: str, top: str = "", secrets: dict[str, str] | None = None):
-    keyed = replace(settings, named_secrets=secrets or {})
-    return with_config(keyed, f"{top}features: {{payment_method_update: {features}}}\n", clock)
+def add_app(settings, clock, feature: str):
+    """An app whose add-card link is set up: add_url (in `feature`), the portal's address and the signing key."""
+    keyed = replace(settings, named_secrets={"ADD_SECRET": ADD_SECRET})
+    return with_config(keyed, "login_link: {url: 'https://billing.acme.example/'}\n"
+                              f"features: {{payment_method_update: {{signing_secret_env: ADD_SECRET, {feature}}}}}\n",
+                       clock)
 
 
-def add_answer(app, settings) -> Any:
-    with TestClient(app, base_url="http://localhost") as client:
+def add_answer(app, settings, **headers: str) -> Any:
+    with TestClient(app, base_url="https://billing.acme.example") as client:
         sign_in(client, Outbox(client, settings.outbox_dir))
-        return client.post("/api/payment_methods/add", json={})
+        return client.post("/api/payment_methods/add", json={}, headers=headers)
 
 
 def test_the_add_link_is_signed_and_returns_to_the_portal(settings, clock, db):
-    app = add_app(settings, clock, "{add_url: 'https://pay.example/add-card', signing_secret_env: ADD_SECRET}",
-                  "login_link: {url: 'https://billing.acme.example/'}\n", {"ADD_SECRET": ADD_SECRET})
+    app = add_app(settings, clock, "add_url: 'https://pay.example/add-card'")
     answer = add_answer(app, settings)
     assert answer.status_code == 200
     url = answer.json()["url"]
@@ -233,12 +234,22 @@ def test_the_add_link_is_signed_and_returns_to_the_portal(settings, clock, db):
     assert stored_events(db) == []
 
 
-def test_the_add_link_returns_to_the_asking_origin_without_a_login_link_url(settings, clock, db):
-    app = add_app(settings, clock, "{add_url: 'https://pay.example/add?merchant=acme'}")
+def test_the_add_link_keeps_the_add_url_query_first(settings, clock, db):
+    app = add_app(settings, clock, "add_url: 'https://pay.example/add?merchant=acme'")
     url = add_answer(app, settings).json()["url"]
-    assert url == "https://pay.example/add?merchant=acme&" + urlencode([
-        ("customer", "cus_jenny"), ("return_url", "http://localhost/portal/?payment_method=added"),
-        ("expires", str(NOW + 3600))])
+    signed = urlencode([("customer", "cus_jenny"), ("return_url", "https://billing.acme.example/portal/?payment_method=added"),
+                        ("expires", str(NOW + 3600))])
+    assert url == "https://pay.example/add?merchant=acme&" + signed + "&signature=" + \
+        hmac.new(ADD_SECRET.encode(), signed.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_host_header_never_reaches_the_signed_link(settings, clock, db):
+    app = add_app(settings, clock, "add_url: 'https://pay.example/add-card'")
+    answer = add_answer(app, settings, Host="attacker.example", **{"X-Forwarded-Host": "attacker.example"})
+    assert answer.status_code == 200
+    query = parse_qs(urlsplit(answer.json()["url"]).query)
+    assert query["return_url"] == ["https://billing.acme.example/portal/?payment_method=added"]
+    assert verify(answer.json()["url"], ADD_SECRET, NOW)
 
 
 def test_without_an_add_url_adding_is_refused_saying_why(jenny):

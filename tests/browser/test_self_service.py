@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -224,17 +225,25 @@ def test_payment_methods_make_default_remove_and_keep_the_last(tab, live_server)
     expect(methods).to_have_count(1)
 
 
+@pytest.fixture(name="settings")
+def keyed_settings(settings: Any) -> Any:
+    """The add-card signing key the sample config names, for the tests that switch add_url on."""
+    return replace(settings, named_secrets={"PORCH_ADD_CARD_SECRET": "k" * 32})
+
+
 def test_add_a_payment_method_on_the_processors_page_and_come_back(tab, live_server_with) -> None:
     config = SAMPLE.replace("    # add_url: https://acme.example/billing/add-card",
                             "    add_url: https://pay.acme.example/add-card")
-    config = re.sub(r"\n  url: https://billing\.acme\.example[^\n]*", "", config)  # come back to this server
+    config = config.replace("# signing_secret_env:", "signing_secret_env:")
     server = live_server_with(config)
     asked: list[str] = []
 
     def processor(route: Any) -> None:
         asked.append(route.request.url)
-        query = parse_qs(urlsplit(route.request.url).query)
-        route.fulfill(status=303, headers={"Location": query["return_url"][0]})
+        # The link leads back to login_link.url, where the portal is hosted: here, this server.
+        back = urlsplit(parse_qs(urlsplit(route.request.url).query)["return_url"][0])
+        assert f"{back.scheme}://{back.netloc}" == "https://billing.acme.example"
+        route.fulfill(status=303, headers={"Location": f"{server.url}{back.path}?{back.query}"})
 
     tab.route("https://pay.acme.example/**", processor)
     page = sign_in(tab, server)
@@ -244,7 +253,8 @@ def test_add_a_payment_method_on_the_processors_page_and_come_back(tab, live_ser
     assert page.url == f"{server.url}/portal/"  # the query is dropped from the address bar
     query = parse_qs(urlsplit(asked[0]).query)
     assert query["customer"] == ["cus_jenny"]
-    assert query["return_url"] == [f"{server.url}/portal/?payment_method=added"]
+    assert query["return_url"] == ["https://billing.acme.example/portal/?payment_method=added"]
+    assert query["signature"]
 
 
 def test_billing_details_show_a_wrong_postcode_next_to_it_then_save(tab, live_server) -> None:
