@@ -142,7 +142,7 @@ def caddy(d: Deployment) -> str:
     if site.scheme == "https":
         address = site.host + ("" if site.port == 443 else f":{site.port}")
     else:
-        address = f"http://{site.host}:{site.port}" if site.host else f":{site.port}"
+        address = f"http://{site.host}" + ("" if site.port == 80 else f":{site.port}") if site.host else f":{site.port}"
     fallback = d.fallback()
     groups = d.groups()
     lines = _preamble(d, "Caddy") + [f"{address} {{"]

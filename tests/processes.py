@@ -47,6 +47,17 @@ def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path, na
         time.sleep(0.05)
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if that has not ended it within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 class Backend:
     """One `python -m backend serve` process; a context manager that stops it on exit."""
 
@@ -89,12 +100,8 @@ class Backend:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process is not None:
+            stop(self.process)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=15, **kwargs)

@@ -8,6 +8,7 @@ The site is built once for the run and each server started once per module (SPEC
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ from tests.processes import (
     Backend,
     free_port,
     mailed_codes,
+    stop,
     wait_for_code,
     wait_until_healthy,
 )
@@ -87,12 +89,7 @@ def running(command: list[str], folder: Path, url: str, **env: str) -> Iterator[
         wait_until_healthy(process, url + "/api/health", log, command[0])
         yield
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 def start_caddy(folder: Path, config: str, url: str) -> contextlib.AbstractContextManager[None]:
@@ -102,9 +99,9 @@ def start_caddy(folder: Path, config: str, url: str) -> contextlib.AbstractConte
     return running(command, folder, url, HOME=str(folder), XDG_CONFIG_HOME=str(folder), XDG_DATA_HOME=str(folder))
 
 
-def start_nginx(folder: Path, config: str, url: str) -> contextlib.AbstractContextManager[None]:
-    """nginx in the foreground with the generated server block in a main configuration like
-    Debian's, but with its pid, logs and temporary files in the folder."""
+def nginx_command(folder: Path, config: str) -> list[str]:
+    """nginx with the generated server block in a main configuration like Debian's, but with its
+    pid, logs and temporary files in the folder."""
     assert BROTLI_STATIC.exists(), "install libnginx-mod-http-brotli-static (.ci/run does)"
     (folder / "porch.conf").write_text(config)
     temp = "\n".join(f"    {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
@@ -115,14 +112,23 @@ def start_nginx(folder: Path, config: str, url: str) -> contextlib.AbstractConte
         + f"pid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'};\nevents {{}}\n"
         f"http {{\n    include /etc/nginx/mime.types;\n    access_log off;\n{temp}\n    include {folder / 'porch.conf'};\n}}\n"
     )
-    return running(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"], folder, url)
+    return ["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")]
+
+
+def start_nginx(folder: Path, config: str, url: str) -> contextlib.AbstractContextManager[None]:
+    return running([*nginx_command(folder, config), "-g", "daemon off;"], folder, url)
+
+
+def require(*programs: str) -> None:
+    for program in programs:
+        if not shutil.which(program):
+            pytest.skip(f"Debian's {program} is not installed (apt-get install {program}); .ci/run installs it")
 
 
 @pytest.fixture(scope="module", params=["caddy", "nginx"])
 def proxy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, built_site, backend) -> Iterator[Proxy]:
     server = request.param
-    if not shutil.which(server):
-        pytest.skip(f"Debian's {server} is not installed (apt-get install {server}); .ci/run installs it")
+    require(server)
     public = built_site(None)[1]
     folder = tmp_path_factory.mktemp(server)
     url = f"http://127.0.0.1:{free_port()}"
@@ -236,3 +242,80 @@ def test_a_customer_signs_in_through_the_server(proxy, page):
     page.wait_for_url(f"{proxy.url}/portal/")
     expect(page.locator("#details")).to_contain_text("Rosen" if address.startswith("jenny") else "Sam Lee")
     assert page.problems == []
+
+
+def test_an_https_site_gets_tls_from_caddy_and_a_tls_server_in_nginx(built_site, tmp_path):
+    """login_link.url is the default site; the configurations for it load in the real servers."""
+    require("caddy", "nginx", "openssl")
+    public = built_site(None)[1]
+    caddyfile = run_deploy("caddy", "--public", str(public), "--config", str(ROOT / "config.yaml"))
+    assert "\nbilling.acme.example {\n" in caddyfile
+    (tmp_path / "Caddyfile").write_text(caddyfile)
+    adapted = subprocess.run(["caddy", "adapt", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
+                             capture_output=True, text=True, check=True, env={**os.environ, "HOME": str(tmp_path)})
+    server = json.loads(adapted.stdout)["apps"]["http"]["servers"]["srv0"]
+    assert server["listen"] == [":443"]  # Caddy then redirects :80 and fetches the certificate itself
+    assert server["routes"][0]["match"] == [{"host": ["billing.acme.example"]}]
+
+    config = run_deploy("nginx", "--public", str(public), "--config", str(ROOT / "config.yaml"))
+    assert "    listen 443 ssl http2;\n    server_name billing.acme.example;\n" in config
+    assert "    listen 80;\n    server_name billing.acme.example;\n    return 301 https://$host$request_uri;\n" in config
+    # The certificate paths are certbot's; a self-signed pair stands in for them.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=billing.acme.example",
+                    "-keyout", str(tmp_path / "privkey.pem"), "-out", str(tmp_path / "fullchain.pem")], capture_output=True, check=True)
+    config = config.replace("/etc/letsencrypt/live/billing.acme.example", str(tmp_path))
+    tested = subprocess.run([*nginx_command(tmp_path, config), "-t"], capture_output=True, text=True, check=False)
+    assert tested.returncode == 0, tested.stderr
+
+
+def deploy_error(*args: str) -> str:
+    result = CliRunner().invoke(main, ["deploy", *args])
+    assert result.exit_code == 1, result.output
+    return result.output
+
+
+@pytest.fixture
+def public(tmp_path: Path) -> Path:
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "_headers").write_text("/\n  X-Content-Type-Options: nosniff\n")
+    return tmp_path / "public"
+
+
+@pytest.mark.parametrize("site", ["ftp://billing.acme.example", "https://billing.acme.example/portal/", "https://:443",
+                                  "http://127.0.0.1:99999", "https://jenny@billing.acme.example"])
+def test_a_site_that_is_no_address_is_refused(public, site):
+    assert deploy_error("caddy", "--public", str(public), "--site", site) == (
+        f"Error: --site {site}: expected the portal's address, such as https://billing.acme.example, "
+        "http://127.0.0.1:8080 or :8080\n"
+    )
+
+
+@pytest.mark.parametrize("backend", ["localhost", "127.0.0.1:0", "http://127.0.0.1:8000", "127.0.0.1:8000/api"])
+def test_a_backend_that_is_no_host_and_port_is_refused(public, backend):
+    assert deploy_error("nginx", "--public", str(public), "--site", ":8080", "--backend", backend) == (
+        f"Error: --backend {backend}: expected HOST:PORT, such as 127.0.0.1:8000\n"
+    )
+
+
+def test_a_folder_that_was_never_built_is_refused(tmp_path):
+    assert deploy_error("caddy", "--public", str(tmp_path), "--site", ":8080") == (
+        f"Error: {tmp_path}/_headers does not exist: run `python build.py` first, or name the built site with --public\n"
+    )
+
+
+def test_without_a_site_or_a_login_link_the_command_says_which_to_give(public, tmp_path):
+    (tmp_path / "config.yaml").write_text("business:\n  name: Acme\n")
+    assert deploy_error("nginx", "--public", str(public), "--config", str(tmp_path / "config.yaml")) == (
+        f"Error: login_link.url is not set in {tmp_path / 'config.yaml'}: set it, or name the portal's address with --site\n"
+    )
+
+
+@pytest.mark.parametrize(("site", "caddy_address", "nginx_listen"), [
+    (":8080", ":8080 {", "listen 8080;"),
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080 {\n\tbind 127.0.0.1", "listen 127.0.0.1:8080;"),
+    ("http://billing.acme.example", "http://billing.acme.example {", "listen 80;\n    server_name billing.acme.example;"),
+    ("billing.acme.example:8443", "billing.acme.example:8443 {", "listen 8443 ssl http2;"),
+])
+def test_each_kind_of_site_address_becomes_the_servers_own(public, site, caddy_address, nginx_listen):
+    assert f"\n{caddy_address}\n" in run_deploy("caddy", "--public", str(public), "--site", site)
+    assert f"\n    {nginx_listen}\n" in run_deploy("nginx", "--public", str(public), "--site", site)
