@@ -87,21 +87,20 @@ class Deployment:
 
 def parse_site(address: str) -> Site:
     """`https://billing.acme.example`, `http://127.0.0.1:8080` or `:8080` (plain HTTP on every name)."""
-    if re.fullmatch(r":\d{1,5}", address):
-        return Site("http", "", int(address[1:]))
-    parts = urlsplit(address if "://" in address else "https://" + address)
+    parts = urlsplit(("http://" if address.startswith(":") else "" if "://" in address else "https://") + address)
     try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1 or parts.path.strip("/") \
-            or parts.query or parts.username:
+        port = parts.port if parts.port is not None else 443 if parts.scheme == "https" else 80
+    except ValueError:  # not a number, or over 65535
+        port = 0
+    named = parts.hostname or (address.startswith(":") and parts.port is not None)
+    if parts.scheme not in ("http", "https") or not named or not port \
+            or parts.path.strip("/") or parts.query or parts.fragment or parts.username:
         raise DeployError(
             f"--site {address}: expected the portal's address, such as https://billing.acme.example, "
             "http://127.0.0.1:8080 or :8080"
         )
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    return Site(parts.scheme, host, port or (443 if parts.scheme == "https" else 80))
+    host = parts.hostname or ""
+    return Site(parts.scheme, f"[{host}]" if ":" in host else host, port)
 
 
 def parse_backend(address: str) -> str:

@@ -220,9 +220,12 @@ def test_the_api_reaches_the_backend_with_the_browsers_origin(proxy):
     health = proxy.get("/api/health")
     assert health.status_code == 200
     assert health.headers["cache-control"] == "no-store"  # the backend's API headers, not a page's
-    # The backend compares Origin with the Host it is given: a proxy that drops the port fails this.
-    answer = proxy.client.post(proxy.url + "/api/login/code", json={"email": f"nobody-{proxy.server}@example.com"},
-                        headers={"Origin": proxy.url, "Sec-Fetch-Site": "same-origin"}, timeout=15)
+    # The backend compares Origin with the scheme and Host it is given: a proxy that drops the port,
+    # or passes on a client's own X-Forwarded-Proto, fails this.
+    answer = proxy.client.post(
+        proxy.url + "/api/login/code", json={"email": f"nobody-{proxy.server}@example.com"},
+        headers={"Origin": proxy.url, "Sec-Fetch-Site": "same-origin", "X-Forwarded-Proto": "https"},
+    )
     assert answer.status_code == 202, answer.text
     assert proxy.get("/api/nope").json()["error"]["code"] == "not_found"
 
@@ -282,7 +285,7 @@ def public(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("site", ["ftp://billing.acme.example", "https://billing.acme.example/portal/", "https://:443",
-                                  "http://127.0.0.1:99999", "https://jenny@billing.acme.example"])
+                                  "http://127.0.0.1:99999", "https://jenny@billing.acme.example", ":0", ":", "http://127.0.0.1:0"])
 def test_a_site_that_is_no_address_is_refused(public, site):
     assert deploy_error("caddy", "--public", str(public), "--site", site) == (
         f"Error: --site {site}: expected the portal's address, such as https://billing.acme.example, "
