@@ -9,12 +9,13 @@ import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 import click
 
 from backend import __version__
 from backend.config import Config, ConfigError, json_schema, load_config
+from backend.deploy import TARGETS, DeployError, deployment
 from backend.events import signing_secrets
 from backend.importer import ImportFileError, import_file
 from backend.store import billing
@@ -26,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 HOST_HELP = "Address to listen on. 127.0.0.1 (the default) is this machine only; 0.0.0.0 listens on every interface."
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
@@ -40,7 +41,7 @@ def _converting(fn: F) -> F:
             for warning in exc.warnings:
                 click.echo(f"Warning: {warning}", err=True)
             _fail("the config has errors:\n" + "\n".join(f"  {p}" for p in exc.problems))
-        except (SettingsError, ImportFileError, DatabaseError) as exc:
+        except (SettingsError, ImportFileError, DatabaseError, DeployError) as exc:
             _fail(str(exc))
 
     wrapper.__name__ = fn.__name__
@@ -234,6 +235,25 @@ def audit(customer: str | None, limit: int) -> None:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(entry["at"]))
         click.echo(f"{when}  {entry['customer']}  {entry['action']:<36} {entry['object_id']}  "
                    f"from {entry['client']}  {entry['event']}  {entry['detail']}")
+
+
+@main.command()
+@click.argument("target", type=click.Choice(list(TARGETS)))
+@click.option("--site", help="The portal's address, such as https://billing.acme.example, or :8080 (default: login_link.url).")
+@click.option("--backend", default="127.0.0.1:8000", show_default=True, help="HOST:PORT where `serve` listens.")
+@click.option("--public", default="public", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The built site, as `python build.py` wrote it.")
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file for login_link.url (default: PORCH_CONFIG or ./config.yaml).")
+@_converting
+def deploy(target: str, site: str | None, backend: str, public: Path, config: str | None) -> None:
+    """Print a server configuration that serves public/ with every header of its _headers file and forwards /api/."""
+    if site is None:
+        config_path = _settings(require_secret=False, config=config).config_path
+        site = _config(config_path).login_link.url
+        if not site:
+            _fail(f"login_link.url is not set in {config_path}: set it, or name the portal's address with --site")
+    command = f"python -m backend deploy {target} --site {site} --backend {backend} --public {public.resolve()}"
+    click.echo(TARGETS[target](deployment(public, site, backend, command)), nl=False)
 
 
 @main.command()

@@ -33,13 +33,18 @@ def read_header_rules(path: Path) -> list[tuple[str, list[tuple[str, str]]]]:
     return rules
 
 
-def rule_matches(pattern: str, path: str) -> bool:
-    """Whether a `_headers` path pattern matches a request path: `*` matches anything, `:name` one segment."""
-    regex = "".join(
+def rule_regex(pattern: str) -> str:
+    """A `_headers` path pattern as a regular expression that Python, Go (Caddy) and PCRE (nginx)
+    read alike: `*` matches anything, `:name` one segment."""
+    return "".join(
         ".*" if part == "*" else "[^/]+" if part.startswith(":") else re.escape(part)
         for part in re.split(r"(\*|:\w+)", pattern) if part
     )
-    return re.fullmatch(regex, path) is not None
+
+
+def rule_matches(pattern: str, path: str) -> bool:
+    """Whether a `_headers` path pattern matches a request path."""
+    return re.fullmatch(rule_regex(pattern), path) is not None
 
 
 def accepted_codings(header: str) -> set[str]:

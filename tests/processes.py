@@ -31,6 +31,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path, name: str) -> None:
+    """Returns once GET `url` answers 200; raises with the process's log if it exits or never answers."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not answer {url} within {START_TIMEOUT} s:\n{log.read_text()}")
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if that has not ended it within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
 class Backend:
     """One `python -m backend serve` process; a context manager that stops it on exit."""
 
@@ -58,20 +85,13 @@ class Backend:
                 [sys.executable, "-m", "backend", "serve", "--port", str(self.port)],
                 cwd=self.folder, env=self.environ, stdout=log, stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + START_TIMEOUT
         # Readiness is the health check answering: the process has migrated, bound and started its workers.
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the backend exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the backend did not answer within {START_TIMEOUT} s:\n{self.log.read_text()}")
-            time.sleep(0.05)
+        try:
+            wait_until_healthy(self.process, self.url + "/api/health", self.log, "the backend")
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no finished transactions, as when a machine loses power."""
@@ -80,12 +100,8 @@ class Backend:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process is not None:
+            stop(self.process)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=15, **kwargs)

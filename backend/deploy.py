@@ -1,0 +1,268 @@
+"""Web server configurations that serve public/ exactly as its `_headers` file says and
+forward /api/ to the backend: `python -m backend deploy caddy|nginx`.
+
+Each target is one function from a `Deployment` (the parsed rules of `_headers`, the
+site's address, the backend's and the folder) to the text its server reads. Every
+target does the same things, each in its own server's words:
+
+- a path that a `_headers` rule matches gets exactly that rule's headers, whatever the
+  spelling (`//portal/` and `/portal//` are looked up as `/portal/`);
+- any other answer (a 404, the redirect of `/login` to `/login/`) gets FALLBACK_HEADERS;
+- `.br` and `.gz` copies are served to browsers that take them;
+- `/login?x=1` redirects to `/login/?x=1`, keeping the query;
+- `/api/` reaches the backend with the Host header (port included), the scheme and the
+  client's address, which the backend believes from PORCH_TRUSTED_PROXIES only;
+- `_headers`, and anything else whose name starts with `_`, is not served.
+
+Porch's `_headers` never has two rules for one path (see pages.headers_file), so each
+rule becomes one matcher or location and no server has to join values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from backend.static import read_header_rules, rule_regex
+
+Rules = list[tuple[str, list[tuple[str, str]]]]
+
+# Nothing but Porch's pages may be framed, scripted or sniffed; a 404 or a redirect is not a page.
+FALLBACK_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+# Files whose names start with `_` belong to the build (`_headers`) or the host, not to visitors.
+HIDDEN = "/_"
+
+
+class DeployError(Exception):
+    """The options cannot make a working configuration; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Site:
+    scheme: str  # "http" or "https"
+    host: str  # empty for "any name", as with `--site :8080`
+    port: int
+
+    @property
+    def ip(self) -> bool:
+        try:
+            ipaddress.ip_address(self.host.strip("[]"))
+        except ValueError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Deployment:
+    rules: Rules
+    site: Site
+    backend: str  # host:port
+    public: Path  # absolute
+    command: str  # the command line that made it, for the header comment
+
+    def fallback(self) -> list[tuple[str, str]]:
+        """FALLBACK_HEADERS, plus HSTS whenever the pages send it: a browser should never leave HTTPS."""
+        hsts = {name: value for _, headers in self.rules for name, value in headers if name == "Strict-Transport-Security"}
+        return list({**FALLBACK_HEADERS, **hsts}.items())
+
+    def groups(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Paths sharing a set of headers, as one anchored regular expression, in the order of `_headers`."""
+        grouped: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        for pattern, headers in self.rules:
+            grouped.setdefault(tuple(headers), []).append(rule_regex(pattern))
+        return [(_either(regexes), list(headers)) for headers, regexes in grouped.items()]
+
+    def unmatched(self) -> str:
+        """An anchored regular expression for every path some rule names."""
+        return _either([rule_regex(pattern) for pattern, _ in self.rules])
+
+
+def parse_site(address: str) -> Site:
+    """`https://billing.acme.example`, `http://127.0.0.1:8080` or `:8080` (plain HTTP on every name)."""
+    parts = urlsplit(("http://" if address.startswith(":") else "" if "://" in address else "https://") + address)
+    try:
+        port = parts.port if parts.port is not None else 443 if parts.scheme == "https" else 80
+    except ValueError:  # not a number, or over 65535
+        port = 0
+    named = parts.hostname or (address.startswith(":") and parts.port is not None)
+    if parts.scheme not in ("http", "https") or not named or not port \
+            or parts.path.strip("/") or parts.query or parts.fragment or parts.username:
+        raise DeployError(
+            f"--site {address}: expected the portal's address, such as https://billing.acme.example, "
+            "http://127.0.0.1:8080 or :8080"
+        )
+    host = parts.hostname or ""
+    return Site(parts.scheme, f"[{host}]" if ":" in host else host, port)
+
+
+def parse_backend(address: str) -> str:
+    match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", address)
+    if not match or not 0 < int(match[2]) < 65536:
+        raise DeployError(f"--backend {address}: expected HOST:PORT, such as 127.0.0.1:8000")
+    return address
+
+
+def deployment(public: Path, site: str, backend: str, command: str) -> Deployment:
+    headers = public / "_headers"
+    if not headers.is_file():
+        raise DeployError(f"{headers} does not exist: run `python build.py` first, or name the built site with --public")
+    return Deployment(read_header_rules(headers), parse_site(site), parse_backend(backend), public.resolve(), command)
+
+
+def _either(regexes: list[str]) -> str:
+    return "^" + (regexes[0] if len(regexes) == 1 else "(?:" + "|".join(regexes) + ")") + "$"
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _preamble(d: Deployment, server: str) -> list[str]:
+    return [
+        f"# Porch behind {server}, made by `{d.command}`.",
+        f"# It serves {d.public} with the headers of its _headers file and forwards /api/ to {d.backend}:",
+        "# make it again whenever config.yaml changes, after `python build.py`.",
+        "# Start the backend with PORCH_TRUSTED_PROXIES set to this server's address as the backend sees it",
+        "# (PORCH_TRUSTED_PROXIES=127.0.0.1 on one machine), so that it believes X-Forwarded-For and -Proto.",
+    ]
+
+
+def caddy(d: Deployment) -> str:
+    """A Caddyfile site block. An https:// site gets its certificate from Caddy (automatic HTTPS)."""
+    site = d.site
+    if site.scheme == "https":
+        address = site.host + ("" if site.port == 443 else f":{site.port}")
+    else:
+        address = f"http://{site.host}" + ("" if site.port == 80 else f":{site.port}") if site.host else f":{site.port}"
+    fallback = d.fallback()
+    groups = d.groups()
+    lines = _preamble(d, "Caddy") + [f"{address} {{"]
+    if site.ip:
+        lines.append(f"\tbind {site.host}")
+    lines += [
+        "\t# One slash between segments before anything looks at the path: //portal/ is /portal/.",
+        "\turi path_regexp /{2,} /",
+        "\thandle /api/* {",
+        "\t\t# Caddy keeps the Host header (and its port) and sets X-Forwarded-For and -Proto.",
+        f"\t\treverse_proxy {d.backend}",
+        "\t}",
+        "\thandle {",
+        f"\t\troot * {d.public}",
+        "\t\troute {",
+    ]
+    for number, (regex, headers) in enumerate(groups, 1):
+        lines.append(f"\t\t\t@rule{number} path_regexp {regex}")
+        lines.append(f"\t\t\theader @rule{number} {{")
+        lines += [f"\t\t\t\t{name} {_quoted(value)}" for name, value in headers]
+        lines.append("\t\t\t}")
+    lines.append("\t\t\t@unmatched not path_regexp " + d.unmatched())
+    lines.append("\t\t\theader @unmatched {")
+    lines += [f"\t\t\t\t{name} {_quoted(value)}" for name, value in fallback]
+    lines += [
+        "\t\t\t}",
+        f"\t\t\t@hidden path_regexp {HIDDEN}",
+        "\t\t\terror @hidden 404",
+        "\t\t\t# A folder without its slash: redirect, keeping the query (Caddy's own redirect drops it).",
+        "\t\t\t@folder_query {",
+        "\t\t\t\tnot path */",
+        "\t\t\t\tfile {path}/index.html",
+        '\t\t\t\texpression {query} != ""',
+        "\t\t\t}",
+        "\t\t\tredir @folder_query {path}/?{query} 308",
+        "\t\t\t@folder {",
+        "\t\t\t\tnot path */",
+        "\t\t\t\tfile {path}/index.html",
+        "\t\t\t}",
+        "\t\t\tredir @folder {path}/ 308",
+        "\t\t\tfile_server {",
+        "\t\t\t\tprecompressed br gzip",
+        "\t\t\t}",
+        "\t\t}",
+        "\t}",
+        "\t# Errors (a missing file, a backend that does not answer) get the fallback headers alone.",
+        "\thandle_errors {",
+        "\t\theader {",
+    ]
+    kept = {name for name, _ in fallback}
+    lines += [f"\t\t\t-{name}" for name in dict.fromkeys(n for _, headers in groups for n, _ in headers if n not in kept)]
+    lines += [f"\t\t\t{name} {_quoted(value)}" for name, value in fallback]
+    lines += ["\t\t}", "\t}", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def nginx(d: Deployment) -> str:
+    """Server blocks for nginx's http context (on Debian: /etc/nginx/conf.d/porch.conf). Brotli copies
+    need Debian's libnginx-mod-http-brotli-static. An https:// site gets a `listen 443 ssl` server
+    whose certificate paths are certbot's; plain HTTP on port 80 redirects to it."""
+    site = d.site
+    lines = _preamble(d, "nginx")
+    if site.scheme == "https":
+        lines += [
+            "server {",
+            "    listen 80;",
+            f"    server_name {site.host};",
+            "    return 301 https://$host$request_uri;",
+            "}",
+            "",
+            "server {",
+            f"    listen {site.port} ssl http2;",
+            f"    server_name {site.host};",
+            "    # Where certbot puts the certificate; point these at yours if it comes from elsewhere.",
+            f"    ssl_certificate /etc/letsencrypt/live/{site.host}/fullchain.pem;",
+            f"    ssl_certificate_key /etc/letsencrypt/live/{site.host}/privkey.pem;",
+        ]
+    else:
+        listen = f"{site.host}:{site.port}" if site.ip else str(site.port)
+        lines += ["server {", f"    listen {listen};"]
+        if site.host and not site.ip:
+            lines.append(f"    server_name {site.host};")
+    fallback = d.fallback()
+
+    def add_headers(headers: list[tuple[str, str]]) -> list[str]:
+        # `always`: on every status, not only on 2xx and 3xx. nginx drops a server's add_header in
+        # any location that has its own, so every location lists all of its headers.
+        return [f"        add_header {name} {_quoted(value)} always;" for name, value in headers]
+
+    lines += [
+        f"    root {d.public};",
+        "    server_tokens off;",
+        "    charset utf-8;",
+        "    # Redirects name no host, so /login -> /login/ stays on the address the browser used.",
+        "    absolute_redirect off;",
+        "    gzip_static on;",
+        "    gzip_vary on;",
+        "    brotli_static on;",
+        "    error_page 403 404 =404 @missing;",
+        "",
+        "    location ^~ /api/ {",
+        f"        proxy_pass http://{d.backend};",
+        "        # $http_host, not $host: the port is part of the origin the backend checks requests against.",
+        "        proxy_set_header Host $http_host;",
+        "        proxy_set_header X-Forwarded-Proto $scheme;",
+        "        proxy_set_header X-Forwarded-For $remote_addr;",
+        "    }",
+        "",
+        "    location @missing {",
+        *add_headers(fallback),
+        "        return 404;",
+        "    }",
+        "",
+        f'    location ~ "{HIDDEN}" {{',
+        "        return 404;",
+        "    }",
+    ]
+    for regex, headers in d.groups():
+        lines += ["", f"    location ~ {_quoted(regex)} {{", *add_headers(headers), "    }"]
+    lines += ["", "    location / {", *add_headers(fallback), "    }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+TARGETS: dict[str, Callable[[Deployment], str]] = {"caddy": caddy, "nginx": nginx}
