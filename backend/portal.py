@@ -5,7 +5,7 @@ fingerprints and whatever field Stripe adds next stay on the server, however dee
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 from urllib.parse import urlsplit
 
 from backend.config import Config, Features
@@ -33,12 +33,12 @@ class Each:
 
 @dataclass(frozen=True)
 class Listed:
-    """A Stripe list object ({"object": "list", "data": [...]}), or a bare array of the same entries."""
+    """A Stripe list object ({"object": "list", "data": [...], "has_more"?}), or a bare array of the same entries."""
 
     shape: Shape
 
 
-Shape = Union[type[Value], type[Id], type[Https], Each, Listed, dict[str, "Shape"]]
+Shape = type[Value] | type[Id] | type[Https] | Each | Listed | dict[str, "Shape"]
 
 
 def fields(names: str, **nested: Shape) -> dict[str, Shape]:
@@ -122,8 +122,10 @@ def _shown(shape: Shape, value: Any) -> Any:
     if isinstance(shape, Listed):
         data = value.get("data") if isinstance(value, dict) else value
         entries = _shown(Each(shape.shape), data or [])
-        more = isinstance(value, dict) and value.get("has_more") is True
-        return _DROP if entries is _DROP else {"object": "list", "data": entries, "has_more": more}
+        if entries is _DROP:
+            return _DROP
+        more = {"has_more": value["has_more"] is True} if isinstance(value, dict) and "has_more" in value else {}
+        return {"object": "list", "data": entries} | more
     assert isinstance(shape, dict)
     if isinstance(value, str):
         return value  # an object not expanded: its id
@@ -146,7 +148,7 @@ def invoice(obj: dict[str, Any]) -> dict[str, Any]:
 
 def subscription(sub: dict[str, Any]) -> dict[str, Any]:
     out = pick("subscription", sub)
-    out.setdefault("items", {"object": "list", "data": [], "has_more": False})
+    out.setdefault("items", {"object": "list", "data": []})
     items = out["items"]["data"]
     # Newer Stripe API versions keep the period on the items only; the page reads one place.
     for key in ("current_period_start", "current_period_end"):

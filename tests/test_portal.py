@@ -201,18 +201,18 @@ def test_the_portal_tells_the_page_whether_adding_a_card_is_set_up_but_not_where
 
 
 def test_the_features_the_page_draws_and_nothing_else():
-    assert features_of(f"""
+    assert features_of("""
 features:
-  customer_update: {{allowed_updates: [name, tax_id]}}
+  customer_update: {allowed_updates: [name, tax_id]}
   subscription_cancel:
     mode: immediately
     proration_behavior: create_prorations
-    cancellation_reason: {{options: [too_expensive, other]}}
-    retention: {{enabled: true, percent_off: 30, duration_in_months: 2}}
+    cancellation_reason: {options: [too_expensive, other]}
+    retention: {enabled: true, percent_off: 30, duration_in_months: 2}
   subscription_update:
     enabled: true
     proration_behavior: always_invoice
-    products: [{{product: prod_pro, prices: [price_a], adjustable_quantity: {{enabled: true}}}}]
+    products: [{product: prod_pro, prices: [price_a], adjustable_quantity: {enabled: true}}]
 """) == {
         "customer_update": {"enabled": True, "allowed_updates": ["name", "tax_id"]},
         "invoice_history": {"enabled": True},
