@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from backend import portal
 from backend.store import billing
 from backend.store.database import Database
 
@@ -43,8 +44,18 @@ def read_objects(path: Path) -> dict[str, list[dict[str, Any]]]:
         for index, obj in enumerate(value):
             if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
                 raise ImportFileError(f"{path}: {kind}[{index}]: each object needs a string \"id\"")
+            if kind == "invoices":
+                _check_links(path, obj)
         found[kind] = value
     return found
+
+
+def _check_links(path: Path, invoice: dict[str, Any]) -> None:
+    # The portal's pages link to these; a javascript: or data: link could run script there.
+    for field in portal.INVOICE_LINKS:
+        if invoice.get(field) is not None and not portal.https_url(invoice[field]):
+            raise ImportFileError(
+                f"{path}: invoices: invoice {invoice['id']} needs \"{field}\" as an https:// URL, or null")
 
 
 def import_file(db: Database, path: Path) -> dict[str, int]:

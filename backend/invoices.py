@@ -59,12 +59,11 @@ async def invoice_list(request: Request) -> Response:
 def _receipt_customer(invoice: dict[str, Any], customer: dict[str, Any]) -> dict[str, Any]:
     """Who the receipt is for: the invoice's own snapshot when it has one, else the customer as now."""
     if any(key in invoice for key in SNAPSHOT.values()):
-        tax_ids = invoice.get("customer_tax_ids") or []
-        return {name: invoice.get(key) for name, key in SNAPSHOT.items() if name != "tax_ids"} | {
-            "tax_ids": [{"type": t.get("type"), "value": t.get("value")} for t in tax_ids]}
-    listed = (customer.get("tax_ids") or {}).get("data") or []
-    return {"name": customer.get("name"), "email": customer.get("email"), "address": customer.get("address"),
-            "tax_ids": [{"type": t.get("type"), "value": t.get("value")} for t in listed]}
+        found = {name: invoice.get(key) for name, key in SNAPSHOT.items()}
+    else:
+        found = {name: customer.get(name) for name in SNAPSHOT} | {
+            "tax_ids": (customer.get("tax_ids") or {}).get("data")}
+    return portal.pick("receipt_customer", found | {"tax_ids": found["tax_ids"] or []})
 
 
 async def invoice(request: Request) -> Response:

@@ -1,65 +1,155 @@
-"""The billing JSON a signed-in customer sees: only the fields the portal shows,
-so that a merchant's internal metadata never reaches the browser."""
+"""The billing JSON a signed-in customer sees. Every object sent to a browser, and every object
+inside one, has its own list of the fields the portal shows: the merchant's metadata, card
+fingerprints and whatever field Stripe adds next stay on the server, however deep they sit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from backend.config import Config
+from backend.config import Config, Features
 from backend.markup import headline_html
 
-FIELDS = {
-    "customer": ("id", "object", "name", "email", "phone", "address", "shipping", "tax_ids", "invoice_settings",
-                 "currency", "preferred_locales", "created", "balance"),
-    "subscription": ("id", "object", "status", "cancel_at_period_end", "cancel_at", "canceled_at", "ended_at",
-                     "current_period_start", "current_period_end", "trial_start", "trial_end", "start_date",
-                     "currency", "items", "default_payment_method", "cancellation_details", "created", "discount",
-                     "schedule"),
-    "item": ("id", "object", "quantity", "price", "current_period_start", "current_period_end"),
-    "price": ("id", "object", "currency", "unit_amount", "nickname", "recurring", "product", "type"),
-    "product": ("id", "object", "name", "description"),
-    "invoice": ("id", "object", "number", "created", "currency", "total", "subtotal", "tax", "amount_due",
-                "amount_paid", "amount_remaining", "status", "hosted_invoice_url", "invoice_pdf", "period_start",
-                "period_end", "due_date", "lines", "subscription"),
-    "payment_method": ("id", "object", "type", "card", "sepa_debit", "us_bank_account", "billing_details", "created"),
+
+class Value:
+    """A JSON string, number, boolean or null; an object or a list where one was expected is dropped."""
+
+
+class Id:
+    """An object's id: Stripe gives an id or, expanded, the whole object, of which only the id is shown."""
+
+
+class Https:
+    """A link the page puts in an href: an absolute https:// URL, or null."""
+
+
+@dataclass(frozen=True)
+class Each:
+    """A JSON array whose entries all have one shape."""
+
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A Stripe list object ({"object": "list", "data": [...], "has_more"?}), or a bare array of the same entries."""
+
+    shape: Shape
+
+
+Shape = type[Value] | type[Id] | type[Https] | Each | Listed | dict[str, "Shape"]
+
+
+def fields(names: str, **nested: Shape) -> dict[str, Shape]:
+    """An object's shape: the plain values it shows, by name, and the shape of each nested field."""
+    return dict.fromkeys(names.split(), Value) | nested
+
+
+ADDRESS = fields("line1 line2 city state postal_code country")
+TAX_ID = fields("id object type value country", verification=fields("status"))
+CUSTOMER = fields(
+    "id object name email phone currency created balance",
+    address=ADDRESS, shipping=fields("name phone", address=ADDRESS), tax_ids=Listed(TAX_ID),
+    invoice_settings=fields("", default_payment_method=Id), preferred_locales=Each(Value),
+)
+PRODUCT = fields("id object name description")
+PRICE = fields("id object currency unit_amount nickname type", recurring=fields("interval interval_count"),
+               product=PRODUCT)
+COUPON = fields("id object name percent_off amount_off currency duration duration_in_months")
+DISCOUNT = fields("id object start end", coupon=COUPON)
+SUBSCRIPTION = fields(
+    "id object status cancel_at_period_end cancel_at canceled_at ended_at current_period_start current_period_end "
+    "trial_start trial_end start_date currency created",
+    items=Listed(fields("id object quantity current_period_start current_period_end", price=PRICE)),
+    default_payment_method=Id, cancellation_details=fields("reason feedback comment"),
+    discount=DISCOUNT, discounts=Each(DISCOUNT),
+    # Porch's own pending change ({price, quantity, effective_at}), or Stripe's subscription schedule by id.
+    schedule=fields("id quantity effective_at", price=Id),
+)
+INVOICE_LINE = fields(
+    "id object type description quantity amount amount_excluding_tax unit_amount_excluding_tax currency proration",
+    period=fields("start end"), price=PRICE,
+    discount_amounts=Each(fields("amount", discount=Id)),
+    tax_amounts=Each(fields("amount inclusive taxable_amount taxability_reason", tax_rate=Id)),
+    pricing=fields("type unit_amount_decimal", price_details=fields("", price=Id, product=Id)),
+)
+INVOICE_LINKS = ("hosted_invoice_url", "invoice_pdf")
+INVOICE = fields(
+    "id object number created currency total subtotal tax amount_due amount_paid amount_remaining status "
+    "period_start period_end due_date",
+    lines=Listed(INVOICE_LINE), subscription=Id, **dict.fromkeys(INVOICE_LINKS, Https),
+)
+PAYMENT_METHOD = fields(
+    "id object type created",
+    card=fields("brand last4 exp_month exp_year country", wallet=fields("type")),
+    sepa_debit=fields("last4 bank_code country"),
+    us_bank_account=fields("bank_name last4 account_type account_holder_type"),
+    link=fields("email"),
+    billing_details=fields("name email phone", address=ADDRESS),
+)
+# Who a receipt is for: the invoice's snapshot of the customer, or the customer as now.
+RECEIPT_CUSTOMER = fields("name email", address=ADDRESS, tax_ids=Each(fields("type value")))
+
+FIELDS: dict[str, dict[str, Shape]] = {
+    "customer": CUSTOMER, "subscription": SUBSCRIPTION, "price": PRICE, "product": PRODUCT, "invoice": INVOICE,
+    "payment_method": PAYMENT_METHOD, "receipt_customer": RECEIPT_CUSTOMER,
 }
+_DROP = object()
+
+
+def https_url(value: Any) -> bool:
+    """Whether a link is an absolute https:// URL with a host: no javascript:, data: or plain http."""
+    if not isinstance(value, str) or value != value.strip():
+        return False
+    parts = urlsplit(value)
+    return parts.scheme == "https" and bool(parts.hostname)
+
+
+def _shown(shape: Shape, value: Any) -> Any:
+    """What of `value` a browser may see, or _DROP when nothing of it fits the shape."""
+    if value is None:
+        return None
+    if shape is Value:
+        return value if isinstance(value, (str, int, float, bool)) else _DROP
+    if shape is Id:
+        found = value.get("id") if isinstance(value, dict) else value
+        return found if isinstance(found, str) else _DROP
+    if shape is Https:
+        return value if https_url(value) else None
+    if isinstance(shape, Each):
+        return [shown for v in value if (shown := _shown(shape.shape, v)) is not _DROP] if isinstance(value, list) else _DROP
+    if isinstance(shape, Listed):
+        data = value.get("data") if isinstance(value, dict) else value
+        entries = _shown(Each(shape.shape), data or [])
+        if entries is _DROP:
+            return _DROP
+        more = {"has_more": value["has_more"] is True} if isinstance(value, dict) and "has_more" in value else {}
+        return {"object": "list", "data": entries} | more
+    assert isinstance(shape, dict)
+    if isinstance(value, str):
+        return value  # an object not expanded: its id
+    if not isinstance(value, dict):
+        return _DROP
+    return {key: shown for key, inner in shape.items()
+            if key in value and (shown := _shown(inner, value[key])) is not _DROP}
 
 
 def pick(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    return {key: obj[key] for key in FIELDS[kind] if key in obj}
-
-
-INVOICE_LINE_FIELDS = ("id", "object", "type", "description", "quantity", "amount", "amount_excluding_tax", "currency",
-               "period", "proration", "discount_amounts", "tax_amounts", "unit_amount_excluding_tax", "pricing")
+    """A stored object as a browser may see it: the fields of FIELDS[kind], at every depth."""
+    shown: dict[str, Any] = _shown(FIELDS[kind], obj)
+    return shown
 
 
 def invoice(obj: dict[str, Any]) -> dict[str, Any]:
-    """An invoice as the customer sees it: its lines too carry only what a receipt shows."""
-    out = pick("invoice", obj)
-    lines = out.get("lines")
-    if isinstance(lines, dict):
-        data = []
-        for line in lines.get("data") or []:
-            shown = {key: line[key] for key in INVOICE_LINE_FIELDS if key in line}
-            if isinstance(line.get("price"), dict):
-                shown["price"] = pick("price", line["price"])
-            elif "price" in line:
-                shown["price"] = line["price"]
-            data.append(shown)
-        out["lines"] = {"object": "list", "data": data, "has_more": bool(lines.get("has_more"))}
-    return out
+    """An invoice as the customer sees it: its lines carry only what a receipt shows, and its links only https."""
+    return pick("invoice", obj)
 
 
 def subscription(sub: dict[str, Any]) -> dict[str, Any]:
     out = pick("subscription", sub)
-    items = []
-    for item in (sub.get("items") or {}).get("data", []):
-        shown = pick("item", item)
-        price = pick("price", item.get("price") or {})
-        price["product"] = pick("product", price.get("product") or {})
-        shown["price"] = price
-        items.append(shown)
-    out["items"] = {"object": "list", "data": items}
+    out.setdefault("items", {"object": "list", "data": []})
+    items = out["items"]["data"]
     # Newer Stripe API versions keep the period on the items only; the page reads one place.
     for key in ("current_period_start", "current_period_end"):
         if out.get(key) is None and items:
@@ -78,9 +168,31 @@ def business(config: Config) -> dict[str, Any]:
     }
 
 
+def features(found: Features) -> dict[str, Any]:
+    """What the page needs to draw each feature's buttons and dialogs. Where adding a card happens and
+    the name of the key that signs it stay on the server: the page asks for a signed link when it needs one."""
+    cancel = found.subscription_cancel
+    return {
+        "customer_update": {"enabled": found.customer_update.enabled,
+                            "allowed_updates": list(found.customer_update.allowed_updates)},
+        "invoice_history": {"enabled": found.invoice_history.enabled},
+        "payment_method_update": {"enabled": found.payment_method_update.enabled,
+                                  "can_add": found.payment_method_update.add_url is not None},
+        "subscription_cancel": {
+            "enabled": cancel.enabled, "mode": cancel.mode,
+            "cancellation_reason": {"enabled": cancel.cancellation_reason.enabled,
+                                    "options": list(cancel.cancellation_reason.options)},
+            "retention": {"enabled": cancel.retention.enabled, "percent_off": cancel.retention.percent_off,
+                          "duration_in_months": cancel.retention.duration_in_months},
+        },
+        "subscription_update": {"enabled": found.subscription_update.enabled,
+                                "products": [{"product": p.product} for p in found.subscription_update.products]},
+    }
+
+
 def shared(config: Config) -> dict[str, Any]:
     """The part of the portal's answer that is the same for every customer: made once per app."""
-    return {"features": config.features.model_dump(mode="json"), "business": business(config)}
+    return {"features": features(config.features), "business": business(config)}
 
 
 def view(config: Config, data: dict[str, Any], same_for_all: dict[str, Any] | None = None) -> dict[str, Any]:

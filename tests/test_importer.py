@@ -224,6 +224,24 @@ def test_a_reference_that_is_not_an_id_is_refused(store, tmp_path, kind, field, 
     )
 
 
+@pytest.mark.parametrize("field", ["hosted_invoice_url", "invoice_pdf"])
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>",
+                                 "http://pay.example/in_9", "//pay.example/in_9", 42])
+def test_an_invoice_link_must_be_https(store, tmp_path, field, url):
+    """The portal links to these from its pages: another scheme could run script there."""
+    path = write(tmp_path, {"invoices": [{"id": "in_9", "customer": "cus_1", field: url}]})
+    assert import_error(store, path) == f'{path}: invoices: invoice in_9 needs "{field}" as an https:// URL, or null'
+
+
+def test_https_invoice_links_and_missing_ones_are_imported(store, tmp_path):
+    links = {"hosted_invoice_url": "https://invoice.stripe.com/i/acct_1/in_1", "invoice_pdf": None}
+    data = objects()
+    data["invoices"][0] |= links
+    data["invoices"].append({"id": "in_2", "customer": "cus_1"})
+    import_file(store, write(tmp_path, data))
+    assert {key: store.run(billing.get, "invoices", "in_1")[key] for key in links} == links
+
+
 def test_a_failing_file_writes_nothing(store, tmp_path):
     data = objects()
     del data["subscriptions"][0]["status"]  # refused after products, prices and customers were written

@@ -67,9 +67,9 @@ PORTAL = {
 FEATURES = {
     "invoice_history": {"enabled": True},
     "customer_update": {"enabled": True, "allowed_updates": ["name", "address", "shipping", "phone", "tax_id"]},
-    "payment_method_update": {"enabled": True, "add_url": None},
+    "payment_method_update": {"enabled": True, "can_add": False},
     "subscription_cancel": {
-        "enabled": True, "mode": "immediately", "proration_behavior": "create_prorations",
+        "enabled": True, "mode": "immediately",
         "cancellation_reason": {"enabled": False, "options": []},
         "retention": {"enabled": False, "percent_off": 20, "duration_in_months": 3},
     },

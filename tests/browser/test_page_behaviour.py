@@ -291,7 +291,7 @@ def test_billing_detail_errors_land_on_the_row_the_server_names(session) -> None
 
 def test_back_from_adding_a_card_says_so_once(session) -> None:
     s = session({"GET /api/portal": [(200, {**SELF_SERVICE, "features": {
-        **FEATURES, "payment_method_update": {"enabled": True, "add_url": "https://pay.example/add"}}}, {})]})
+        **FEATURES, "payment_method_update": {"enabled": True, "can_add": True}}}, {})]})
     page = s.open("/portal/?payment_method=added")
     expect(page.locator("#status")).to_have_text("Your new payment method will appear here as soon as it is confirmed.")
     assert page.url == ORIGIN + "/portal/"

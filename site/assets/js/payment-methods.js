@@ -56,7 +56,7 @@
   /* Adding happens on the processor's page; it sends the customer back to ?payment_method=added. */
   actions.payment_methods.push({
     feature: 'payment_method_update', label: 'add_payment_method',
-    shows: (methods, data) => Boolean(data.features.payment_method_update.add_url),
+    shows: (methods, data) => Boolean(data.features.payment_method_update.can_add),
     run: (methods, data, button) => change(button, t('opening'), 'payment_methods/add', (answer) => {
       const url = answer && answer.url;
       if (typeof url === 'string' && /^https?:\/\//i.test(url)) location.assign(url);
