@@ -111,6 +111,7 @@ def stripe_export() -> dict[str, list[dict[str, Any]]]:
 
 
 FEATURES = f"""
+login_link: {{url: 'https://billing.acme.example'}}
 features:
   payment_method_update: {{add_url: 'https://pay.example/add', signing_secret_env: ADD_SECRET}}
   subscription_update:
@@ -195,6 +196,7 @@ def features_of(text: str) -> dict[str, Any]:
 
 def test_the_portal_tells_the_page_whether_adding_a_card_is_set_up_but_not_where_or_how_it_is_signed():
     features = features_of(
+        "login_link: {url: 'https://billing.acme.example'}\n"
         "features: {payment_method_update: {add_url: 'https://pay.example/add', signing_secret_env: ADD_SECRET}}")
     assert features["payment_method_update"] == {"enabled": True, "can_add": True}
     assert features_of("")["payment_method_update"] == {"enabled": True, "can_add": False}
