@@ -29,7 +29,7 @@ from backend.mailer import MailWorker, Transport
 from backend.events import WebhookWorker, signing_secrets
 from backend.openapi import document
 from backend.settings import Settings
-from backend.static import Site
+from backend.static import NOT_A_PAGE, Site
 from backend.store.database import Database, create_engine
 
 log = logging.getLogger("porch")
@@ -41,7 +41,7 @@ STOP_GRACE = 10
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if not request.url.path.startswith("/api/"):
-        return Response(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        return Response(exc.detail, status_code=exc.status_code, headers={**NOT_A_PAGE, **(exc.headers or {})})
     code, message = {
         404: ("not_found", "No such API endpoint."),
         405: ("method_not_allowed", "This endpoint does not take that method."),
@@ -57,7 +57,7 @@ async def database_error(request: Request, exc: Exception) -> Response:
 
 async def server_error(request: Request, exc: Exception) -> Response:
     # Under /api/ APIHeaders has answered already; this answers a fault anywhere else.
-    return internal_error()
+    return internal_error(NOT_A_PAGE)
 
 
 OPERATIONS = (
