@@ -35,13 +35,16 @@ def from_client(body: bytes, max_depth: int) -> Any:
     `max_depth` deep. orjson stops at 1024 levels without growing Python's stack; Python's json would recurse
     until it overflows. Raises ValueError: TooDeep for nesting."""
     value = orjson.loads(body)
-    pending = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, (list, dict)):
-            if depth >= max_depth:
-                raise TooDeep(f"nested deeper than {max_depth} levels")
-            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    # Level by level, each pass over one level's containers: a few passes for the bodies the API takes.
+    level, depth = ([value] if isinstance(value, (list, dict)) else []), 0
+    while level:
+        if depth == max_depth:
+            raise TooDeep(f"nested deeper than {max_depth} levels")
+        depth += 1
+        level = [
+            child for container in level for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, (list, dict))
+        ]
     return value
 
 
