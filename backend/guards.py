@@ -23,6 +23,7 @@ API_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"referrer-policy", b"no-referrer"),
 ]
+API_HEADER_NAMES = {name for name, _ in API_HEADERS}
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -50,8 +51,9 @@ class APIHeaders:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                names = {name for name, _ in API_HEADERS}
-                message["headers"] = [h for h in message.get("headers", []) if h[0].lower() not in names] + API_HEADERS
+                message["headers"] = [
+                    h for h in message.get("headers", []) if h[0].lower() not in API_HEADER_NAMES
+                ] + API_HEADERS
             await send(message)
 
         try:
