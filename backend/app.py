@@ -23,13 +23,13 @@ from backend import (
     api, customers, idempotency, invoices, payment_methods, plans, portal, ratelimit, sessions, signin, subscriptions,
 )
 from backend.config import Config
-from backend.errors import APIError, api_error, error_response
-from backend.guards import APIGuard
+from backend.errors import APIError, api_error, error_response, internal_error
+from backend.guards import APIGuard, APIHeaders
 from backend.mailer import MailWorker, Transport
 from backend.events import WebhookWorker, signing_secrets
 from backend.openapi import document
 from backend.settings import Settings
-from backend.static import Site
+from backend.static import NOT_A_PAGE, Site
 from backend.store.database import Database, create_engine
 
 log = logging.getLogger("porch")
@@ -41,7 +41,7 @@ STOP_GRACE = 10
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if not request.url.path.startswith("/api/"):
-        return Response(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        return Response(exc.detail, status_code=exc.status_code, headers={**NOT_A_PAGE, **(exc.headers or {})})
     code, message = {
         404: ("not_found", "No such API endpoint."),
         405: ("method_not_allowed", "This endpoint does not take that method."),
@@ -56,7 +56,8 @@ async def database_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    return error_response(500, "internal_error", "Something went wrong on our side.")
+    # Under /api/ APIHeaders has answered already; this answers a fault anywhere else.
+    return internal_error(NOT_A_PAGE)
 
 
 OPERATIONS = (
@@ -108,6 +109,8 @@ def create_app(
 
     middleware = [
         Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies] or []),
+        # Outside the CORS and gzip layers, so their answers under /api/ carry the API's headers too.
+        Middleware(APIHeaders),
         # The portal's JSON is most of what the page loads; static files come precompressed and pass through.
         Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),
         Middleware(
@@ -118,6 +121,7 @@ def create_app(
             allow_headers=["Content-Type", "Idempotency-Key"],
             max_age=600,
         ),
+        # Inside CORS, so an allowed origin can read a refusal.
         Middleware(APIGuard, origins=config.origins, routes=ROUTES),
     ]
     handlers: dict[Any, Any] = {

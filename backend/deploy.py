@@ -27,16 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from backend.static import read_header_rules, rule_regex
+from backend.static import NOT_A_PAGE, read_header_rules, rule_regex
 
 Rules = list[tuple[str, list[tuple[str, str]]]]
 
-# Nothing but Porch's pages may be framed, scripted or sniffed; a 404 or a redirect is not a page.
-FALLBACK_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+# What is not a page (a 404, a redirect) gets the backend's own strict set, so each host answers alike.
+FALLBACK_HEADERS = NOT_A_PAGE
 # Files whose names start with `_` belong to the build (`_headers`) or the host, not to visitors.
 HIDDEN = "/_"
 

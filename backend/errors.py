@@ -33,6 +33,11 @@ def error_response(
     return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
+def internal_error(headers: dict[str, str] | None = None) -> JSONResponse:
+    """The answer to a fault of the server's own: it tells the client nothing of what went wrong."""
+    return error_response(500, "internal_error", "Something went wrong on our side.", headers)
+
+
 async def api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
     return error_response(exc.status, exc.code, exc.message, exc.headers, exc.param, exc.example)

@@ -1,9 +1,8 @@
 """What every API request passes before an endpoint sees it: cross-site rules,
-content type, body size, and the headers every answer carries (SPEC section 7)."""
+content type, body size and nesting, and the headers every answer carries (SPEC section 7)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -11,9 +10,12 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.errors import APIError, error_response
+from backend import jsonio
+from backend.errors import APIError, error_response, internal_error
 
 MAX_BODY = 16 * 1024
+# Request bodies are flat forms; nothing the API takes nests more than a few levels.
+MAX_DEPTH = 32
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 API_HEADERS = [
     (b"cache-control", b"no-store"),
@@ -21,6 +23,7 @@ API_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"referrer-policy", b"no-referrer"),
 ]
+API_HEADER_NAMES = {name for name, _ in API_HEADERS}
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -30,8 +33,39 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=2000)
 
 
+class APIHeaders:
+    """Puts the API's headers on every answer under /api/: the guard's refusals, CORS preflights, the router's
+    404 and 405, the endpoints' errors, and a fault's 500, which it answers itself because the server's own
+    500 comes from outside every middleware."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [
+                    h for h in message.get("headers", []) if h[0].lower() not in API_HEADER_NAMES
+                ] + API_HEADERS
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started:
+                await internal_error()(scope, receive, send_with_headers)
+            raise  # on to the server, which logs the traceback
+
+
 class APIGuard:
-    """Refuses cross-site and malformed requests under /api/ and adds the API's headers."""
+    """Refuses cross-site and malformed requests under /api/."""
 
     def __init__(self, app: ASGIApp, origins: Iterable[str], routes: Iterable[BaseRoute] = ()):
         self.app = app
@@ -39,21 +73,8 @@ class APIGuard:
         self.routes = list(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        refusal = self._refusal(request)
-        if refusal:
-            await error_response(*refusal)(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + API_HEADERS
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        refusal = self._refusal(Request(scope)) if scope["type"] == "http" and scope["path"].startswith("/api/") else None
+        await (error_response(*refusal) if refusal else self.app)(scope, receive, send)
 
     def _routed(self, scope: Scope) -> bool:
         """Whether a route takes this path and method; if none does, the router's 404 or 405 is the answer."""
@@ -85,8 +106,10 @@ async def json_body(request: Request, model: type[Model]) -> Model:
         if len(body) > MAX_BODY:
             raise APIError(413, "payload_too_large", f"The request body is larger than {MAX_BODY} bytes.")
     try:
-        data: Any = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+        data: Any = jsonio.from_client(body or b"{}", MAX_DEPTH)
+    except jsonio.TooDeep:
+        raise APIError(400, "invalid_json", f"The request body nests deeper than {MAX_DEPTH} levels.") from None
+    except ValueError:
         raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
     try:
         return model.model_validate(data)

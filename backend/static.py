@@ -1,20 +1,35 @@
 """Serves the built site from public/ with the headers its `_headers` file names,
-so the backend and a static host send the same cache and security headers."""
+so the backend and a static host send the same cache and security headers.
+
+A file is served only at one spelling of its path, the one its rule names:
+`//portal/`, `/de//portal/`, `/./portal/` or `/login` are redirected there
+(with a relative Location that keeps the query), since a file server reads past
+such spellings but rules do not, and the page would go out without its
+Content-Security-Policy."""
 
 from __future__ import annotations
 
 import mimetypes
 import os
 import re
+import stat
 from pathlib import Path
+from urllib.parse import quote
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
+from backend.guards import API_HEADERS
+
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+# What the site answers that is not a file (404s, 405s, redirects) gets the API's strict set:
+# nothing to store, sniff, frame or run.
+# Named as `_headers` names them: a server config that removes a page's headers by name must meet these.
+NOT_A_PAGE = {name.decode().title(): value.decode() for name, value in API_HEADERS}
 
 
 def read_header_rules(path: Path) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -47,6 +62,23 @@ def rule_matches(pattern: str, path: str) -> bool:
     return re.fullmatch(rule_regex(pattern), path) is not None
 
 
+def canonical_path(path: str) -> str | None:
+    """The spelling of a request path that `_headers` rules are written for: no empty, `.` or `..` segments.
+    None for a path with a backslash, which browsers read as a slash: it names no file, and a Location
+    holding one could send a browser to another host."""
+    if "\\" in path:
+        return None
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    folder = path.endswith(("/", "/.", "/..")) and segments
+    return "/" + "/".join(segments) + ("/" if folder else "")
+
+
 def accepted_codings(header: str) -> set[str]:
     """The content codings an Accept-Encoding header takes: case-insensitive, and `br;q=0` refuses br."""
     taken = set()
@@ -62,20 +94,57 @@ def accepted_codings(header: str) -> set[str]:
 
 
 class Site(StaticFiles):
+    """public/ as the build wrote it. What it serves is what `_headers` covers, with those headers; `_` files and
+    precompressed copies are not served by their own names (a copy goes out only as an encoding of its file)."""
+
     def __init__(self, directory: Path):
         super().__init__(directory=directory, html=True)
         self.rules = read_header_rules(directory / "_headers")
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        # /api/ answers in JSON even for unknown paths; `_headers` and the like are not pages.
-        if path.startswith("api/") or any(part.startswith("_") for part in Path(path).parts):
+        requested = scope["path"]
+        # /api/ answers in JSON even for unknown paths.
+        if requested.startswith("/api/"):
             raise HTTPException(status_code=404)
-        response = await super().get_response(path, scope)
-        for pattern, headers in self.rules:
-            if rule_matches(pattern, scope["path"]):
-                for name, value in headers:
-                    response.headers[name] = value
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(status_code=405, headers={"Allow": "GET, HEAD"})
+        canonical = canonical_path(requested)
+        found = await anyio.to_thread.run_sync(self._find, canonical) if canonical else None
+        headers = self.headers_for(found[2]) if found else None
+        if found is None or headers is None:
+            raise HTTPException(status_code=404)
+        full_path, stat_result, served_at = found
+        if served_at != requested:
+            # Relative, never built from the Host header; the canonical path starts with one slash, never two.
+            location = quote(served_at) + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
+            return Response(status_code=308, headers={"Location": location, **NOT_A_PAGE})
+        response = self.file_response(full_path, stat_result, scope)
+        for name, value in headers:
+            response.headers[name] = value
         return response
+
+    def _find(self, path: str) -> tuple[str, os.stat_result, str] | None:
+        """The file a canonical path names, and the path spelled as the file is served: a folder's index.html
+        with a trailing slash, a file without."""
+        try:
+            full_path, stat_result = self.lookup_path(path.strip("/"))
+            if stat_result is not None and stat.S_ISDIR(stat_result.st_mode):
+                full_path, stat_result = self.lookup_path(os.path.join(path.strip("/"), "index.html"))
+                path = path.rstrip("/") + "/"
+            else:
+                path = path.rstrip("/")
+        except (OSError, ValueError):
+            return None  # a name too long for the file system, or a NUL in it
+        if stat_result is None or not stat.S_ISREG(stat_result.st_mode):
+            return None
+        return full_path, stat_result, path
+
+    def headers_for(self, path: str) -> list[tuple[str, str]] | None:
+        """The headers of every `_headers` rule that covers a served path; None if the site does not serve it."""
+        if path.endswith(tuple(suffix for _, suffix in ENCODINGS)) or any(p.startswith("_") for p in path.split("/")):
+            return None
+        headers = [header for pattern, rule in self.rules if rule_matches(pattern, path) for header in rule]
+        return headers or None
 
     def file_response(
         self, full_path: "os.PathLike[str] | str", stat_result: os.stat_result, scope: Scope, status_code: int = 200

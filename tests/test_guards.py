@@ -172,3 +172,79 @@ def test_unknown_api_paths_and_methods_answer_json(client):
     wrong_method = client.put("/api/portal", json={})
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+API_HEADERS = {
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "referrer-policy": "no-referrer",
+}
+
+
+def assert_api_headers(answer):
+    for name, value in API_HEADERS.items():
+        assert answer.headers.get_list(name) == [value], (answer.status_code, name)
+
+
+@pytest.mark.parametrize("body", [b"[" * 8000, b'{"a":' * 3000, b"[" * 33 + b"]" * 33, b'{"email": ' * 40 + b"1" + b"}" * 40],
+                         ids=["8000-arrays", "3000-objects", "33-closed-arrays", "40-closed-objects"])
+def test_deeply_nested_json_is_400_not_a_500(client, body):
+    answer = client.post("/api/login/code", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_json"
+    assert_api_headers(answer)
+
+
+def test_nesting_up_to_the_bound_is_read_as_json(client):
+    # 32 levels parse, so the answer is about the shape, not the JSON.
+    answer = client.post("/api/login/code", content=b"[" * 32 + b"]" * 32, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("body", [b'"\\ud800"', b'{"email": NaN}', b'{"email": 1e999}'])
+def test_what_is_not_strict_json_is_invalid_json(client, body):
+    answer = client.post("/api/login/code", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "body", "status"), [
+    pytest.param("POST", "/api/login/code", {"Origin": "https://evil.example"}, b"{}", 403, id="foreign-origin"),
+    pytest.param("POST", "/api/logout", {"Sec-Fetch-Site": "cross-site"}, b"{}", 403, id="cross-site"),
+    pytest.param("POST", "/api/login/code", {"Content-Type": "text/plain"}, b"{}", 415, id="not-json"),
+    pytest.param("POST", "/api/login/code", {}, b" " * 20000, 413, id="too-large"),
+    pytest.param("GET", "/api/nothing-here", {}, None, 404, id="no-route"),
+    pytest.param("PUT", "/api/portal", {}, b"{}", 405, id="wrong-method"),
+    pytest.param("GET", "/api/portal", {}, None, 401, id="signed-out"),
+    pytest.param("OPTIONS", "/api/login/code", {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+                 None, 400, id="refused-preflight"),
+])
+def test_every_api_answer_carries_the_api_headers(client, method, path, headers, body, status):
+    answer = client.request(method, path, content=body, headers={"Content-Type": "application/json", **headers})
+    assert answer.status_code == status
+    assert_api_headers(answer)
+
+
+def test_a_fault_is_a_500_with_the_api_headers_and_no_traceback(app):
+    def broken(request):
+        raise ZeroDivisionError("secret detail")
+
+    app.add_route("/api/broken", broken)
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
+        answer = client.get("/api/broken")
+    assert answer.status_code == 500
+    assert answer.json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
+    assert_api_headers(answer)
+
+
+def test_a_database_out_of_reach_is_a_503_with_the_api_headers(settings, config, clock):
+    from backend.app import create_app
+
+    # Nothing listens on port 9: the connection is refused at once.
+    unreachable = replace(settings, database_url="postgresql://porch@127.0.0.1:9/porch")
+    with TestClient(create_app(unreachable, config, clock=clock, background=False), base_url="http://localhost") as client:
+        answer = client.get("/api/health")
+    assert answer.status_code == 503
+    assert_api_headers(answer)

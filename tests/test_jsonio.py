@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from backend import jsonio
 
 
@@ -20,3 +22,17 @@ def test_answers_are_compact_utf8():
 
 def test_the_response_renders_with_the_same_rules():
     assert jsonio.JSONResponse({"amount": 2**70}).body == b'{"amount":1180591620717411303424}'
+
+
+def test_a_clients_json_may_nest_up_to_the_bound_and_no_deeper():
+    assert jsonio.from_client(b'{"a": {"b": [1]}}', 3) == {"a": {"b": [1]}}
+    with pytest.raises(jsonio.TooDeep):
+        jsonio.from_client(b'{"a": {"b": [1]}}', 2)
+    with pytest.raises(jsonio.TooDeep):
+        jsonio.from_client(b"[" * 33 + b"]" * 33, 32)
+
+
+@pytest.mark.parametrize("body", [b"[" * 8000, b'{"a":' * 3000, b"NaN", b'"\\ud800"', b"", b"{"])
+def test_a_clients_json_that_is_not_strict_json_is_a_value_error(body):
+    with pytest.raises(ValueError):
+        jsonio.from_client(body, 32)

@@ -10,6 +10,8 @@ from typing import Any
 import brotli
 import pytest
 
+from backend.static import canonical_path
+
 INDEX = b"<!doctype html><title>Home</title><h1>Home</h1>\n" * 4
 LOGIN = b"<!doctype html><title>Sign in</title><form><input type=email></form>\n" * 4
 CSS = b"body{color:#123456;margin:0}.card{padding:1rem}\n" * 8
@@ -203,3 +205,26 @@ def test_a_wrong_method_on_an_api_route_is_405_although_public_exists(client):
     response = client.get("/api/login/code")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(("path", "canonical"), [
+    ("/", "/"), ("//", "/"), ("/login/", "/login/"), ("//login//", "/login/"), ("/a/./b/../c", "/a/c"),
+    ("/../..", "/"), ("/portal/..", "/"), ("/portal/.", "/portal/"), ("//evil.example", "/evil.example"),
+    ("/\\evil.example", None), ("/login\\", None),
+])
+def test_the_canonical_spelling_of_a_path(path, canonical):
+    assert canonical_path(path) == canonical
+
+
+def test_a_precompressed_copy_is_not_served_by_its_own_name(client):
+    for path in ("/login/index.html.gz", "/login/index.html.br", "/assets/x.123.css.br"):
+        response = client.get(path, headers={"Accept-Encoding": "br, gzip"})
+        assert response.status_code == 404, path
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
+def test_a_folder_is_redirected_to_its_slash_without_the_host_header_and_with_the_query(client):
+    response = client.get("/login?prefilled_email=a%40b.c", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert response.status_code == 308
+    assert response.headers["location"] == "/login/?prefilled_email=a%40b.c"
