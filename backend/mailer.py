@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import unicodedata
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Callable
@@ -31,8 +32,11 @@ class MailError(Exception):
 
 
 def header_safe(value: str) -> str:
-    if any(c in value for c in "\r\n\0"):
-        raise MailError("refusing a header value with CR, LF or NUL")
+    # Python's email package breaks a header's lines at U+0085, U+2028 and U+2029 as at CR and LF,
+    # so one of them in a value (say, the business name) would make every code mail fail to build.
+    for c in value:
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
+            raise MailError(f"refusing a header value with a line break or control character (U+{ord(c):04X})")
     return value
 
 
