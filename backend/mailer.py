@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 from cryptography.fernet import InvalidToken
 
-from backend import jobs, keys
+from backend import emails, jobs, keys
 from backend.config import Config
 from backend.i18n import translations
 from backend.settings import Settings
@@ -45,7 +45,7 @@ def signin_message(config: Config, to: str, code: str, locale: str) -> EmailMess
     business = config.business.name or _("your account")
     message = EmailMessage()
     message["From"] = header_safe(config.email.from_)
-    message["To"] = header_safe(to)
+    message["To"] = header_safe(emails.ascii_form(to))
     message["Subject"] = header_safe(_("Your sign-in code for %(business)s: %(code)s") % {"business": business, "code": code})
     message["Date"] = formatdate()
     message["Message-ID"] = make_msgid(domain="porch.invalid")

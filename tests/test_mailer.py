@@ -49,6 +49,7 @@ class Received:
         self.mail_from = envelope.mail_from
         self.rcpt_tos = envelope.rcpt_tos
         self.message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.raw_to = email.message_from_bytes(envelope.content, policy=email.policy.compat32)["To"]
         self.authenticated = authenticated
 
     @property
@@ -572,3 +573,38 @@ def test_check_transport_without_smtp_names_the_outbox_and_creates_it(settings):
     answer = asyncio.run(check_transport(Transport(settings)))
     assert answer == f"outbox {settings.outbox_dir} (no PORCH_SMTP_URL set)"
     assert settings.outbox_dir.is_dir()
+
+
+def add_customer(db: Any, email: str) -> None:
+    db.run(billing.upsert, "customers", [{"id": "cus_buecher", "object": "customer", "email": email,
+                                           "name": "Bücher GmbH", "created": 1_700_000_000}])
+
+
+# A domain with letters outside ASCII has two spellings, Unicode and ASCII (IDNA "punycode"), for one mailbox.
+@pytest.mark.parametrize("stored, mailed", [
+    ("user@xn--bcher-kva.de", "user@xn--bcher-kva.de"),
+    ("user@bücher.de", "user@xn--bcher-kva.de"),
+    ("User@BÜCHER.de", "User@xn--bcher-kva.de"),
+])
+@pytest.mark.parametrize("typed", ["user@bücher.de", "USER@xn--BCHER-kva.de"])
+def test_an_internationalised_domain_signs_in_in_either_form_and_is_mailed_in_ascii(
+    mail_client, smtp, db, stored, mailed, typed
+):
+    add_customer(db, stored)
+    challenge = ask(mail_client, typed).json()["challenge"]
+    assert deliver(mail_client) == 1
+    received = smtp.next()
+    # ASCII in the envelope and in the header (no RFC 2047 encoded word, which no mail server delivers to).
+    assert received.rcpt_tos == [mailed]
+    assert received.raw_to == mailed
+    answer = mail_client.post("/api/login/verify", json={"challenge": challenge, "code": received.code})
+    assert answer.status_code == 200
+    assert answer.json()["customer"]["id"] == "cus_buecher"
+
+
+def test_an_unknown_internationalised_domain_gets_no_mail(mail_client, smtp, db):
+    add_customer(db, "user@bücher.de")
+    ask(mail_client, "other@bücher.de")
+    ask(mail_client, "user@xn--bchr-0ra.de")  # a neighbour's domain, bächer.de
+    assert deliver(mail_client) == 2
+    assert smtp.nothing_received()
