@@ -47,12 +47,12 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generate import generate  # noqa: E402
-from load import sample, serving  # noqa: E402
-from startup import free_port  # noqa: E402
+from generate import generate
+from load import sample, serving
+from startup import free_port
 
-from backend.store.database import Database, create_engine  # noqa: E402
-from backend.store.tables import customers  # noqa: E402
+from backend.store.database import Database, create_engine
+from backend.store.tables import customers
 
 WARM_UP = 10  # samples of each kind, not counted
 MAIL_WAIT = 30.0  # seconds after the last request that a mail may still come

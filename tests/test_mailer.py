@@ -4,6 +4,7 @@ aiosmtpd server) or to the outbox; and the header rules of SPEC section 7."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import gc
@@ -24,7 +25,7 @@ from cryptography.fernet import InvalidToken
 from starlette.testclient import TestClient
 
 from backend import jobs as job_queue
-from backend import keys
+from backend import keys, mailer
 from backend.app import create_app
 from backend.config import Config, parse_config
 from backend.mailer import MailError, Transport, check_transport, header_safe, signin_message
@@ -573,6 +574,82 @@ def test_check_transport_without_smtp_names_the_outbox_and_creates_it(settings):
     answer = asyncio.run(check_transport(Transport(settings)))
     assert answer == f"outbox {settings.outbox_dir} (no PORCH_SMTP_URL set)"
     assert settings.outbox_dir.is_dir()
+
+
+@contextlib.contextmanager
+def store_statements(db: Any) -> Iterator[list[str]]:
+    """The SQL the store runs while the block runs, as text."""
+    ran: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        ran.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield ran
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_the_worker_reads_renders_and_writes_alike_for_known_and_unknown_addresses(mail_client, smtp, db, monkeypatch):
+    # Work done only for customers' addresses would slow whatever request the server answers next: timing tells.
+    rendered: list[str] = []
+
+    def render(config: Config, to: str, code: str, locale: str) -> Any:
+        rendered.append(to)
+        return signin_message(config, to, code, locale)
+
+    monkeypatch.setattr(mailer, "signin_message", render)
+    ran = {}
+    for address in ("jenny@example.com", "nobody@example.com"):
+        ask(mail_client, address)
+        with store_statements(mail_client.app.state.db) as ran[address]:
+            assert deliver(mail_client) == 1
+    assert ran["jenny@example.com"] == ran["nobody@example.com"]
+    assert len(ran["nobody@example.com"]) >= 4  # the claim, the customer's lookup, the finish
+    assert rendered == ["jenny@example.com", "nobody@example.com"]
+    assert smtp.next().rcpt_tos == ["jenny@example.com"]
+    assert smtp.nothing_received()
+    assert [job.status for job in jobs(db)] == ["sent", "dropped"]
+
+
+class RcptHeldHandler(Handler):
+    """Holds the first RCPT until `release` is set: the mail is mid-conversation, its content still to come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if not self.holding.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 10)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_mail_goes_out_while_the_event_loop_that_serves_requests_is_busy(sqlite_only, settings, config, clock, db):
+    # The SMTP conversation is the one step that only a customer's address takes: on the event loop it would
+    # delay the requests served meanwhile, and so tell them which code requests were for customers.
+    server = SMTPServer(free_port())
+    server.handler = held = RcptHeldHandler()
+    server.start()
+    app = smtp_app(settings, config, clock, server.url, background=True)
+    try:
+        with TestClient(app, base_url="http://localhost") as client:
+            ask(client, "jenny@example.com")
+            assert held.holding.wait(10)
+
+            def busy_until_the_mail_is_in() -> Received:
+                # Runs on the app's event loop and keeps it from doing anything else meanwhile.
+                held.release.set()
+                return held.received.get(timeout=5)
+
+            assert client.portal.call(busy_until_the_mail_is_in).rcpt_tos == ["jenny@example.com"]
+            wait_for(lambda: jobs(db)[0].status == "sent", "the mail marked sent")
+    finally:
+        server.stop()
 
 
 def add_customer(db: Any, email: str) -> None:
