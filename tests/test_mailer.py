@@ -305,11 +305,25 @@ class HeldHandler(Handler):
         self.holding = threading.Event()
         self.release = threading.Event()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def hold_the_first(self) -> None:
         if not self.holding.is_set():
             self.holding.set()
             await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 10)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await self.hold_the_first()
         return await super().handle_DATA(server, session, envelope)
+
+
+@contextlib.contextmanager
+def held_smtp(handler: HeldHandler) -> Iterator[SMTPServer]:
+    server = SMTPServer(free_port())
+    server.handler = handler
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -322,11 +336,8 @@ def test_a_code_asked_for_while_the_worker_sends_another_goes_out_without_waitin
     sqlite_only, settings, config, clock, db, monkeypatch
 ):
     monkeypatch.setattr(job_queue, "POLL", 3600)  # only wake-ups drive the worker: a lost one shows
-    server = SMTPServer(free_port())
-    server.handler = held = HeldHandler()
-    server.start()
-    app = smtp_app(settings, config, clock, server.url, background=True)
-    try:
+    with held_smtp(held := HeldHandler()) as server:
+        app = smtp_app(settings, config, clock, server.url, background=True)
         with TestClient(app, base_url="http://localhost") as client:
             ask(client, "jenny@example.com")
             assert held.holding.wait(10)
@@ -334,17 +345,12 @@ def test_a_code_asked_for_while_the_worker_sends_another_goes_out_without_waitin
             held.release.set()
             assert server.next().rcpt_tos == ["jenny@example.com"]
             wait_for(lambda: not server.nothing_received(), "Sam's mail", timeout=3)
-    finally:
-        server.stop()
 
 
 def test_a_stop_lets_the_mail_in_flight_finish_so_it_is_not_sent_twice(sqlite_only, settings, config, clock, db):
     # Cancelled mid-send, a mail the server had accepted would stay "sending" and go out again after its lease.
-    server = SMTPServer(free_port())
-    server.handler = held = HeldHandler()
-    server.start()
-    app = smtp_app(settings, config, clock, server.url, background=True)
-    try:
+    with held_smtp(held := HeldHandler()) as server:
+        app = smtp_app(settings, config, clock, server.url, background=True)
         client = TestClient(app, base_url="http://localhost")
         client.__enter__()
         ask(client, "jenny@example.com")
@@ -358,8 +364,6 @@ def test_a_stop_lets_the_mail_in_flight_finish_so_it_is_not_sent_twice(sqlite_on
         assert server.next().rcpt_tos == ["jenny@example.com"]
         statuses = db.run(lambda conn: conn.execute(sa.select(mail_queue.c.status)).scalars().all())
         assert statuses == ["sent"]
-    finally:
-        server.stop()
 
 
 def test_a_backlog_larger_than_one_batch_goes_out_without_waiting_for_the_poll(
@@ -613,18 +617,11 @@ def test_the_worker_reads_renders_and_writes_alike_for_known_and_unknown_address
     assert [job.status for job in jobs(db)] == ["sent", "dropped"]
 
 
-class RcptHeldHandler(Handler):
-    """Holds the first RCPT until `release` is set: the mail is mid-conversation, its content still to come."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.holding = threading.Event()
-        self.release = threading.Event()
+class RcptHeldHandler(HeldHandler):
+    """Holds the first RCPT instead: the mail is mid-conversation, its content still to come."""
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if not self.holding.is_set():
-            self.holding.set()
-            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 10)
+        await self.hold_the_first()
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -632,11 +629,8 @@ class RcptHeldHandler(Handler):
 def test_a_mail_goes_out_while_the_event_loop_that_serves_requests_is_busy(sqlite_only, settings, config, clock, db):
     # The SMTP conversation is the one step that only a customer's address takes: on the event loop it would
     # delay the requests served meanwhile, and so tell them which code requests were for customers.
-    server = SMTPServer(free_port())
-    server.handler = held = RcptHeldHandler()
-    server.start()
-    app = smtp_app(settings, config, clock, server.url, background=True)
-    try:
+    with held_smtp(held := RcptHeldHandler()) as server:
+        app = smtp_app(settings, config, clock, server.url, background=True)
         with TestClient(app, base_url="http://localhost") as client:
             ask(client, "jenny@example.com")
             assert held.holding.wait(10)
@@ -648,8 +642,6 @@ def test_a_mail_goes_out_while_the_event_loop_that_serves_requests_is_busy(sqlit
 
             assert client.portal.call(busy_until_the_mail_is_in).rcpt_tos == ["jenny@example.com"]
             wait_for(lambda: jobs(db)[0].status == "sent", "the mail marked sent")
-    finally:
-        server.stop()
 
 
 def add_customer(db: Any, email: str) -> None:
