@@ -18,6 +18,8 @@ def _validated(address: str) -> ValidatedEmail | None:
 def lookup_forms(address: str) -> list[str]:
     """Every lower-cased spelling that a customer with this address may be stored under."""
     plain = address.strip().lower()
+    if plain.isascii() and "xn--" not in plain:
+        return [plain]  # one spelling only, as most addresses have: no need to parse it
     valid = _validated(plain)
     if valid is None:
         return [plain]
@@ -25,6 +27,8 @@ def lookup_forms(address: str) -> list[str]:
 
 
 def ascii_form(address: str) -> str:
-    """The address to mail: its domain in ASCII; left as it is when it is no valid address."""
+    """The address to mail: its domain in ASCII; left as it is when it is ASCII already or no valid address."""
+    if address.isascii():
+        return address
     valid = _validated(address)
     return address if valid is None else f"{valid.local_part}@{valid.ascii_domain}"
