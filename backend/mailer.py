@@ -3,18 +3,22 @@ over SMTP or, without PORCH_SMTP_URL, to the outbox (console and .eml files)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+import unicodedata
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+import anyio
+import sqlalchemy as sa
 from cryptography.fernet import InvalidToken
 
-from backend import jobs, keys
+from backend import emails, jobs, keys
 from backend.config import Config
 from backend.i18n import translations
 from backend.settings import Settings
@@ -31,8 +35,11 @@ class MailError(Exception):
 
 
 def header_safe(value: str) -> str:
-    if any(c in value for c in "\r\n\0"):
-        raise MailError("refusing a header value with CR, LF or NUL")
+    # Python's email package breaks a header's lines at U+0085, U+2028 and U+2029 as at CR and LF,
+    # so one of them in a value (say, the business name) would make every code mail fail to build.
+    for c in value:
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
+            raise MailError(f"refusing a header value with a line break or control character (U+{ord(c):04X})")
     return value
 
 
@@ -41,7 +48,7 @@ def signin_message(config: Config, to: str, code: str, locale: str) -> EmailMess
     business = config.business.name or _("your account")
     message = EmailMessage()
     message["From"] = header_safe(config.email.from_)
-    message["To"] = header_safe(to)
+    message["To"] = header_safe(emails.ascii_form(to))
     message["Subject"] = header_safe(_("Your sign-in code for %(business)s: %(code)s") % {"business": business, "code": code})
     message["Date"] = formatdate()
     message["Message-ID"] = make_msgid(domain="porch.invalid")
@@ -83,8 +90,14 @@ class Transport:
         self.echo = echo
 
     async def send(self, message: EmailMessage) -> None:
+        """Delivers in a thread of its own: only customers' addresses get mail, so a delivery on the
+        event loop would slow the requests served meanwhile, and tell them which addresses are customers'.
+        A stop does not wait for a delivery that hangs; the thread ends at the SMTP timeout."""
+        await anyio.to_thread.run_sync(self._deliver, message, abandon_on_cancel=True)
+
+    def _deliver(self, message: EmailMessage) -> None:
         if self.smtp_url:
-            await self._smtp(message)
+            asyncio.run(self._smtp(message))
         else:
             self._outbox(message)
 
@@ -104,6 +117,11 @@ class Transport:
             f"\n--- mail to {message['To']} ({path}) ---\nSubject: {message['Subject']}\n\n"
             f"{message.get_content().rstrip()}\n---"
         )
+
+
+def recipient(conn: sa.Connection, email: str) -> dict[str, Any] | None:
+    """The customer a code for this address is mailed to, found with the same two queries when there is none."""
+    return billing.get(conn, "customers", billing.customer_for_email(conn, email) or "")
 
 
 class MailWorker(jobs.Worker):
@@ -129,22 +147,22 @@ class MailWorker(jobs.Worker):
         except InvalidToken:  # sealed under an earlier PORCH_SECRET_KEY: it can never be opened
             await self.finish(job, {"status": "dropped", "sealed": ""})
             return
-        customer_id = await self.db.read(billing.customer_for_email, payload["to"])
-        customer = customer_id and await self.db.read(billing.get, "customers", customer_id)
-        if not customer:
-            # No customer has this address: nothing is sent, and the code waits nowhere.
-            await self.finish(job, {"status": "dropped", "sealed": ""})
-            return
+        # The same reads, the same message and the same write for every address: only the delivery
+        # differs, and it runs off the event loop, so no request served meanwhile can tell the two apart.
+        customer = await self.db.read(recipient, payload["to"])
         try:
-            message = signin_message(self.config, customer["email"], payload["code"], payload["locale"])
-            await self.transport.send(message)
+            message = signin_message(self.config, customer["email"] if customer else payload["to"],
+                                     payload["code"], payload["locale"])
+            if customer:
+                await self.transport.send(message)
         except (MailError, ValueError) as exc:
             attempts = job.attempts + 1
             log.warning("mail %s: attempt %d failed: %s", job.id, attempts, exc)
             await self.finish(job, {"status": "pending", "attempts": attempts, "last_error": str(exc)[:500],
                                     "next_attempt_at": now + jobs.backoff(attempts, 300)})
             return
-        await self.finish(job, {"status": "sent", "sealed": ""})
+        # Without a customer nothing is sent, and the code waits nowhere.
+        await self.finish(job, {"status": "sent" if customer else "dropped", "sealed": ""})
 
 
 async def check_transport(transport: Transport) -> str:

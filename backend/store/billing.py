@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 
-from backend import jsonio
+from backend import emails, jsonio
 from backend.store import tables
 from backend.store.database import hold
 
@@ -96,7 +96,7 @@ _HAS_ACTIVE = (
 # Built once, as every sign-in runs it.
 SIGNS_IN_AS = (
     sa.select(tables.customers.c.id)
-    .where(tables.customers.c.email_lower == sa.bindparam("email"))
+    .where(tables.customers.c.email_lower.in_(sa.bindparam("emails", expanding=True)))
     .order_by(sa.case((_HAS_ACTIVE, 1), else_=0).desc(), tables.customers.c.created.desc(), tables.customers.c.id.desc())
     .limit(1)
 )
@@ -104,8 +104,9 @@ SIGNS_IN_AS = (
 
 def customer_for_email(conn: sa.Connection, email: str) -> str | None:
     """The customer an email signs in as: the newest with an active or trialing
-    subscription, else the newest with that address (case-insensitive)."""
-    return conn.execute(SIGNS_IN_AS, {"email": email.strip().lower()}).scalar()
+    subscription, else the newest with that address (case-insensitive, its domain in either
+    of its forms, Unicode or ASCII)."""
+    return conn.execute(SIGNS_IN_AS, {"emails": emails.lookup_forms(email)}).scalar()
 
 
 def _load(rows: Iterable[Any]) -> list[dict[str, Any]]:
