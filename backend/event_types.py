@@ -21,13 +21,14 @@ def _full(kind: str, shown: dict[str, Any]) -> dict[str, Any]:
     return {key: None for key in portal.FIELDS[kind]} | shown
 
 
-def _customer(customer: dict[str, Any]) -> dict[str, Any]:
+def customer_object(customer: dict[str, Any]) -> dict[str, Any]:
     return _full("customer", portal.pick("customer", customer))
 
 
-def _subscription(conn: sa.Connection, sub: dict[str, Any], customer: str,
-                  pending_invoice_items: list[dict[str, Any]]) -> dict[str, Any]:
-    # Prices and products are read from the store, whether the stored item names its price or holds it.
+def subscription_object(conn: sa.Connection, sub: dict[str, Any], customer: str,
+                        pending_invoice_items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A stored subscription as its events carry it: prices and products are read from the store,
+    whether the stored item names its price or holds it."""
     found = copy.deepcopy(sub)
     billing.expand_prices(conn, [found])
     shown = _full("subscription", portal.subscription(found))
@@ -37,23 +38,23 @@ def _subscription(conn: sa.Connection, sub: dict[str, Any], customer: str,
         items.append(_full("item", item) | {"price": price})
     # The merchant's systems learn whose subscription it is, which the portal itself never needs to show.
     return shown | {"items": {"object": "list", "data": items}, "customer": customer,
-                    "pending_invoice_items": pending_invoice_items}
+                    "pending_invoice_items": pending_invoice_items or []}
 
 
 def customer_updated(conn: sa.Connection, webhooks: list[Webhook], actor: Actor, customer: dict[str, Any],
                      previous: dict[str, Any]) -> str:
-    return events.record(conn, webhooks, actor, "customer.updated", _customer(customer), previous)
+    return events.record(conn, webhooks, actor, "customer.updated", customer_object(customer), previous)
 
 
 def subscription_updated(conn: sa.Connection, webhooks: list[Webhook], actor: Actor, sub: dict[str, Any],
                          previous: dict[str, Any], pending_invoice_items: list[dict[str, Any]] | None = None) -> str:
     """`sub` as stored; `pending_invoice_items`: the proration lines the change put on the next invoice."""
-    obj = _subscription(conn, sub, actor.customer, pending_invoice_items or [])
+    obj = subscription_object(conn, sub, actor.customer, pending_invoice_items)
     return events.record(conn, webhooks, actor, "customer.subscription.updated", obj, previous)
 
 
 def subscription_deleted(conn: sa.Connection, webhooks: list[Webhook], actor: Actor, sub: dict[str, Any]) -> str:
-    obj = _subscription(conn, sub, actor.customer, [])
+    obj = subscription_object(conn, sub, actor.customer)
     return events.record(conn, webhooks, actor, "customer.subscription.deleted", obj)
 
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from backend import portal, subscriptions
+from backend import event_types
 from backend.store import billing
 from backend.store.database import Database
 from backend.store.tables import audit_log, events, webhook_deliveries
@@ -301,8 +301,8 @@ def store_after(db: Database) -> dict[str, Any]:
             # In commit order for each customer: their changes are serialised, and ids are taken inside the change.
             "audit": conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all(),
             "deliveries": conn.execute(sa.select(webhook_deliveries)).all(),
-            "customer": portal.pick("customer", billing.get(conn, "customers", "cus_jenny") or {}),
-            "subscription": subscriptions.view_of(conn, subscription) | {"customer": "cus_jenny"},
+            "customer": event_types.customer_object(billing.get(conn, "customers", "cus_jenny") or {}),
+            "subscription": event_types.subscription_object(conn, subscription, "cus_jenny"),
         }
 
     return db.run(read, write=False)
