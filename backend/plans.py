@@ -324,7 +324,7 @@ OPERATIONS = [
     Operation("get", "/api/plans", plans, "The products and prices a subscription may switch to", answer=PLANS,
               errors=(403,)),
     Operation("post", "/api/subscriptions/{id}/preview", preview, "What a change of plan would cost now",
-              ChangeRequest, answer=PREVIEW, errors=(403, 404, 409)),
+              ChangeRequest, answer=PREVIEW, errors=(403, 404, 409), idempotent=False),
     Operation("post", "/api/subscriptions/{id}/update", update, "Change a subscription's price or quantity",
               ChangeRequest, answer=returns(subscription=OBJECT, invoice=OBJECT, credit=CREDIT),
               errors=(403, 404, 409, 422)),

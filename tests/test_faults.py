@@ -320,14 +320,15 @@ def test_a_backend_killed_mid_write_leaves_a_consistent_store_and_every_event_is
         with ThreadPoolExecutor(6) as pool:
             running = [pool.submit(churn, first, cookies, worker, answers) for worker in range(6)]
             try:
-                poll(lambda: len(answers) >= 24, 30, "24 answered changes")
+                # Killed well before the limit on a customer's changes: writes are still in flight.
+                poll(lambda: len(answers) >= 12, 30, "12 answered changes")
             finally:
                 first.kill()
         for each in running:
             each.result()
     finally:
         first.stop()
-    assert {status for _, status, _ in answers} <= {200, 409}, answers
+    assert {status for _, status, _ in answers} <= {200, 409, 429}, answers
 
     if database_url.startswith("sqlite"):
         with closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as raw:
