@@ -80,7 +80,8 @@ OBJECT_OR_NULL = {"type": ["object", "null"]}
 
 
 def _closed(kind: str, typed: dict[str, Any], **more: dict[str, Any]) -> dict[str, Any]:
-    """An object with exactly the fields of a portal allowlist (typed where a receiver relies on the type), and `more`."""
+    """An object with exactly the fields of a portal allowlist, typed where a receiver relies on the type,
+    and `more`."""
     fields = portal.FIELDS[kind]
     properties = {key: typed.get(key, {}) for key in fields} | more
     return {"type": "object", "required": list(properties), "properties": properties, "additionalProperties": False}

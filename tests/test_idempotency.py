@@ -91,7 +91,8 @@ def changes(client, count: int, start: int = 0) -> list[int]:
 def assert_limited(answer, wait: int) -> None:
     assert answer.status_code == 429, answer.text
     assert answer.headers["Retry-After"] == str(wait)
-    assert answer.json() == {"error": {"code": "rate_limited", "message": f"Too many changes. Try again in {wait} seconds."}}
+    message = f"Too many changes. Try again in {wait} seconds."
+    assert answer.json() == {"error": {"code": "rate_limited", "message": message}}
 
 
 def test_twenty_changes_a_minute_then_the_next_waits_and_changes_nothing(client, outbox, clock, db):
