@@ -20,7 +20,8 @@ from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend import (
-    api, customers, idempotency, invoices, payment_methods, plans, portal, ratelimit, sessions, signin, subscriptions,
+    api, customers, event_types, idempotency, invoices, payment_methods, plans, portal, ratelimit, sessions, signin,
+    subscriptions,
 )
 from backend.config import Config
 from backend.errors import APIError, api_error, error_response, internal_error
@@ -145,5 +146,5 @@ def create_app(
     app.state.clock = clock
     app.state.mail_worker = worker
     app.state.webhook_worker = webhooks
-    app.state.openapi = document(OPERATIONS)
+    app.state.openapi = document(OPERATIONS) | {"webhooks": event_types.openapi_webhooks()}
     return app

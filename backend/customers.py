@@ -10,7 +10,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import addresses, auth, events, idempotency, portal, tax_ids
+from backend import addresses, auth, event_types, idempotency, portal, tax_ids
 from backend.errors import APIError
 from backend.events import Actor
 from backend.guards import Body, json_body
@@ -135,7 +135,7 @@ async def update_customer(request: Request) -> Response:
         previous = {name: customer.get(name) for name in update}
         customer.update(update)
         billing.upsert(conn, "customers", [customer])
-        events.record(conn, config.webhooks, actor, "customer.updated", portal.pick("customer", customer), previous)
+        event_types.customer_updated(conn, config.webhooks, actor, customer, previous)
         return 200, {"customer": portal.pick("customer", customer)}
 
     return await idempotency.apply(request, customer_id, apply, body)

@@ -1,6 +1,7 @@
 """State changes that run once: the one place a change is applied, recorded and
 answered, so that a repeat with the same Idempotency-Key (same session, within
-24 hours) gets the first answer and changes nothing, sends no second webhook."""
+24 hours) gets the first answer and changes nothing, sends no second webhook, and
+so that the limit on a customer's changes is kept in one place."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, keys
+from backend import auth, keys, ratelimit
 from backend.errors import APIError
 from backend.events import Actor
 from backend.jsonio import JSONResponse
+from backend.ratelimit import Limit
 from backend.store import billing
 from backend.store.tables import idempotency_keys
 
 LIFETIME = 24 * 60 * 60
 KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# Per customer, whichever session: a person changes a few things a minute, while a script would
+# send a webhook per change and, with always_invoice, an invoice per plan toggle.
+CHANGES = (Limit(20, 60), Limit(100, 3600))
 # A change returns (status, body) or the refusal; it must refuse before it writes.
 Change = Callable[[sa.Connection, Actor], "tuple[int, dict[str, Any] | None] | APIError"]
 
@@ -41,6 +46,7 @@ async def apply(request: Request, customer: str, change: Change, body: BaseModel
     actor = Actor(customer=customer, client=auth.client_address(request), now=auth.now(request))
     scope = keys.digest(state.secret, "idempotency", auth.session_token(request) or customer)
     fingerprint = _fingerprint(request, body)
+    limit_key = "change:customer:" + customer
 
     def once(conn: sa.Connection) -> tuple[int, dict[str, Any] | None] | APIError:
         billing.lock_customer(conn, customer)
@@ -56,8 +62,15 @@ async def apply(request: Request, customer: str, change: Change, body: BaseModel
                     return APIError(422, "idempotency_mismatch",
                                     "This Idempotency-Key was used for a different request.")
                 return stored.status, json.loads(stored.body)
+        # Under the customer's lock, so that changes racing in from several processes are all counted.
+        wait = ratelimit.retry_after(conn, limit_key, CHANGES, actor.now)
+        if wait:
+            return ratelimit.refusal(wait, "changes")
         outcome = change(conn, actor)
-        if key is not None and not isinstance(outcome, APIError):
+        if isinstance(outcome, APIError):
+            return outcome
+        ratelimit.record(conn, limit_key, actor.now)
+        if key is not None:
             conn.execute(idempotency_keys.delete().where(
                 idempotency_keys.c.scope == scope, idempotency_keys.c.key == key))
             conn.execute(idempotency_keys.insert().values(

@@ -49,7 +49,8 @@ class Operation:
     private: bool = True
     errors: tuple[int, ...] = ()
     query: tuple[tuple[str, dict[str, Any]], ...] = ()
-    # Whether the operation replays an Idempotency-Key; only those that change something do (SPEC section 6).
+    # Whether the operation runs through idempotency.apply, which replays an Idempotency-Key (SPEC section 6)
+    # and counts the change against the customer's limit; only those that change something do.
     idempotent: bool = True
 
     def route(self) -> Route:
@@ -66,14 +67,17 @@ def document(operations: list[Operation]) -> dict[str, Any]:
     schemas: dict[str, Any] = {"Error": ERROR}
     for op in operations:
         errors = set(op.errors) | ({401} if op.private else set())
+        changes = op.method in ("post", "patch", "delete") and op.private and op.idempotent
         if op.method in ("post", "patch", "delete"):
             errors |= {400, 403, 413, 415}
+        if changes:
+            errors.add(429)
         entry: dict[str, Any] = {"summary": op.summary, "responses": {}}
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in ("id",) if "{" + name + "}" in op.path
         ] + [{"name": name, "in": "query", "required": False, "schema": schema} for name, schema in op.query]
-        if op.method in ("post", "patch", "delete") and op.private and op.idempotent:
+        if changes:
             parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
                                "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"}})
         if parameters:

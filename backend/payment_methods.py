@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, events, idempotency, portal
+from backend import auth, event_types, idempotency, portal
 from backend.config import Config
 from backend.errors import APIError
 from backend.events import Actor
@@ -51,7 +51,7 @@ def _set_default(
     settings["default_payment_method"] = method_id
     customer["invoice_settings"] = settings
     billing.upsert(conn, "customers", [customer])
-    events.record(conn, config.webhooks, actor, "customer.updated", portal.pick("customer", customer), previous)
+    event_types.customer_updated(conn, config.webhooks, actor, customer, previous)
     return customer
 
 
@@ -91,8 +91,7 @@ async def remove(request: Request) -> Response:
         # Detached as Stripe does it: the method stays, belonging to nobody.
         method["customer"] = None
         billing.upsert(conn, "payment_methods", [method])
-        events.record(conn, config.webhooks, actor, "payment_method.detached",
-                      portal.pick("payment_method", method) | {"customer": None}, {"customer": customer_id})
+        event_types.payment_method_detached(conn, config.webhooks, actor, method)
         customer = billing.get(conn, "customers", customer_id) or {}
         if _default_of(customer) == method_id:
             _set_default(conn, config, actor, customer, remaining[0]["id"] if remaining else None)
@@ -101,8 +100,8 @@ async def remove(request: Request) -> Response:
             if billing.ref(sub.get("default_payment_method")) == method_id:
                 sub["default_payment_method"] = None
                 billing.upsert(conn, "subscriptions", [sub])
-                events.record(conn, config.webhooks, actor, "customer.subscription.updated",
-                              portal.subscription(sub), {"default_payment_method": method_id})
+                event_types.subscription_updated(conn, config.webhooks, actor, sub,
+                                                 {"default_payment_method": method_id})
         return 204, None
 
     return await idempotency.apply(request, customer_id, change, body)

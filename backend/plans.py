@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, events, idempotency, portal, proration
+from backend import auth, event_types, idempotency, portal, proration
 from backend.config import Config, SubscriptionUpdate, UpdatableProduct
 from backend.errors import APIError
 from backend.events import Actor
@@ -24,7 +24,7 @@ from backend.openapi import OBJECT, Operation, returns
 from backend.store import billing, tables
 from backend.subscriptions import (
     CREDIT, ENDED, UPDATABLE, credit_balance, day_text, expanded, find, items_of, pending_cancel, percent_off_at,
-    period_of, price_amount, quantity_of, record_change, ref, set_fields, view_of,
+    period_of, price_amount, quantity_of, ref, set_fields, view_of,
 )
 
 
@@ -278,15 +278,14 @@ async def update(request: Request) -> Response:
                 item["quantity"] = plan.quantity
                 previous["items"] = before["items"]
         billing.upsert(conn, "subscriptions", [sub])
-        view = view_of(conn, sub)
         # Prorations for the next invoice are told to the merchant's systems; the store keeps no invoice items.
-        extra = {"pending_invoice_items": plan.lines} if plan.proration_behavior == "create_prorations" else {}
-        record_change(conn, config, actor, "customer.subscription.updated", view, previous, **extra)
-        answer: dict[str, Any] = {"subscription": view}
+        pending = plan.lines if plan.proration_behavior == "create_prorations" else []
+        event_types.subscription_updated(conn, config.webhooks, actor, sub, previous, pending)
+        answer: dict[str, Any] = {"subscription": view_of(conn, sub)}
         if plan.proration_behavior == "always_invoice" and plan.total > 0:
             invoice = _invoice(conn, plan, actor.now)
             billing.upsert(conn, "invoices", [invoice])
-            events.record(conn, config.webhooks, actor, "invoice.created", invoice)
+            event_types.invoice_created(conn, config.webhooks, actor, invoice)
             answer["invoice"] = portal.pick("invoice", invoice)
         elif plan.proration_behavior == "always_invoice" and plan.total < 0:
             answer["credit"] = credit_balance(conn, config, actor, -plan.total, plan.currency)
@@ -325,7 +324,7 @@ OPERATIONS = [
     Operation("get", "/api/plans", plans, "The products and prices a subscription may switch to", answer=PLANS,
               errors=(403,)),
     Operation("post", "/api/subscriptions/{id}/preview", preview, "What a change of plan would cost now",
-              ChangeRequest, answer=PREVIEW, errors=(403, 404, 409)),
+              ChangeRequest, answer=PREVIEW, errors=(403, 404, 409), idempotent=False),
     Operation("post", "/api/subscriptions/{id}/update", update, "Change a subscription's price or quantity",
               ChangeRequest, answer=returns(subscription=OBJECT, invoice=OBJECT, credit=CREDIT),
               errors=(403, 404, 409, 422)),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from backend.errors import APIError
 from backend.store.tables import rate_events
 
 LONGEST_WINDOW = 3600
@@ -42,6 +43,11 @@ def retry_after(conn: sa.Connection, key: str, limits: tuple[Limit, ...], now: i
         if len(inside) >= limit.count:
             wait = max(wait, inside[limit.count - 1] + limit.seconds - now)
     return wait
+
+
+def refusal(wait: int, what: str) -> APIError:
+    """The 429 answer, saying when to try again in its message and in Retry-After."""
+    return APIError(429, "rate_limited", f"Too many {what}. Try again in {wait} seconds.", {"Retry-After": str(wait)})
 
 
 def record(conn: sa.Connection, key: str, now: int) -> None:

@@ -28,9 +28,7 @@ def invalid_code() -> APIError:
 
 
 def rate_limited(wait: int) -> APIError:
-    return APIError(
-        429, "rate_limited", f"Too many attempts. Try again in {wait} seconds.", {"Retry-After": str(wait)}
-    )
+    return ratelimit.refusal(wait, "attempts")
 
 
 def normalise_email(raw: str) -> str:

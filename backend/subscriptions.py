@@ -15,7 +15,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, events, idempotency, portal, proration
+from backend import auth, event_types, idempotency, portal, proration
 from backend.config import Config
 from backend.errors import APIError
 from backend.events import Actor
@@ -66,12 +66,6 @@ def view_of(conn: sa.Connection, sub: dict[str, Any]) -> dict[str, Any]:
     return portal.subscription(expanded(conn, sub))
 
 
-def record_change(conn: sa.Connection, config: Config, actor: Actor, event_type: str, view: dict[str, Any],
-            previous: dict[str, Any] | None = None, **extra: Any) -> None:
-    # The merchant's systems learn whose subscription it is, which the portal itself never needs to show.
-    events.record(conn, config.webhooks, actor, event_type, view | {"customer": actor.customer} | extra, previous)
-
-
 def period_of(sub: dict[str, Any]) -> tuple[int | None, int | None]:
     """The current period; newer Stripe API versions keep it on the items only."""
     first = (items_of(sub) or [{}])[0]
@@ -112,7 +106,7 @@ def credit_balance(conn: sa.Connection, config: Config, actor: Actor, amount: in
     customer = billing.get(conn, "customers", actor.customer) or {"id": actor.customer, "object": "customer"}
     previous = set_fields(customer, balance=int(customer.get("balance") or 0) - amount)
     billing.upsert(conn, "customers", [customer])
-    events.record(conn, config.webhooks, actor, "customer.updated", portal.pick("customer", customer), previous)
+    event_types.customer_updated(conn, config.webhooks, actor, customer, previous)
     return {"amount": amount, "currency": currency}
 
 
@@ -163,16 +157,14 @@ async def cancel(request: Request) -> Response:
         if feature.mode == "at_period_end":
             previous = set_fields(sub, cancel_at_period_end=True, cancel_at=period_of(sub)[1], cancellation_details=details)
             billing.upsert(conn, "subscriptions", [sub])
-            view = view_of(conn, sub)
-            record_change(conn, config, actor, "customer.subscription.updated", view, previous)
-            return 200, {"subscription": view}
+            event_types.subscription_updated(conn, config.webhooks, actor, sub, previous)
+            return 200, {"subscription": view_of(conn, sub)}
         refund = _unused(conn, sub, actor.now) if feature.proration_behavior == "create_prorations" else None
         set_fields(sub, status="canceled", canceled_at=actor.now, ended_at=actor.now, cancel_at_period_end=False,
              cancel_at=None, cancellation_details=details)
         billing.upsert(conn, "subscriptions", [sub])
-        view = view_of(conn, sub)
-        record_change(conn, config, actor, "customer.subscription.deleted", view)
-        answer: dict[str, Any] = {"subscription": view}
+        event_types.subscription_deleted(conn, config.webhooks, actor, sub)
+        answer: dict[str, Any] = {"subscription": view_of(conn, sub)}
         if refund is not None and refund[0] > 0:
             answer["credit"] = credit_balance(conn, config, actor, *refund)
         return 200, answer
@@ -195,9 +187,8 @@ async def resume(request: Request) -> Response:
             return APIError(409, "not_resumable", "This subscription is not set to cancel.")
         previous = set_fields(sub, cancel_at_period_end=False, cancel_at=None, cancellation_details=dict(NO_DETAILS))
         billing.upsert(conn, "subscriptions", [sub])
-        view = view_of(conn, sub)
-        record_change(conn, config, actor, "customer.subscription.updated", view, previous)
-        return 200, {"subscription": view}
+        event_types.subscription_updated(conn, config.webhooks, actor, sub, previous)
+        return 200, {"subscription": view_of(conn, sub)}
 
     return await idempotency.apply(request, customer, change, body)
 
@@ -231,9 +222,8 @@ async def retention(request: Request) -> Response:
         }
         previous = set_fields(sub, discount=discount)
         billing.upsert(conn, "subscriptions", [sub])
-        view = view_of(conn, sub)
-        record_change(conn, config, actor, "customer.subscription.updated", view, previous)
-        return 200, {"subscription": view}
+        event_types.subscription_updated(conn, config.webhooks, actor, sub, previous)
+        return 200, {"subscription": view_of(conn, sub)}
 
     return await idempotency.apply(request, customer, change, body)
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from backend import portal, subscriptions
+from backend import event_types
 from backend.store import billing
 from backend.store.database import Database
 from backend.store.tables import audit_log, events, webhook_deliveries
@@ -301,8 +301,8 @@ def store_after(db: Database) -> dict[str, Any]:
             # In commit order for each customer: their changes are serialised, and ids are taken inside the change.
             "audit": conn.execute(sa.select(audit_log).order_by(audit_log.c.id)).all(),
             "deliveries": conn.execute(sa.select(webhook_deliveries)).all(),
-            "customer": portal.pick("customer", billing.get(conn, "customers", "cus_jenny") or {}),
-            "subscription": subscriptions.view_of(conn, subscription) | {"customer": "cus_jenny"},
+            "customer": event_types.customer_object(billing.get(conn, "customers", "cus_jenny") or {}),
+            "subscription": event_types.subscription_object(conn, subscription, "cus_jenny"),
         }
 
     return db.run(read, write=False)
@@ -320,14 +320,15 @@ def test_a_backend_killed_mid_write_leaves_a_consistent_store_and_every_event_is
         with ThreadPoolExecutor(6) as pool:
             running = [pool.submit(churn, first, cookies, worker, answers) for worker in range(6)]
             try:
-                poll(lambda: len(answers) >= 24, 30, "24 answered changes")
+                # Killed well before the limit on a customer's changes: writes are still in flight.
+                poll(lambda: len(answers) >= 12, 30, "12 answered changes")
             finally:
                 first.kill()
         for each in running:
             each.result()
     finally:
         first.stop()
-    assert {status for _, status, _ in answers} <= {200, 409}, answers
+    assert {status for _, status, _ in answers} <= {200, 409, 429}, answers
 
     if database_url.startswith("sqlite"):
         with closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as raw:

@@ -79,3 +79,77 @@ def test_a_malformed_key_is_a_bad_request(client, outbox):
         answer = client.patch("/api/customer", json={"name": "A"}, headers={"Idempotency-Key": key.encode("utf-8")})
         assert answer.status_code == 400, key
         assert answer.json()["error"]["code"] == "invalid_request"
+
+
+# The limit on changes: a person changes a few things a minute; a script would send a webhook
+# (and, with always_invoice, an invoice) per change.
+
+def changes(client, count: int, start: int = 0) -> list[int]:
+    return [patch(client, {"name": f"Name {n}"}, key=f"change-{n}").status_code for n in range(start, start + count)]
+
+
+def assert_limited(answer, wait: int) -> None:
+    assert answer.status_code == 429, answer.text
+    assert answer.headers["Retry-After"] == str(wait)
+    message = f"Too many changes. Try again in {wait} seconds."
+    assert answer.json() == {"error": {"code": "rate_limited", "message": message}}
+
+
+def test_twenty_changes_a_minute_then_the_next_waits_and_changes_nothing(client, outbox, clock, db):
+    sign_in(client, outbox)
+    assert changes(client, 20) == [200] * 20
+    clock.advance(15)
+    for _ in range(3):  # asking again while limited does not push the wait further
+        assert_limited(patch(client, {"name": "One too many"}, key="late"), 45)
+    assert client.get("/api/portal").json()["customer"]["name"] == "Name 19"
+    assert event_count(db) == 20
+    clock.advance(45)
+    assert patch(client, {"name": "A minute later"}, key="late").status_code == 200
+
+
+def test_a_hundred_changes_an_hour(client, outbox, clock, db):
+    sign_in(client, outbox)
+    for batch in range(5):
+        assert changes(client, 20, start=20 * batch) == [200] * 20
+        clock.advance(60)
+    assert_limited(patch(client, {"name": "One too many"}), 3600 - 5 * 60)
+    assert event_count(db) == 100
+
+
+def test_a_replay_of_an_answered_key_neither_counts_nor_waits(client, outbox, db):
+    sign_in(client, outbox)
+    first = changes(client, 1)
+    assert [patch(client, {"name": "Name 0"}, key="change-0").status_code for _ in range(30)] == [200] * 30
+    assert first + changes(client, 19, start=1) == [200] * 20
+    assert patch(client, {"name": "New"}, key="new").status_code == 429
+    again = patch(client, {"name": "Name 0"}, key="change-0")
+    assert again.status_code == 200 and again.json()["customer"]["name"] == "Name 0"
+    assert event_count(db) == 20
+
+
+def test_the_limit_is_the_customers_across_sessions_and_nobody_elses(app, settings, clock, db):
+    clients = [TestClient(app, base_url="http://localhost") for _ in range(3)]
+    with clients[0] as jenny, clients[1] as jenny_elsewhere, clients[2] as sam:
+        sign_in(jenny, Outbox(jenny, settings.outbox_dir))
+        clock.advance(61)  # one code a minute per email
+        sign_in(jenny_elsewhere, Outbox(jenny_elsewhere, settings.outbox_dir))
+        sign_in(sam, Outbox(sam, settings.outbox_dir), "sam@example.com")
+        assert changes(jenny, 20) == [200] * 20
+        assert_limited(patch(jenny_elsewhere, {"name": "From the phone"}), 60)
+        assert changes(sam, 20) == [200] * 20
+
+
+def test_the_document_names_the_limit_where_changes_are_made(client):
+    paths = client.get("/api/openapi.json").json()["paths"]
+    assert "429" in paths["/api/customer"]["patch"]["responses"]
+    assert "429" in paths["/api/subscriptions/{id}/update"]["post"]["responses"]
+    preview = paths["/api/subscriptions/{id}/preview"]["post"]  # reads only: no key to replay, no change to count
+    assert "429" not in preview["responses"]
+    assert all(p["name"] != "Idempotency-Key" for p in preview["parameters"])
+
+
+def test_refused_changes_do_not_count(client, outbox):
+    sign_in(client, outbox, "sam@example.com")  # his only card cannot go while his trial runs
+    refused = [client.request("DELETE", "/api/payment_methods/pm_sam_mc", json={}).status_code for _ in range(25)]
+    assert refused == [409] * 25
+    assert changes(client, 20) == [200] * 20

@@ -271,7 +271,7 @@ def test_always_invoice_bills_the_difference_now(portal, db, clock):
     assert (shown["number"], shown["amount_due"], shown["lines"]["data"][1]["amount"]) == ("JENNY-0014", 280, 1440)
     assert jenny.get("/api/portal").json()["invoices"][0]["id"] == invoice["id"]
     assert types(db) == ["customer.subscription.updated", "invoice.created"]
-    assert "pending_invoice_items" not in recorded(db)[0][1]["data"]["object"]
+    assert recorded(db)[0][1]["data"]["object"]["pending_invoice_items"] == []
     assert recorded(db)[1][1]["data"]["object"]["amount_due"] == 280
 
 
@@ -289,7 +289,7 @@ def test_without_prorations_the_new_price_simply_applies(portal, db):
     assert set(answer.json()) == {"subscription"}
     assert answer.json()["subscription"]["items"]["data"][0]["price"]["id"] == "price_team_monthly"
     ((_, event, _),) = recorded(db)
-    assert "pending_invoice_items" not in event["data"]["object"]
+    assert event["data"]["object"]["pending_invoice_items"] == []
 
 
 def test_a_scheduled_downgrade_is_recorded_and_can_be_dropped(portal, db):
