@@ -21,6 +21,11 @@ def _full(kind: str, shown: dict[str, Any]) -> dict[str, Any]:
     return {key: None for key in portal.FIELDS[kind]} | shown
 
 
+def _expanded(value: Any) -> dict[str, Any]:
+    """An object the store could not expand (its price or product is not stored) still has its shape: its id."""
+    return value if isinstance(value, dict) else {"id": value}
+
+
 def customer_object(customer: dict[str, Any]) -> dict[str, Any]:
     return _full("customer", portal.pick("customer", customer))
 
@@ -34,7 +39,8 @@ def subscription_object(conn: sa.Connection, sub: dict[str, Any], customer: str,
     shown = _full("subscription", portal.subscription(found))
     items = []
     for item in shown["items"]["data"]:
-        price = _full("price", item["price"]) | {"product": _full("product", item["price"]["product"])}
+        price = _expanded(item.get("price"))
+        price = _full("price", price) | {"product": _full("product", _expanded(price.get("product")))}
         items.append(_full("item", item) | {"price": price})
     # The merchant's systems learn whose subscription it is, which the portal itself never needs to show.
     return shown | {"items": {"object": "list", "data": items}, "customer": customer,

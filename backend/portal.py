@@ -58,10 +58,11 @@ PRICE = fields("id object currency unit_amount nickname type", recurring=fields(
                product=PRODUCT)
 COUPON = fields("id object name percent_off amount_off currency duration duration_in_months")
 DISCOUNT = fields("id object start end", coupon=COUPON)
+ITEM = fields("id object quantity current_period_start current_period_end", price=PRICE)
 SUBSCRIPTION = fields(
     "id object status cancel_at_period_end cancel_at canceled_at ended_at current_period_start current_period_end "
     "trial_start trial_end start_date currency created",
-    items=Listed(fields("id object quantity current_period_start current_period_end", price=PRICE)),
+    items=Listed(ITEM),
     default_payment_method=Id, cancellation_details=fields("reason feedback comment"),
     discount=DISCOUNT, discounts=Each(DISCOUNT),
     # Porch's own pending change ({price, quantity, effective_at}), or Stripe's subscription schedule by id.
@@ -92,7 +93,7 @@ PAYMENT_METHOD = fields(
 RECEIPT_CUSTOMER = fields("name email", address=ADDRESS, tax_ids=Each(fields("type value")))
 
 FIELDS: dict[str, dict[str, Shape]] = {
-    "customer": CUSTOMER, "subscription": SUBSCRIPTION, "price": PRICE, "product": PRODUCT, "invoice": INVOICE,
+    "customer": CUSTOMER, "subscription": SUBSCRIPTION, "item": ITEM, "price": PRICE, "product": PRODUCT, "invoice": INVOICE,
     "payment_method": PAYMENT_METHOD, "receipt_customer": RECEIPT_CUSTOMER,
 }
 _DROP = object()
