@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from conftest import sign_in, with_config
 from starlette.testclient import TestClient
 
-from backend.signin import (
-    CODE_LIFETIME, FAILURES_PER_ADDRESS, MAX_TRIES, SENDS_PER_ADDRESS, SENDS_PER_EMAIL, SLOW_AFTER, VERIFIES_PER_ADDRESS,
-)
+from backend import signin
+from backend.signin import CODE_LIFETIME, MAX_TRIES
 from backend.store.tables import challenges, mail_queue, metadata, rate_events, sessions
 
 
@@ -184,7 +183,7 @@ def test_all_addresses_together_get_an_email_thirty_codes_an_hour(app, client, o
     for minute in range(10):
         answers += [ask(from_address(app, attacker(n))).status_code for n in range(4)]
         clock.advance(61)
-    assert answers.count(202) == SENDS_PER_EMAIL[0].count and set(answers) == {202, 429}
+    assert answers.count(202) == signin.SENDS_PER_EMAIL[0].count and set(answers) == {202, 429}
     # Jenny from an address she has never signed in from waits like everyone else...
     assert ask(client).status_code == 429
 
@@ -202,12 +201,12 @@ def test_an_address_the_customer_signed_in_from_is_never_crowded_out(app, client
 
 def test_the_addresses_of_one_ipv6_64_are_one_client(app, client):
     asked = [ask(from_address(app, f"2001:db8:1:2::{n:x}"), f"person{n}@example.com").status_code for n in range(25)]
-    assert asked == [202] * SENDS_PER_ADDRESS[0].count + [429] * 15
+    assert asked == [202] * signin.SENDS_PER_ADDRESS[0].count + [429] * 15
     assert ask(from_address(app, "2001:db8:1:3::1"), "other@example.com").status_code == 202
 
 
 def test_verifies_per_client_address_are_limited(app, client, outbox, clock):
-    for _ in range(VERIFIES_PER_ADDRESS[0].count):
+    for _ in range(signin.VERIFIES_PER_ADDRESS[0].count):
         assert verify(client, "x" * 43, "123456").status_code == 401
     limited = verify(client, "x" * 43, "123456")
     assert limited.status_code == 429
@@ -221,7 +220,7 @@ def test_verifies_per_client_address_are_limited(app, client, outbox, clock):
 
 
 def test_wrong_tries_per_client_address_are_limited_across_emails(app, client, outbox, clock):
-    allowed = FAILURES_PER_ADDRESS[0].count
+    allowed = signin.FAILURES_PER_ADDRESS[0].count
     for n in range(allowed // MAX_TRIES):
         challenge = ask(client, f"person{n}@example.com").json()["challenge"]
         assert {verify(client, challenge, "000000").status_code for _ in range(MAX_TRIES)} == {401}
@@ -247,7 +246,7 @@ def make_100_failures(app, outbox, clock, first: int = 0) -> None:
 
 def test_after_100_failures_guessing_is_slowed_not_locked(app, client, outbox, clock, db):
     make_100_failures(app, outbox, clock)
-    assert email_failures(db) == SLOW_AFTER.count
+    assert email_failures(db) == signin.SLOW_AFTER.count
     # The codes of the last six hours count against the slowed limits too.
     clock.advance(6 * 3600)
     # One wrong try now ends a code.
@@ -417,8 +416,6 @@ def test_a_malformed_code_is_a_bad_request(client):
 
 def test_concurrent_verifies_of_one_code_let_exactly_one_win(client, outbox, app):
     from concurrent.futures import ThreadPoolExecutor
-
-    from backend import signin
 
     challenge = ask(client).json()["challenge"]
     code = outbox.last_code()
