@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -25,13 +27,23 @@ class Limit:
     seconds: int
 
 
-# Built once: building a statement costs more than running it, and sign-in runs several.
-NEWEST = (
-    sa.select(rate_events.c.at)
-    .where(rate_events.c.key == sa.bindparam("key"), rate_events.c.at > sa.bindparam("since"))
-    .order_by(rate_events.c.at.desc())
-    .limit(sa.bindparam("count", type_=sa.Integer))
-)
+
+
+@functools.cache
+def _newest(keys: int) -> sa.CompoundSelect:
+    """The newest events of each of `keys` keys, in one query: sign-in checks several keys at once.
+    Built once for each number of keys: building a statement costs more than running it."""
+    parts = [
+        sa.select(rate_events.c.key, rate_events.c.at)
+        .where(rate_events.c.key == sa.bindparam(f"key{n}"), rate_events.c.at > sa.bindparam(f"since{n}"))
+        .order_by(rate_events.c.at.desc())
+        .limit(sa.bindparam(f"count{n}", type_=sa.Integer))
+        .subquery()
+        for n in range(keys)
+    ]
+    return sa.union_all(*(sa.select(part.c.key, part.c.at) for part in parts))
+
+
 RECORD = rate_events.insert()
 PRUNE = rate_events.delete().where(
     (rate_events.c.at <= sa.bindparam("long_since"))
@@ -52,29 +64,38 @@ def client(address: str) -> str:
     return str(ip)
 
 
-def waits(conn: sa.Connection, key: str, limits: tuple[Limit, ...], now: int) -> list[int]:
-    """For each limit, seconds until one more event under `key` fits it; 0 when it fits now.
+def waits(conn: sa.Connection, checks: list[tuple[str, tuple[Limit, ...]]], now: int) -> list[list[int]]:
+    """For each (key, limits), for each limit, seconds until one more event under the key fits it; 0 when
+    it fits now. Each key once: their events are told apart by key.
 
-    One query serves every limit: the newest events of the widest window hold,
+    One query serves every check: the newest events of a key's widest window hold,
     for each narrower limit, its own newest events."""
-    widest = max(limit.seconds for limit in limits)
-    times = conn.execute(
-        NEWEST, {"key": key, "since": now - widest, "count": max(limit.count for limit in limits)}
-    ).scalars().all()
+    params: dict[str, Any] = {}
+    for n, (key, limits) in enumerate(checks):
+        params |= {f"key{n}": key, f"since{n}": now - max(limit.seconds for limit in limits),
+                   f"count{n}": max(limit.count for limit in limits)}
+    times: dict[str, list[int]] = {key: [] for key, _ in checks}
+    for key, at in conn.execute(_newest(len(checks)), params):
+        times[key].append(at)
     found = []
-    for limit in limits:
-        inside = [at for at in times if at > now - limit.seconds]
-        found.append(inside[limit.count - 1] + limit.seconds - now if len(inside) >= limit.count else 0)
+    for key, limits in checks:
+        newest = sorted(times[key], reverse=True)
+        inside = [[at for at in newest if at > now - limit.seconds] for limit in limits]
+        found.append([
+            within[limit.count - 1] + limit.seconds - now if len(within) >= limit.count else 0
+            for limit, within in zip(limits, inside)
+        ])
     return found
 
 
 def retry_after(conn: sa.Connection, key: str, limits: tuple[Limit, ...], now: int) -> int:
     """Seconds until one more event under `key` fits every limit; 0 when it fits now."""
-    return max(waits(conn, key, limits, now))
+    return max(waits(conn, [(key, limits)], now)[0])
 
 
-def record(conn: sa.Connection, key: str, now: int) -> None:
-    conn.execute(RECORD, {"key": key, "at": now})
+def record(conn: sa.Connection, now: int, *keys: str) -> None:
+    """One event now under each key, in one statement."""
+    conn.execute(RECORD, [{"key": key, "at": now} for key in keys])
 
 
 def prune(conn: sa.Connection, now: int) -> int:

@@ -92,19 +92,21 @@ def _sending_wait(conn: sa.Connection, secret: bytes, email_lower: str, client: 
     pair_key = _key(secret, "send:email-address:", email_lower, client)
     address_key = "send:address:" + client
     hold(conn, email_key, pair_key, address_key)
-    slowed = _slowed(conn, secret, email_lower, now)
-    own = SENDS_PER_EMAIL_AND_ADDRESS
-    pair = ratelimit.waits(conn, pair_key, own + (SLOWED_SENDS_PER_EMAIL_AND_ADDRESS if slowed else ()), now)
-    wait = max([*pair[:len(own)], ratelimit.retry_after(conn, address_key, SENDS_PER_ADDRESS, now)])
-    shared = max([
-        *pair[len(own):],
-        ratelimit.retry_after(conn, email_key, SENDS_PER_EMAIL + (SLOWED_SENDS_PER_EMAIL if slowed else ()), now),
-    ])
+    # One query for every limit; the slowed ones only count once the failures say so.
+    failures, pair, address, email = ratelimit.waits(conn, [
+        (_key(secret, "long:fail:email:", email_lower), (SLOW_AFTER,)),
+        (pair_key, SENDS_PER_EMAIL_AND_ADDRESS + SLOWED_SENDS_PER_EMAIL_AND_ADDRESS),
+        (address_key, SENDS_PER_ADDRESS),
+        (email_key, SENDS_PER_EMAIL + SLOWED_SENDS_PER_EMAIL),
+    ], now)
+    slowed = failures[0] > 0
+    own = len(SENDS_PER_EMAIL_AND_ADDRESS)
+    wait = max(pair[:own] + address)
+    shared = max(email[:len(SENDS_PER_EMAIL)] + (pair[own:] + email[len(SENDS_PER_EMAIL):] if slowed else []))
     if shared and not _known(conn, secret, email_lower, client, now):
         wait = max(wait, shared)
     if not wait:
-        for key in (email_key, pair_key, address_key):
-            ratelimit.record(conn, key, now)
+        ratelimit.record(conn, now, email_key, pair_key, address_key)
     return wait
 
 
@@ -160,41 +162,47 @@ def verify_code(
 ) -> str | APIError:
     """The customer id that a right, fresh, unused code signs in as, or the refusal.
 
-    Only a wrong try against a live challenge is a failure: tries against a spent,
-    expired or dead one learn nothing, so they cost nothing, and nobody can use
-    them to get a customer refused. A refusal is returned, not raised, so that the
-    transaction still commits what it counted.
+    A refusal is returned, not raised, so that the transaction still commits what
+    it counted: the verify itself, and what `_decide` says the outcome counts for.
     """
     client = ratelimit.client(address)
     verify_key, failure_key = "verify:address:" + client, "fail:address:" + client
     hold(conn, verify_key, failure_key)
-    wait = max(
-        ratelimit.retry_after(conn, verify_key, VERIFIES_PER_ADDRESS, now),
-        ratelimit.retry_after(conn, failure_key, FAILURES_PER_ADDRESS, now),
-    )
+    verifies, failures = ratelimit.waits(conn, [(verify_key, VERIFIES_PER_ADDRESS), (failure_key, FAILURES_PER_ADDRESS)], now)
+    wait = max(verifies + failures)
     if wait:
         return rate_limited(wait)
-    ratelimit.record(conn, verify_key, now)
+    outcome, counted = _decide(conn, secret, challenge, code, client, now)
+    ratelimit.record(conn, now, verify_key, *counted)
+    return outcome
+
+
+def _decide(
+    conn: sa.Connection, secret: bytes, challenge: str, code: str, client: str, now: int
+) -> tuple[str | APIError, list[str]]:
+    """The outcome of one verify, and the keys it counts for besides the verify.
+
+    Only a wrong try against a live challenge is a failure: tries against a spent,
+    expired or dead one learn nothing, so they cost nothing, and nobody can use
+    them to get a customer refused."""
     id_hash = keys.digest(secret, "challenge", challenge)
     row = conn.execute(FIND, {"challenge": id_hash}).first()
     if row is None:
-        return invalid_code()
+        return invalid_code(), []
     usable = {"challenge": id_hash, "now": now}
     if not keys.same(keys.digest(secret, "code", challenge + code), row.code_hash):
         # While guessing at this email is slowed, one wrong try ends the code.
         slowed = _slowed(conn, secret, row.email_lower, now)
-        if conn.execute(LAST_TRY if slowed else WRONG_TRY, usable).rowcount == 1:
-            ratelimit.record(conn, failure_key, now)
-            ratelimit.record(conn, _key(secret, "long:fail:email:", row.email_lower), now)
-        return invalid_code()
+        if conn.execute(LAST_TRY if slowed else WRONG_TRY, usable).rowcount != 1:
+            return invalid_code(), []
+        return invalid_code(), ["fail:address:" + client, _key(secret, "long:fail:email:", row.email_lower)]
     # The update is the decision: of concurrent verifies only one can flip `spent`.
     if conn.execute(SPEND, usable).rowcount != 1:
-        return invalid_code()
+        return invalid_code(), []
     customer = billing.customer_for_email(conn, row.email_lower)
     if customer is None:
-        return invalid_code()
-    ratelimit.record(conn, _key(secret, "long:known:", row.email_lower, client), now)
-    return customer
+        return invalid_code(), []
+    return customer, [_key(secret, "long:known:", row.email_lower, client)]
 
 
 def prune(conn: sa.Connection, now: int) -> None:

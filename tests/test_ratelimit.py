@@ -89,7 +89,7 @@ def test_pruning_keeps_each_event_as_long_as_its_window_looks_back(db, clock: Cl
     now = int(clock())
     events = [(key, now - age) for key in ("send:address:x", "long:fail:email:x")
               for age in (ratelimit.DAY - 1, ratelimit.DAY, ratelimit.LONG_WINDOW - 1, ratelimit.LONG_WINDOW)]
-    db.run(lambda conn: [ratelimit.record(conn, key, at) for key, at in events])
+    db.run(lambda conn: [ratelimit.record(conn, at, key) for key, at in events])
     assert db.run(ratelimit.prune, now) == 4
     kept = db.run(lambda conn: conn.execute(sa.select(rate_events.c.key, rate_events.c.at)).all(), write=False)
     assert sorted(kept) == sorted([("send:address:x", now - ratelimit.DAY + 1)] + [
