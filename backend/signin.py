@@ -82,8 +82,21 @@ def _key(secret: bytes, kind: str, *parts: str) -> str:
     return kind + keys.digest(secret, "rate", " ".join(parts))
 
 
+def _email_failures(secret: bytes, email_lower: str) -> str:
+    # Long: failures slow guessing for 30 days.
+    return _key(secret, ratelimit.LONG + "fail:email:", email_lower)
+
+
+def _address_failures(client: str) -> str:
+    return "fail:address:" + client
+
+
+def _signed_in_from(secret: bytes, email_lower: str, client: str) -> str:
+    return _key(secret, ratelimit.LONG + "known:", email_lower, client)
+
+
 def _slowed(conn: sa.Connection, secret: bytes, email_lower: str, now: int) -> bool:
-    return ratelimit.retry_after(conn, _key(secret, "long:fail:email:", email_lower), (SLOW_AFTER,), now) > 0
+    return ratelimit.retry_after(conn, _email_failures(secret, email_lower), (SLOW_AFTER,), now) > 0
 
 
 def _sending_wait(conn: sa.Connection, secret: bytes, email_lower: str, client: str, now: int) -> int:
@@ -94,7 +107,7 @@ def _sending_wait(conn: sa.Connection, secret: bytes, email_lower: str, client: 
     hold(conn, email_key, pair_key, address_key)
     # One query for every limit; the slowed ones only count once the failures say so.
     failures, pair, address, email = ratelimit.waits(conn, [
-        (_key(secret, "long:fail:email:", email_lower), (SLOW_AFTER,)),
+        (_email_failures(secret, email_lower), (SLOW_AFTER,)),
         (pair_key, SENDS_PER_EMAIL_AND_ADDRESS + SLOWED_SENDS_PER_EMAIL_AND_ADDRESS),
         (address_key, SENDS_PER_ADDRESS),
         (email_key, SENDS_PER_EMAIL + SLOWED_SENDS_PER_EMAIL),
@@ -112,8 +125,7 @@ def _sending_wait(conn: sa.Connection, secret: bytes, email_lower: str, client: 
 
 def _known(conn: sa.Connection, secret: bytes, email_lower: str, client: str, now: int) -> bool:
     """Whether this email signed in from this client address within KNOWN_FOR."""
-    key = _key(secret, "long:known:", email_lower, client)
-    return ratelimit.retry_after(conn, key, (Limit(1, KNOWN_FOR),), now) > 0
+    return ratelimit.retry_after(conn, _signed_in_from(secret, email_lower, client), (Limit(1, KNOWN_FOR),), now) > 0
 
 
 def request_code(
@@ -166,7 +178,7 @@ def verify_code(
     it counted: the verify itself, and what `_decide` says the outcome counts for.
     """
     client = ratelimit.client(address)
-    verify_key, failure_key = "verify:address:" + client, "fail:address:" + client
+    verify_key, failure_key = "verify:address:" + client, _address_failures(client)
     hold(conn, verify_key, failure_key)
     verifies, failures = ratelimit.waits(conn, [(verify_key, VERIFIES_PER_ADDRESS), (failure_key, FAILURES_PER_ADDRESS)], now)
     wait = max(verifies + failures)
@@ -195,14 +207,14 @@ def _decide(
         slowed = _slowed(conn, secret, row.email_lower, now)
         if conn.execute(LAST_TRY if slowed else WRONG_TRY, usable).rowcount != 1:
             return invalid_code(), []
-        return invalid_code(), ["fail:address:" + client, _key(secret, "long:fail:email:", row.email_lower)]
+        return invalid_code(), [_address_failures(client), _email_failures(secret, row.email_lower)]
     # The update is the decision: of concurrent verifies only one can flip `spent`.
     if conn.execute(SPEND, usable).rowcount != 1:
         return invalid_code(), []
     customer = billing.customer_for_email(conn, row.email_lower)
     if customer is None:
         return invalid_code(), []
-    return customer, [_key(secret, "long:known:", row.email_lower, client)]
+    return customer, [_signed_in_from(secret, row.email_lower, client)]
 
 
 def prune(conn: sa.Connection, now: int) -> None:
