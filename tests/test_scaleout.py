@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend.sessions import LOCAL_COOKIE
-from backend.signin import MAX_TRIES, SENDS_PER_ADDRESS
+from backend.signin import MAX_TRIES, SENDS_PER_ADDRESS, VERIFIES_PER_ADDRESS
 from backend.store import billing
 from backend.store.database import Database, create_engine, migrate
 from backend.store.tables import sessions
@@ -154,6 +154,14 @@ def test_a_client_address_limit_counts_both_processes(clients):
         ask_code((a, b)[n % 2], f"address-{n}-{uuid.uuid4().hex[:8]}@example.com")
     for client in (a, b):
         assert_limited(client.post("/api/login/code", json={"email": f"over-{uuid.uuid4().hex[:8]}@example.com"}))
+
+
+def test_a_client_address_verify_limit_counts_both_processes(clients):
+    a, b = clients
+    for n in range(VERIFIES_PER_ADDRESS[0].count):
+        assert refused_with(verify((a, b)[n % 2], "x" * 43, "123456"), 401, "invalid_code")
+    for client in (a, b):
+        assert_limited(verify(client, "x" * 43, "123456"))
 
 
 def test_wrong_tries_through_both_processes_kill_the_code(pair, clients, customer):
