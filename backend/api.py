@@ -53,9 +53,10 @@ async def login_verify(request: Request) -> Response:
     body = await json_body(request, VerifyRequest)
     state = request.app.state
     now = auth.now(request)
+    address = auth.client_address(request)
 
     def verify_and_open(conn: Any) -> tuple[dict[str, Any], str] | APIError:
-        customer = signin.verify_code(conn, state.secret, body.challenge, body.code, now)
+        customer = signin.verify_code(conn, state.secret, body.challenge, body.code, address, now)
         if isinstance(customer, APIError):
             return customer
         return billing.get(conn, "customers", customer) or {}, sessions.create(conn, state.secret, customer, now)

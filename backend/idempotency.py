@@ -69,7 +69,7 @@ async def apply(request: Request, customer: str, change: Change, body: BaseModel
         outcome = change(conn, actor)
         if isinstance(outcome, APIError):
             return outcome
-        ratelimit.record(conn, limit_key, actor.now)
+        ratelimit.record(conn, actor.now, limit_key)
         if key is not None:
             conn.execute(idempotency_keys.delete().where(
                 idempotency_keys.c.scope == scope, idempotency_keys.c.key == key))

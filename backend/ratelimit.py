@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from backend.errors import APIError
 from backend.store.tables import rate_events
 
-LONGEST_WINDOW = 3600
+DAY = 86400
+# The window of every key but the long ones.
+LONGEST_WINDOW = DAY
+# Keys with this prefix are kept for LONG_WINDOW: few events each, counted over a month.
+LONG = "long:"
+LONG_WINDOW = 30 * DAY
+# One IPv6 subscriber is usually given a whole /64: its addresses are one client.
+IPV6_CLIENT_PREFIX = 64
 
 
 @dataclass(frozen=True)
@@ -18,31 +28,68 @@ class Limit:
     seconds: int
 
 
-# Built once: building a statement costs more than running it, and sign-in runs several.
-NEWEST = (
-    sa.select(rate_events.c.at)
-    .where(rate_events.c.key == sa.bindparam("key"), rate_events.c.at > sa.bindparam("since"))
-    .order_by(rate_events.c.at.desc())
-    .limit(sa.bindparam("count", type_=sa.Integer))
-)
+@functools.cache
+def _newest(keys: int) -> sa.CompoundSelect:
+    """The newest events of each of `keys` keys, in one query: sign-in checks several keys at once.
+    Built once for each number of keys: building a statement costs more than running it."""
+    parts = [
+        sa.select(rate_events.c.key, rate_events.c.at)
+        .where(rate_events.c.key == sa.bindparam(f"key{n}"), rate_events.c.at > sa.bindparam(f"since{n}"))
+        .order_by(rate_events.c.at.desc())
+        .limit(sa.bindparam(f"count{n}", type_=sa.Integer))
+        .subquery()
+        for n in range(keys)
+    ]
+    return sa.union_all(*(sa.select(part.c.key, part.c.at) for part in parts))
+
+
 RECORD = rate_events.insert()
+PRUNE = rate_events.delete().where(
+    (rate_events.c.at <= sa.bindparam("long_since"))
+    | ((rate_events.c.at <= sa.bindparam("since")) & ~rate_events.c.key.startswith(LONG))
+)
+
+
+def client(address: str) -> str:
+    """Who counts as one client: an IPv4 address, an IPv6 /64, or the address as given when it is neither."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return str(ip)
+
+
+def waits(conn: sa.Connection, checks: list[tuple[str, tuple[Limit, ...]]], now: int) -> list[list[int]]:
+    """For each (key, limits), for each limit, seconds until one more event under the key fits it; 0 when
+    it fits now. Each key once: their events are told apart by key.
+
+    One query serves every check: the newest events of a key's widest window hold,
+    for each narrower limit, its own newest events."""
+    params: dict[str, Any] = {}
+    for n, (key, limits) in enumerate(checks):
+        params |= {f"key{n}": key, f"since{n}": now - max(limit.seconds for limit in limits),
+                   f"count{n}": max(limit.count for limit in limits)}
+    times: dict[str, list[int]] = {key: [] for key, _ in checks}
+    for key, at in conn.execute(_newest(len(checks)), params):
+        times[key].append(at)
+    found = []
+    for key, limits in checks:
+        newest = sorted(times[key], reverse=True)
+        inside = [[at for at in newest if at > now - limit.seconds] for limit in limits]
+        found.append([
+            within[limit.count - 1] + limit.seconds - now if len(within) >= limit.count else 0
+            for limit, within in zip(limits, inside)
+        ])
+    return found
 
 
 def retry_after(conn: sa.Connection, key: str, limits: tuple[Limit, ...], now: int) -> int:
-    """Seconds until one more event under `key` fits every limit; 0 when it fits now.
-
-    One query serves every limit: the newest events of the widest window hold,
-    for each narrower limit, its own newest events."""
-    widest = max(limit.seconds for limit in limits)
-    times = conn.execute(
-        NEWEST, {"key": key, "since": now - widest, "count": max(limit.count for limit in limits)}
-    ).scalars().all()
-    wait = 0
-    for limit in limits:
-        inside = [at for at in times if at > now - limit.seconds]
-        if len(inside) >= limit.count:
-            wait = max(wait, inside[limit.count - 1] + limit.seconds - now)
-    return wait
+    """Seconds until one more event under `key` fits every limit; 0 when it fits now."""
+    return max(waits(conn, [(key, limits)], now)[0])
 
 
 def refusal(wait: int, what: str) -> APIError:
@@ -50,10 +97,11 @@ def refusal(wait: int, what: str) -> APIError:
     return APIError(429, "rate_limited", f"Too many {what}. Try again in {wait} seconds.", {"Retry-After": str(wait)})
 
 
-def record(conn: sa.Connection, key: str, now: int) -> None:
-    conn.execute(RECORD, {"key": key, "at": now})
+def record(conn: sa.Connection, now: int, *keys: str) -> None:
+    """One event now under each key, in one statement."""
+    conn.execute(RECORD, [{"key": key, "at": now} for key in keys])
 
 
 def prune(conn: sa.Connection, now: int) -> int:
-    """Forget events older than any window looks back."""
-    return conn.execute(rate_events.delete().where(rate_events.c.at <= now - LONGEST_WINDOW)).rowcount
+    """Forget events older than any window of their key looks back."""
+    return conn.execute(PRUNE, {"since": now - LONGEST_WINDOW, "long_since": now - LONG_WINDOW}).rowcount

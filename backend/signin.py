@@ -17,10 +17,25 @@ from backend.store.tables import challenges, mail_queue
 
 CODE_LIFETIME = 600
 MAX_TRIES = 5
-FAILURES_PER_EMAIL = (Limit(100, 3600),)
-SENDS_PER_EMAIL = (Limit(1, 60), Limit(10, 3600))
+HOUR = 3600
+# Sending. The strict limit is per email *and* client address, so that a stranger's
+# requests never use up the customer's own; a client is an IPv4 address or an IPv6 /64.
+SENDS_PER_EMAIL_AND_ADDRESS = (Limit(1, 60), Limit(10, HOUR))
 # Looser than per email: several people behind one office address must still get in.
-SENDS_PER_ADDRESS = (Limit(10, 60), Limit(60, 3600))
+SENDS_PER_ADDRESS = (Limit(10, 60), Limit(60, HOUR))
+# What one inbox gets from all addresses together. Addresses the customer signed in from
+# within KNOWN_FOR are exempt from this and from slowing: a stranger cannot use them up.
+SENDS_PER_EMAIL = (Limit(30, HOUR),)
+KNOWN_FOR = ratelimit.LONG_WINDOW
+# Guessing. NIST SP 800-63B allows at most 100 consecutive failures; past 100 wrong tries
+# for an email in 30 days, guessing is slowed, never locked: few codes, one try each.
+SLOW_AFTER = Limit(100, ratelimit.LONG_WINDOW)
+SLOWED_SENDS_PER_EMAIL = (Limit(4, 6 * HOUR),)
+# One address takes at most one of the four: it takes several to crowd the customer out.
+SLOWED_SENDS_PER_EMAIL_AND_ADDRESS = (Limit(1, 6 * HOUR),)
+# Verifying, per client address: a rate of requests, and of wrong tries across all emails.
+VERIFIES_PER_ADDRESS = (Limit(30, 60), Limit(300, HOUR))
+FAILURES_PER_ADDRESS = (Limit(30, HOUR), Limit(100, ratelimit.DAY))
 
 
 def invalid_code() -> APIError:
@@ -56,11 +71,63 @@ _USABLE = (
     & (challenges.c.attempts < MAX_TRIES) & (challenges.c.expires_at > sa.bindparam("now"))
 )
 WRONG_TRY = challenges.update().where(_USABLE).values(attempts=challenges.c.attempts + 1)
+LAST_TRY = challenges.update().where(_USABLE).values(attempts=MAX_TRIES)
 SPEND = challenges.update().where(_USABLE).values(spent=True)
 
 
+def _key(secret: bytes, kind: str, *parts: str) -> str:
+    """A rate-limit key that names an email only by its HMAC, so the table does not list addresses."""
+    return kind + keys.digest(secret, "rate", " ".join(parts))
+
+
+def _email_failures(secret: bytes, email_lower: str) -> str:
+    # Long: failures slow guessing for 30 days.
+    return _key(secret, ratelimit.LONG + "fail:email:", email_lower)
+
+
+def _address_failures(client: str) -> str:
+    return "fail:address:" + client
+
+
+def _signed_in_from(secret: bytes, email_lower: str, client: str) -> str:
+    return _key(secret, ratelimit.LONG + "known:", email_lower, client)
+
+
+def _slowed(conn: sa.Connection, secret: bytes, email_lower: str, now: int) -> bool:
+    return ratelimit.retry_after(conn, _email_failures(secret, email_lower), (SLOW_AFTER,), now) > 0
+
+
+def _sending_wait(conn: sa.Connection, secret: bytes, email_lower: str, client: str, now: int) -> int:
+    """Seconds until this client may have one more code for this email, recording it when 0."""
+    email_key = _key(secret, "send:email:", email_lower)
+    pair_key = _key(secret, "send:email-address:", email_lower, client)
+    address_key = "send:address:" + client
+    hold(conn, email_key, pair_key, address_key)
+    # One query for every limit; the slowed ones only count once the failures say so.
+    failures, pair, address, email = ratelimit.waits(conn, [
+        (_email_failures(secret, email_lower), (SLOW_AFTER,)),
+        (pair_key, SENDS_PER_EMAIL_AND_ADDRESS + SLOWED_SENDS_PER_EMAIL_AND_ADDRESS),
+        (address_key, SENDS_PER_ADDRESS),
+        (email_key, SENDS_PER_EMAIL + SLOWED_SENDS_PER_EMAIL),
+    ], now)
+    slowed = failures[0] > 0
+    own = len(SENDS_PER_EMAIL_AND_ADDRESS)
+    wait = max(pair[:own] + address)
+    shared = max(email[:len(SENDS_PER_EMAIL)] + (pair[own:] + email[len(SENDS_PER_EMAIL):] if slowed else []))
+    if shared and not _known(conn, secret, email_lower, client, now):
+        wait = max(wait, shared)
+    if not wait:
+        ratelimit.record(conn, now, email_key, pair_key, address_key)
+    return wait
+
+
+def _known(conn: sa.Connection, secret: bytes, email_lower: str, client: str, now: int) -> bool:
+    """Whether this email signed in from this client address within KNOWN_FOR."""
+    return ratelimit.retry_after(conn, _signed_in_from(secret, email_lower, client), (Limit(1, KNOWN_FOR),), now) > 0
+
+
 def request_code(
-    conn: sa.Connection, secret: bytes, email: str, client: str, now: int, locale: str = "en"
+    conn: sa.Connection, secret: bytes, email: str, address: str, now: int, locale: str = "en"
 ) -> str:
     """Issue a new challenge and queue its code for mailing.
 
@@ -69,17 +136,9 @@ def request_code(
     can tell an attacker which addresses are known.
     """
     email_lower = email.lower()
-    email_key = "send:email:" + keys.digest(secret, "rate", email_lower)
-    address_key = "send:address:" + client
-    hold(conn, email_key, address_key)
-    wait = max(
-        ratelimit.retry_after(conn, email_key, SENDS_PER_EMAIL, now),
-        ratelimit.retry_after(conn, address_key, SENDS_PER_ADDRESS, now),
-    )
+    wait = _sending_wait(conn, secret, email_lower, ratelimit.client(address), now)
     if wait:
         raise rate_limited(wait)
-    ratelimit.record(conn, email_key, now)
-    ratelimit.record(conn, address_key, now)
 
     challenge = keys.token()
     code = f"{secrets.randbelow(10**6):06d}"
@@ -108,34 +167,52 @@ def request_code(
     return challenge
 
 
-def verify_code(conn: sa.Connection, secret: bytes, challenge: str, code: str, now: int) -> str | APIError:
+def verify_code(
+    conn: sa.Connection, secret: bytes, challenge: str, code: str, address: str, now: int
+) -> str | APIError:
     """The customer id that a right, fresh, unused code signs in as, or the refusal.
 
-    A refusal is returned, not raised, so that the transaction still commits
-    what it counted: a wrong try and a failure must stick.
+    A refusal is returned, not raised, so that the transaction still commits what
+    it counted: the verify itself, and what `_decide` says the outcome counts for.
     """
+    client = ratelimit.client(address)
+    verify_key, failure_key = "verify:address:" + client, _address_failures(client)
+    hold(conn, verify_key, failure_key)
+    verifies, failures = ratelimit.waits(conn, [(verify_key, VERIFIES_PER_ADDRESS), (failure_key, FAILURES_PER_ADDRESS)], now)
+    wait = max(verifies + failures)
+    if wait:
+        return rate_limited(wait)
+    outcome, counted = _decide(conn, secret, challenge, code, client, now)
+    ratelimit.record(conn, now, verify_key, *counted)
+    return outcome
+
+
+def _decide(
+    conn: sa.Connection, secret: bytes, challenge: str, code: str, client: str, now: int
+) -> tuple[str | APIError, list[str]]:
+    """The outcome of one verify, and the keys it counts for besides the verify.
+
+    Only a wrong try against a live challenge is a failure: tries against a spent,
+    expired or dead one learn nothing, so they cost nothing, and nobody can use
+    them to get a customer refused."""
     id_hash = keys.digest(secret, "challenge", challenge)
     row = conn.execute(FIND, {"challenge": id_hash}).first()
     if row is None:
-        return invalid_code()
-    failure_key = "fail:email:" + keys.digest(secret, "rate", row.email_lower)
-    hold(conn, failure_key)
-    wait = ratelimit.retry_after(conn, failure_key, FAILURES_PER_EMAIL, now)
-    if wait:
-        return rate_limited(wait)
-    right = keys.same(keys.digest(secret, "code", challenge + code), row.code_hash)
+        return invalid_code(), []
     usable = {"challenge": id_hash, "now": now}
-    if not right:
-        conn.execute(WRONG_TRY, usable)
-        ratelimit.record(conn, failure_key, now)
-        return invalid_code()
+    if not keys.same(keys.digest(secret, "code", challenge + code), row.code_hash):
+        # While guessing at this email is slowed, one wrong try ends the code.
+        slowed = _slowed(conn, secret, row.email_lower, now)
+        if conn.execute(LAST_TRY if slowed else WRONG_TRY, usable).rowcount != 1:
+            return invalid_code(), []
+        return invalid_code(), [_address_failures(client), _email_failures(secret, row.email_lower)]
     # The update is the decision: of concurrent verifies only one can flip `spent`.
     if conn.execute(SPEND, usable).rowcount != 1:
-        return invalid_code()
+        return invalid_code(), []
     customer = billing.customer_for_email(conn, row.email_lower)
     if customer is None:
-        return invalid_code()
-    return customer
+        return invalid_code(), []
+    return customer, [_signed_in_from(secret, row.email_lower, client)]
 
 
 def prune(conn: sa.Connection, now: int) -> None:

@@ -21,7 +21,8 @@ two seconds of GET traffic first, not counted.
   1,000 customer addresses per second of --duration, and read back from the
   sealed mail queue (the codes are then taken off the queue, as the mail
   worker would once it mailed them); should they run out, the codes used again
-  are refused, and counted as errors;
+  are refused, and counted as errors; each from a new X-Forwarded-For, so that
+  the per-address limits on verifying never answer 429;
 - code: POST /api/login/code, each request for a new address that no customer
   has (the request does the same work either way, SPEC section 7) from a new
   X-Forwarded-For, so that the sending limits never answer 429;
@@ -91,7 +92,8 @@ VERIFY_LUA = """local bodies = {%s}
 local n = 0
 request = function()
   n = n %% #bodies + 1
-  return wrk.format("POST", "/api/login/verify", {%s}, bodies[n])
+  local address = string.format("10.%%d.%%d.%%d", math.floor(n / 65536) %% 256, math.floor(n / 256) %% 256, n %% 256)
+  return wrk.format("POST", "/api/login/verify", {%s, ["X-Forwarded-For"] = address}, bodies[n])
 end
 """
 CODE_LUA = """local n = 0

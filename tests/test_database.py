@@ -72,7 +72,7 @@ def test_concurrent_writers_in_one_process_all_commit(database_url):
 
     def write(n: int) -> None:
         barrier.wait()
-        database.run(lambda conn: ratelimit.record(conn, "test", n))
+        database.run(lambda conn: ratelimit.record(conn, n, "test"))
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(16)]
     for thread in threads:

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend.sessions import LOCAL_COOKIE
-from backend.signin import MAX_TRIES, SENDS_PER_ADDRESS
+from backend.signin import MAX_TRIES, SENDS_PER_ADDRESS, VERIFIES_PER_ADDRESS
 from backend.store import billing
 from backend.store.database import Database, create_engine, migrate
 from backend.store.tables import sessions
@@ -156,6 +156,14 @@ def test_a_client_address_limit_counts_both_processes(clients):
         assert_limited(client.post("/api/login/code", json={"email": f"over-{uuid.uuid4().hex[:8]}@example.com"}))
 
 
+def test_a_client_address_verify_limit_counts_both_processes(clients):
+    a, b = clients
+    for n in range(VERIFIES_PER_ADDRESS[0].count):
+        assert refused_with(verify((a, b)[n % 2], "x" * 43, "123456"), 401, "invalid_code")
+    for client in (a, b):
+        assert_limited(verify(client, "x" * 43, "123456"))
+
+
 def test_wrong_tries_through_both_processes_kill_the_code(pair, clients, customer):
     a, b = clients
     _, email = customer
@@ -168,13 +176,16 @@ def test_wrong_tries_through_both_processes_kill_the_code(pair, clients, custome
     assert refused_with(verify(b, challenge, code), 401, "invalid_code")
 
 
-def at_once(pair: Pair, count: int, request: Callable[[httpx.Client], httpx.Response]) -> list[httpx.Response]:
+def at_once(
+    pair: Pair, count: int, request: Callable[[httpx.Client], httpx.Response],
+    address: Callable[[int], str] = lambda n: f"203.0.113.{n + 1}",
+) -> list[httpx.Response]:
     """`count` requests released together, alternating between the processes, each thread with its own client."""
     barrier = threading.Barrier(count)
     answers: list[Any] = [None] * count
 
     def one(n: int) -> None:
-        with (pair.a, pair.b)[n % 2].client(headers={"X-Forwarded-For": f"203.0.113.{n + 1}"}) as client:
+        with (pair.a, pair.b)[n % 2].client(headers={"X-Forwarded-For": address(n)}) as client:
             client.get("/api/health")  # connected before the barrier: the race is the request itself
             barrier.wait(timeout=30)
             answers[n] = request(client)
@@ -202,5 +213,8 @@ def test_concurrent_verifies_through_both_processes_sign_in_once(pair, clients, 
 
 def test_concurrent_code_requests_through_both_processes_send_one_code(pair):
     email = f"race-{uuid.uuid4().hex[:12]}@example.com"
-    answers = at_once(pair, CONCURRENT, lambda client: client.post("/api/login/code", json={"email": email}))
+    # One client: the limit of one code a minute is per email and client address.
+    client_address = next(ADDRESSES)
+    answers = at_once(pair, CONCURRENT, lambda client: client.post("/api/login/code", json={"email": email}),
+                      lambda n: client_address)
     assert sorted(answer.status_code for answer in answers) == [202] + [429] * (CONCURRENT - 1)

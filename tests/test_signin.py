@@ -3,10 +3,15 @@ sending, storage and enumeration rules, and the preamble's shared-email rule."""
 
 from __future__ import annotations
 
+from contextlib import closing
+
+import pytest
 import sqlalchemy as sa
 from conftest import sign_in, with_config
+from starlette.testclient import TestClient
 
-from backend.signin import CODE_LIFETIME
+from backend import signin
+from backend.signin import CODE_LIFETIME, MAX_TRIES
 from backend.store.tables import challenges, mail_queue, metadata, rate_events, sessions
 
 
@@ -115,37 +120,178 @@ def test_four_wrong_tries_leave_the_code_alive(client, outbox):
     assert verify(client, challenge, code).status_code == 200
 
 
-def test_at_most_100_failures_per_email_per_hour_not_reset_by_resends(client, outbox, clock):
-    challenge = ask(client).json()["challenge"]
-    code = outbox.last_code()
-    for _ in range(100):
-        assert verify(client, challenge, wrong(code)).status_code == 401
+def from_address(app, address: str) -> TestClient:
+    """A client at `address`; the app's lifespan is the `client` fixture's, so the pool lives on."""
+    return TestClient(app, base_url="http://localhost", client=(address, 40000))
+
+
+def attacker(n: int) -> str:
+    return f"198.51.{n // 250}.{n % 250 + 1}"
+
+
+def email_failures(db) -> int:
+    """Wrong tries counted against emails: what slows guessing."""
+    query = sa.select(sa.func.count()).select_from(rate_events).where(rate_events.c.key.startswith("long:fail:email:"))
+    return db.run(lambda conn: conn.execute(query).scalar(), write=False)
+
+
+def guess_once(app, challenge: str, code: str, address: str) -> int:
+    with closing(from_address(app, address)) as client:
+        return verify(client, challenge, wrong(code)).status_code
+
+
+def spend_a_code(app, outbox, address, how: str, clock) -> tuple[str, str]:
+    """A challenge for Jenny that the attacker at `address` asked for, then made dead in the way named."""
+    with closing(from_address(app, address)) as client:
+        challenge = ask(client).json()["challenge"]
+        code = outbox.last_code()
+        if how == "used":
+            assert verify(client, challenge, code).status_code == 200
+        elif how == "killed by five wrong tries":
+            assert [verify(client, challenge, wrong(code)).status_code for _ in range(MAX_TRIES)] == [401] * 5
+        elif how == "expired":
+            clock.advance(CODE_LIFETIME)
+        elif how == "voided":
+            clock.advance(60)
+            ask(client)
+    return challenge, code
+
+
+@pytest.mark.parametrize("how", ["used", "killed by five wrong tries", "expired", "voided"])
+def test_tries_against_a_dead_challenge_count_for_nothing(app, client, outbox, clock, db, how):
+    challenge, code = spend_a_code(app, outbox, attacker(0), how, clock)
+    counted = email_failures(db)
+    # A hundred and one wrong tries, each from its own address, so no address limit is what stops them.
+    assert {guess_once(app, challenge, code, attacker(n)) for n in range(1, 102)} == {401}
+    assert email_failures(db) == counted
     clock.advance(61)
-    challenge = ask(client).json()["challenge"]
-    capped = verify(client, challenge, outbox.last_code())
-    assert capped.status_code == 429
-    assert capped.json()["error"]["code"] == "rate_limited"
-    assert 0 < int(capped.headers["retry-after"]) <= 3600
+    # Jenny, at home, gets her code and it works.
+    assert sign_in(client, outbox)["id"] == "cus_jenny"
 
 
-def test_the_failure_cap_lifts_after_an_hour(client, outbox, clock):
-    challenge = ask(client).json()["challenge"]
-    code = outbox.last_code()
-    for _ in range(100):
-        verify(client, challenge, wrong(code))
-    clock.advance(3600)
-    challenge = ask(client).json()["challenge"]
-    assert verify(client, challenge, outbox.last_code()).status_code == 200
+def test_a_strangers_code_requests_do_not_use_up_the_customers_own(app, client, outbox, clock):
+    with closing(from_address(app, attacker(0))) as stranger:
+        for _ in range(10):
+            assert ask(stranger).status_code == 202
+            clock.advance(61)
+        assert ask(stranger).status_code == 429
+    assert sign_in(client, outbox)["id"] == "cus_jenny"
 
 
-def test_99_failures_do_not_block_a_right_code(client, outbox, clock):
-    challenge = ask(client).json()["challenge"]
-    code = outbox.last_code()
-    for _ in range(99):
-        verify(client, challenge, wrong(code))
+def test_all_addresses_together_get_an_email_thirty_codes_an_hour(app, client, outbox, clock):
+    answers = []
+    for minute in range(10):
+        answers += [ask(from_address(app, attacker(n))).status_code for n in range(4)]
+        clock.advance(61)
+    assert answers.count(202) == signin.SENDS_PER_EMAIL[0].count and set(answers) == {202, 429}
+    # Jenny from an address she has never signed in from waits like everyone else...
+    assert ask(client).status_code == 429
+
+
+def test_an_address_the_customer_signed_in_from_is_never_crowded_out(app, client, outbox, clock):
+    sign_in(client, outbox)
     clock.advance(61)
+    for minute in range(10):
+        for n in range(4):
+            ask(from_address(app, attacker(n)))
+        clock.advance(61)
+    outbox.deliver()
+    assert sign_in(client, outbox)["id"] == "cus_jenny"
+
+
+def test_the_addresses_of_one_ipv6_64_are_one_client(app, client):
+    asked = [ask(from_address(app, f"2001:db8:1:2::{n:x}"), f"person{n}@example.com").status_code for n in range(25)]
+    assert asked == [202] * signin.SENDS_PER_ADDRESS[0].count + [429] * 15
+    assert ask(from_address(app, "2001:db8:1:3::1"), "other@example.com").status_code == 202
+
+
+def test_verifies_per_client_address_are_limited(app, client, outbox, clock):
+    for _ in range(signin.VERIFIES_PER_ADDRESS[0].count):
+        assert verify(client, "x" * 43, "123456").status_code == 401
+    limited = verify(client, "x" * 43, "123456")
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert limited.headers["retry-after"] == "60"
+    with closing(from_address(app, attacker(0))) as other:
+        challenge = ask(other).json()["challenge"]
+        assert verify(other, challenge, outbox.last_code()).status_code == 200
+    clock.advance(60)
+    assert verify(client, "x" * 43, "123456").status_code == 401
+
+
+def test_wrong_tries_per_client_address_are_limited_across_emails(app, client, outbox, clock):
+    allowed = signin.FAILURES_PER_ADDRESS[0].count
+    for n in range(allowed // MAX_TRIES):
+        challenge = ask(client, f"person{n}@example.com").json()["challenge"]
+        assert {verify(client, challenge, "000000").status_code for _ in range(MAX_TRIES)} == {401}
+        clock.advance(60)
     challenge = ask(client).json()["challenge"]
-    assert verify(client, challenge, outbox.last_code()).status_code == 200
+    code = outbox.last_code()
+    refused = verify(client, challenge, code)
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    # Refused before the code was looked at, so the code is still alive for Jenny elsewhere.
+    assert verify(from_address(app, attacker(0)), challenge, code).status_code == 200
+
+
+def make_100_failures(app, outbox, clock, first: int = 0) -> None:
+    """A hundred wrong tries at Jenny's codes, five to a code, each code asked for from a new address."""
+    for n in range(first, first + 20):
+        with closing(from_address(app, attacker(n))) as guesser:
+            challenge = ask(guesser).json()["challenge"]
+            code = outbox.last_code()
+            assert {verify(guesser, challenge, wrong(code)).status_code for _ in range(MAX_TRIES)} == {401}
+        clock.advance(300)
+
+
+def test_after_100_failures_guessing_is_slowed_not_locked(app, client, outbox, clock, db):
+    make_100_failures(app, outbox, clock)
+    assert email_failures(db) == signin.SLOW_AFTER.count
+    # The codes of the last six hours count against the slowed limits too.
+    clock.advance(6 * 3600)
+    # One wrong try now ends a code.
+    with closing(from_address(app, attacker(100))) as guesser:
+        challenge = ask(guesser).json()["challenge"]
+        code = outbox.last_code()
+        assert verify(guesser, challenge, wrong(code)).status_code == 401
+        assert verify(guesser, challenge, code).status_code == 401
+        # One code per address in six hours...
+        clock.advance(3600)
+        again = ask(guesser)
+        assert again.status_code == 429 and int(again.headers["retry-after"]) == 5 * 3600
+    # ...and four for everyone together.
+    assert [ask(from_address(app, attacker(n))).status_code for n in range(101, 105)] == [202] * 3 + [429]
+    clock.advance(6 * 3600)
+    # Jenny's right code on a live challenge always works.
+    assert sign_in(client, outbox)["id"] == "cus_jenny"
+
+
+def test_an_address_the_customer_signed_in_from_is_not_slowed(app, client, outbox, clock):
+    sign_in(client, outbox)
+    make_100_failures(app, outbox, clock)
+    for _ in range(3):
+        clock.advance(61)
+        assert ask(client).status_code == 202
+    clock.advance(61)
+    assert sign_in(client, outbox)["id"] == "cus_jenny"
+
+
+def test_slowing_ends_as_the_failures_grow_30_days_old(app, client, outbox, clock):
+    start = clock()
+    make_100_failures(app, outbox, clock)
+    # A second before the first five failures are 30 days old, one wrong try still ends a code...
+    clock.now = start + 30 * 86400 - 1
+    with closing(from_address(app, attacker(100))) as guesser:
+        challenge = ask(guesser).json()["challenge"]
+        code = outbox.last_code()
+        assert [verify(guesser, challenge, c).status_code for c in (wrong(code), code)] == [401, 401]
+    # ...and a second later, with 95 left, it takes five again.
+    clock.advance(1)
+    with closing(from_address(app, attacker(101))) as guesser:
+        challenge = ask(guesser).json()["challenge"]
+        code = outbox.last_code()
+        assert [verify(guesser, challenge, wrong(code)).status_code for _ in range(MAX_TRIES - 1)] == [401] * 4
+        assert verify(guesser, challenge, code).status_code == 200
 
 
 def test_one_code_a_minute_per_email(client, clock):
@@ -271,14 +417,13 @@ def test_a_malformed_code_is_a_bad_request(client):
 def test_concurrent_verifies_of_one_code_let_exactly_one_win(client, outbox, app):
     from concurrent.futures import ThreadPoolExecutor
 
-    from backend import signin
-
     challenge = ask(client).json()["challenge"]
     code = outbox.last_code()
     state = app.state
 
-    def attempt(_):
-        outcome = state.db.run(signin.verify_code, state.secret, challenge, code, int(state.clock()))
+    def attempt(n):
+        outcome = state.db.run(signin.verify_code, state.secret, challenge, code, f"203.0.113.{n + 1}",
+                                int(state.clock()))
         return outcome if isinstance(outcome, str) else outcome.code
 
     with ThreadPoolExecutor(8) as pool:

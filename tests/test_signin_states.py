@@ -19,21 +19,20 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle, RuleBasedStateMachine, invariant, multiple, precondition, rule, run_state_machine_as_test,
 )
+from starlette.testclient import TestClient
 
 from backend import keys, signin
-from backend.errors import APIError
+from backend.ratelimit import Limit
 from backend.sessions import ABSOLUTE, IDLE, LOCAL_COOKIE, TOUCH_AFTER
-from backend.signin import CODE_LIFETIME, FAILURES_PER_EMAIL, MAX_TRIES, SENDS_PER_ADDRESS, SENDS_PER_EMAIL
+from backend.signin import CODE_LIFETIME, KNOWN_FOR, MAX_TRIES, SLOW_AFTER
 from backend.store.tables import challenges, mail_queue, rate_events, sessions
 
 # As typed; the two spellings of Jenny's address are one address for every limit.
 EMAILS = ["jenny@example.com", "JENNY@Example.com", "sam@example.com", "nobody@example.com"]
 CUSTOMERS = {"jenny@example.com": "cus_jenny", "sam@example.com": "cus_sam"}
-LIMITS = {
-    "send": [(limit.count, limit.seconds) for limit in SENDS_PER_EMAIL],
-    "address": [(limit.count, limit.seconds) for limit in SENDS_PER_ADDRESS],
-    "fail": [(limit.count, limit.seconds) for limit in FAILURES_PER_EMAIL],
-}
+# The customer's own client is the test client; guessers come from addresses of their own.
+ME = "testclient"
+GUESSERS = [f"198.51.100.{n}" for n in range(1, 21)]
 # Around every boundary that matters: a minute between codes, ten minutes of a code, half an hour
 # of an idle session, an hour of the sending and failure windows.
 STEPS = st.one_of(st.integers(1, 90), st.sampled_from([599, 600, 601, 1799, 1800, 3599, 3600, 3601]))
@@ -45,10 +44,10 @@ def wrong(code: str, offset: int) -> str:
     return f"{(int(code) + offset) % 1_000_000:06d}"
 
 
-def wait(times: list[int], limits: list[tuple[int, int]], now: int) -> int:
+def wait(times: list[int], limits: tuple[Limit, ...], now: int) -> int:
     """Seconds until one more event fits every sliding window: the count-th newest event must have left it."""
     longest = 0
-    for count, seconds in limits:
+    for count, seconds in ((limit.count, limit.seconds) for limit in limits):
         recent = sorted((t for t in times if t > now - seconds), reverse=True)[:count]
         if len(recent) >= count:
             longest = max(longest, recent[-1] + seconds - now)
@@ -124,13 +123,13 @@ class SignIn(RuleBasedStateMachine):
         super().__init__()
         env.reset()
         self.env = env
-        self.client = env.client
-        self.sends: dict[str, list[int]] = {}
-        self.address_sends: list[int] = []
-        self.failures: dict[str, list[int]] = {}
+        self.clients = {ME: env.client}
+        # The times of what each rate limit counts, by what it counts: ("pair", email, client), ("email", email),
+        # ("address", client), ("verify", client), ("fail", client), ("fail", email), ("known", email, client).
+        self.counted: dict[tuple[str, ...], list[int]] = {}
         self.issued: list[Challenge] = []
         self.opened: list[Session] = []
-        # A hundred failures take a hundred tries: once an example is enough.
+        # A hundred failures take a hundred and twenty requests: once an example is enough.
         self.may_spend_budget = True
 
     @property
@@ -141,12 +140,40 @@ class SignIn(RuleBasedStateMachine):
         event(outcome)
         self.env.seen.add(outcome)
 
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    def call(self, method: str, path: str, body: Any = None, token: str | None = None, client: str = ME) -> Any:
+        if client not in self.clients:
+            self.clients[client] = TestClient(self.env.app, base_url="http://localhost", client=(client, 40000))
         headers = {"Cookie": f"{LOCAL_COOKIE}={token}"} if token else {}
-        answer = self.client.request(method, path, json=body, headers=headers)
+        answer = self.clients[client].request(method, path, json=body, headers=headers)
         # Each step says which session it uses; the client's own jar would mix them up.
-        self.client.cookies.clear()
+        self.clients[client].cookies.clear()
         return answer
+
+    def times(self, *key: str) -> list[int]:
+        return self.counted.setdefault(key, [])
+
+    def wait(self, key: tuple[str, ...], limits: tuple[Limit, ...]) -> int:
+        return wait(self.times(*key), limits, self.now)
+
+    def slowed(self, address: str) -> bool:
+        return self.wait(("fail", address), (SLOW_AFTER,)) > 0
+
+    def send_wait(self, address: str, client: str) -> tuple[int, str]:
+        """How long until this client may have a code for this address, and the first limit in the way."""
+        limits = [
+            (("pair", address, client), signin.SENDS_PER_EMAIL_AND_ADDRESS[:1], "one a minute"),
+            (("pair", address, client), signin.SENDS_PER_EMAIL_AND_ADDRESS[1:], "ten an hour"),
+            (("address", client), signin.SENDS_PER_ADDRESS, "per client address"),
+        ]
+        # Where the customer signed in lately, only their own limits apply.
+        if not self.wait(("known", address, client), (Limit(1, KNOWN_FOR),)):
+            limits.append((("email", address), signin.SENDS_PER_EMAIL, "thirty an hour from everyone"))
+            if self.slowed(address):
+                limits += [(("pair", address, client), signin.SLOWED_SENDS_PER_EMAIL_AND_ADDRESS, "slowed"),
+                           (("email", address), signin.SLOWED_SENDS_PER_EMAIL, "slowed")]
+        waits = [(self.wait(key, window), why) for key, window, why in limits]
+        longest = max(seconds for seconds, _ in waits)
+        return longest, next((why for seconds, why in waits if seconds), "")
 
     def assert_limited(self, answer: Any, seconds: int, what: str) -> None:
         assert answer.status_code == 429, f"{what}: expected 429 for {seconds} s, got {answer.status_code} {answer.text}"
@@ -168,19 +195,17 @@ class SignIn(RuleBasedStateMachine):
         files = sorted(folder.glob("*.eml"))[before:] if folder.is_dir() else []
         return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
 
-    def ask(self, typed: str) -> Any:
+    def ask(self, typed: str, client: str = ME) -> Any:
         address = typed.lower()
-        limited = max(wait(self.sends.get(address, []), LIMITS["send"], self.now),
-                      wait(self.address_sends, LIMITS["address"], self.now))
-        answer = self.call("POST", "/api/login/code", {"email": typed})
+        limited, why = self.send_wait(address, client)
+        answer = self.call("POST", "/api/login/code", {"email": typed}, client=client)
         if limited:
-            self.assert_limited(answer, limited, f"sending to {typed}")
-            minute, hour = (wait(self.sends.get(address, []), [window], self.now) for window in LIMITS["send"])
-            self.note("ask: limited, " + ("one a minute" if minute else "ten an hour" if hour else "per client address"))
+            self.assert_limited(answer, limited, f"sending to {typed} for {client}")
+            self.note("ask: limited, " + why)
             return multiple()
         assert answer.status_code == 202, answer.text
-        self.sends.setdefault(address, []).append(self.now)
-        self.address_sends.append(self.now)
+        for key in (("pair", address, client), ("email", address), ("address", client)):
+            self.times(*key).append(self.now)
         for older in self.issued:
             if older.email == address and not older.spent:
                 older.spent = older.voided = True
@@ -192,29 +217,39 @@ class SignIn(RuleBasedStateMachine):
             assert challenge.code in mail[0].get_content(), "the mail carries another code than the one queued"
         else:
             assert mail == [], f"mail went to {typed}, which no customer has"
-        self.note("ask: sent")
+        self.note("ask: sent" + (" while slowed" if self.slowed(address) else ""))
         return challenge
 
-    def count_failure(self, challenge: Challenge) -> None:
-        """A wrong code counts against the address's hourly budget; against the code only while it is usable."""
-        self.failures.setdefault(challenge.email, []).append(self.now)
-        if not (challenge.spent or challenge.attempts >= MAX_TRIES or self.now - challenge.created >= CODE_LIFETIME):
+    def count_failure(self, challenge: Challenge, client: str) -> None:
+        """A wrong code counts only against a live challenge: against the code, the client and the address.
+        While guessing at the address is slowed, it ends the code."""
+        if challenge.spent or challenge.attempts >= MAX_TRIES or self.now - challenge.created >= CODE_LIFETIME:
+            self.note("verify: wrong code on a dead challenge, not counted")
+            return
+        if self.slowed(challenge.email):
+            challenge.attempts = MAX_TRIES
+            self.note("verify: wrong code ends the code while slowed")
+        else:
             challenge.attempts += 1
+        self.times("fail", client).append(self.now)
+        self.times("fail", challenge.email).append(self.now)
 
-    def verify(self, challenge: Challenge, code: str) -> Any:
+    def verify(self, challenge: Challenge, code: str, client: str = ME) -> Any:
         """Verify and check the answer against the model; returns the new session, if any."""
         right = code == challenge.code
-        limited = wait(self.failures.get(challenge.email, []), LIMITS["fail"], self.now)
+        limited = max(self.wait(("verify", client), signin.VERIFIES_PER_ADDRESS),
+                      self.wait(("fail", client), signin.FAILURES_PER_ADDRESS))
         refusal = challenge.refusal(self.now)
-        answer = self.call("POST", "/api/login/verify", {"challenge": challenge.token, "code": code})
+        answer = self.call("POST", "/api/login/verify", {"challenge": challenge.token, "code": code}, client=client)
         if limited:
-            self.assert_limited(answer, limited, f"verifying for {challenge.typed}")
-            self.note("verify: failures capped")
+            self.assert_limited(answer, limited, f"verifying for {challenge.typed} from {client}")
+            self.note("verify: limited per client address")
             return None
+        self.times("verify", client).append(self.now)
         if not right:
             assert answer.status_code == 401, f"a wrong code got {answer.status_code}"
             assert answer.json()["error"]["code"] == "invalid_code"
-            self.count_failure(challenge)
+            self.count_failure(challenge, client)
             self.note("verify: wrong code refused")
             return None
         if refusal:
@@ -228,7 +263,8 @@ class SignIn(RuleBasedStateMachine):
         customer = answer.json()["customer"]["id"]
         assert customer == CUSTOMERS[challenge.email], customer
         challenge.spent = True
-        self.note("verify: signed in")
+        self.times("known", challenge.email, client).append(self.now)
+        self.note("verify: signed in" + (" while slowed" if self.slowed(challenge.email) else ""))
         self.opened.append(Session(answer.cookies[LOCAL_COOKIE], customer, self.now, self.now))
         return self.opened[-1]
 
@@ -270,24 +306,15 @@ class SignIn(RuleBasedStateMachine):
     @precondition(lambda self: self.may_spend_budget)
     @rule(challenge=challenges, offset=st.integers(1, 999_999))
     def spend_the_failure_budget(self, challenge: Challenge, offset: int) -> None:
-        """A guesser's hundred wrong tries, through the store function the endpoint runs, in one
-        transaction where each sees the ones before it as sequential requests would (a hundred requests
-        would cost a second an example); the try after them goes over HTTP."""
+        """A guesser with twenty addresses: from each a code for the address of some challenge and five
+        wrong tries at it, a minute apart, enough to slow guessing at that address."""
         self.may_spend_budget = False
-        state = self.env.app.state
-        code = wrong(challenge.code, offset)
-        tries = FAILURES_PER_EMAIL[0].count
-        outcomes = state.db.run(lambda conn: [
-            signin.verify_code(conn, state.secret, challenge.token, code, self.now) for _ in range(tries)])
-        for outcome in outcomes:
-            limited = wait(self.failures.get(challenge.email, []), LIMITS["fail"], self.now)
-            assert isinstance(outcome, APIError), f"a wrong code signed in as {outcome}"
-            if limited:
-                assert (outcome.status, outcome.headers.get("Retry-After")) == (429, str(limited)), outcome.message
-            else:
-                assert (outcome.status, outcome.code) == (401, "invalid_code"), outcome.message
-                self.count_failure(challenge)
-        self.verify(challenge, code)
+        for guesser in GUESSERS:
+            asked = self.ask(challenge.typed, guesser)
+            if isinstance(asked, Challenge):
+                for _ in range(MAX_TRIES):
+                    self.verify(asked, wrong(asked.code, offset), guesser)
+            self.env.clock.advance(60)
 
     @rule(seconds=STEPS)
     def time_passes(self, seconds: int) -> None:
@@ -329,7 +356,8 @@ class SignIn(RuleBasedStateMachine):
 # What the run must have met at least once, or it proved less than it claims.
 OUTCOMES = {
     "ask: sent", "ask: limited, one a minute", "ask: limited, ten an hour",
-    "verify: signed in", "verify: wrong code refused", "verify: failures capped",
+    "verify: signed in", "verify: wrong code refused", "verify: wrong code on a dead challenge, not counted",
+    "ask: sent while slowed", "verify: wrong code ends the code while slowed", "verify: signed in while slowed",
     "verify: right code refused, already used", "verify: right code refused, voided by a newer code",
     "verify: right code refused, killed by five wrong tries", "verify: right code refused, older than ten minutes",
     "verify: right code refused, no customer has this address",
