@@ -15,8 +15,9 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, events, idempotency, portal, proration
+from backend import auth, credit, events, idempotency, portal, proration
 from backend.config import Config
+from backend.credit import period_of
 from backend.errors import APIError
 from backend.events import Actor
 from backend.guards import Body, json_body
@@ -72,14 +73,6 @@ def record_change(conn: sa.Connection, config: Config, actor: Actor, event_type:
     events.record(conn, config.webhooks, actor, event_type, view | {"customer": actor.customer} | extra, previous)
 
 
-def period_of(sub: dict[str, Any]) -> tuple[int | None, int | None]:
-    """The current period; newer Stripe API versions keep it on the items only."""
-    first = (items_of(sub) or [{}])[0]
-    start = sub.get("current_period_start") or first.get("current_period_start")
-    end = sub.get("current_period_end") or first.get("current_period_end")
-    return start, end
-
-
 def percent_off_at(sub: dict[str, Any], start: int) -> int:
     """The discount the current period was billed with: one that had begun by the period's start and had not ended."""
     discount = sub.get("discount") or {}
@@ -107,30 +100,21 @@ def day_text(moment: int) -> str:
     return f"{at.day} {at:%b %Y}"
 
 
-def credit_balance(conn: sa.Connection, config: Config, actor: Actor, amount: int, currency: str) -> dict[str, Any]:
-    """Put `amount` on the customer's balance as credit (Stripe's convention: a negative balance is owed to them)."""
+def currency_of(sub: dict[str, Any], price: dict[str, Any]) -> str:
+    return str(sub.get("currency") or price.get("currency") or "").lower()
+
+
+def credit_balance(conn: sa.Connection, config: Config, actor: Actor, sub: dict[str, Any], amount: int,
+                   currency: str) -> dict[str, Any]:
+    """Put `amount` on the customer's balance as credit for the rest of the subscription's period (Stripe's
+    convention: a negative balance is owed to them), and note it, so that the period's credits never add up
+    to more than was paid for it."""
+    credit.record(conn, sub, actor.now, -amount, credit.BALANCE)
     customer = billing.get(conn, "customers", actor.customer) or {"id": actor.customer, "object": "customer"}
     previous = set_fields(customer, balance=int(customer.get("balance") or 0) - amount)
     billing.upsert(conn, "customers", [customer])
     events.record(conn, config.webhooks, actor, "customer.updated", portal.pick("customer", customer), previous)
     return {"amount": amount, "currency": currency}
-
-
-def _unused(conn: sa.Connection, sub: dict[str, Any], now: int) -> tuple[int, str] | None:
-    """What the rest of the current period is worth, and in which currency. Only a paid-up period
-    has unused time to give back: a trial or an unpaid period has none."""
-    start, end = period_of(sub)
-    items = items_of(expanded(conn, sub))
-    if sub.get("status") != "active" or not start or not end or end <= start or not items:
-        return None
-    first = items[0]["price"]
-    recurring = first.get("recurring") or {}
-    # Every item of a subscription shares one interval; a price that does not say pays for the stored period.
-    known = recurring.get("interval") in proration.DAYS
-    length = proration.interval_seconds(start, recurring) if known else end - start
-    total = sum(price_amount(item["price"], quantity_of(item)) for item in items)
-    amount = proration.prorate(total, proration.remaining(now, start, end), length, percent_off_at(sub, start))
-    return amount, str(sub.get("currency") or first.get("currency") or "")
 
 
 # Cancel, resume, and the offer made before a cancellation.
@@ -166,15 +150,16 @@ async def cancel(request: Request) -> Response:
             view = view_of(conn, sub)
             record_change(conn, config, actor, "customer.subscription.updated", view, previous)
             return 200, {"subscription": view}
-        refund = _unused(conn, sub, actor.now) if feature.proration_behavior == "create_prorations" else None
+        refund = credit.creditable(conn, sub, actor.now) if feature.proration_behavior == "create_prorations" else 0
         set_fields(sub, status="canceled", canceled_at=actor.now, ended_at=actor.now, cancel_at_period_end=False,
              cancel_at=None, cancellation_details=details)
         billing.upsert(conn, "subscriptions", [sub])
         view = view_of(conn, sub)
         record_change(conn, config, actor, "customer.subscription.deleted", view)
         answer: dict[str, Any] = {"subscription": view}
-        if refund is not None and refund[0] > 0:
-            answer["credit"] = credit_balance(conn, config, actor, *refund)
+        if refund > 0:
+            price = (view["items"]["data"] or [{"price": {}}])[0]["price"]
+            answer["credit"] = credit_balance(conn, config, actor, sub, refund, currency_of(sub, price))
         return 200, answer
 
     return await idempotency.apply(request, customer, change, body)

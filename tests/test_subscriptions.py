@@ -87,10 +87,11 @@ def test_cancel_immediately_adds_to_a_balance_already_there(portal, db):
     assert stored(db, "customers", "cus_jenny")["balance"] == 500 - 1160
 
 
-def test_a_period_billed_with_a_discount_is_credited_at_the_discounted_price(portal, db):
+def test_a_period_billed_with_a_discount_is_credited_from_what_its_invoice_charged(portal, db):
     discount = {"object": "discount", "coupon": {"object": "coupon", "percent_off": 50}, "start": NOW - 90 * DAY,
                 "end": None}
     change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.update(discount=discount))
+    change_stored(db, "invoices", "in_jenny_0013", lambda i: i.update(total=1450, amount_paid=1450))
     assert post(portal(IMMEDIATELY), "sub_jenny_pro", "cancel").json()["credit"]["amount"] == 580
 
 
