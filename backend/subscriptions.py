@@ -15,7 +15,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, credit, events, idempotency, portal, proration
+from backend import auth, credit, events, idempotency, portal, proration, retention
 from backend.config import Config
 from backend.credit import period_of
 from backend.errors import APIError
@@ -187,7 +187,7 @@ async def resume(request: Request) -> Response:
     return await idempotency.apply(request, customer, change, body)
 
 
-async def retention(request: Request) -> Response:
+async def retention_offer(request: Request) -> Response:
     """The customer takes the discount offered before the last step of a cancellation, and stays."""
     customer = await auth.signed_in(request)
     config: Config = request.app.state.config
@@ -204,8 +204,10 @@ async def retention(request: Request) -> Response:
             return sub
         if sub.get("status") in ENDED or pending_cancel(sub):
             return APIError(409, "not_cancelable", "The offer is for subscriptions that are not set to end.")
-        if sub.get("discount"):
-            return APIError(409, "offer_used", "This subscription already has a discount.")
+        used = retention.taken(conn, subscription_id)
+        if not retention.open_to(config, sub, used):
+            return APIError(409, "offer_used", "This subscription has had the offer already." if used
+                            else "This subscription already has a discount.")
         discount = {
             "object": "discount",
             "coupon": {"object": "coupon", "percent_off": offer.percent_off, "duration": "repeating",
@@ -214,6 +216,7 @@ async def retention(request: Request) -> Response:
             # Calendar months, as Stripe counts a repeating coupon's duration.
             "end": proration.add_months(actor.now, offer.duration_in_months),
         }
+        retention.record(conn, customer, subscription_id, discount, actor.now)
         previous = set_fields(sub, discount=discount)
         billing.upsert(conn, "subscriptions", [sub])
         view = view_of(conn, sub)
@@ -232,7 +235,7 @@ OPERATIONS = [
               answer=returns(subscription=OBJECT, credit=CREDIT), errors=(403, 404, 409, 422)),
     Operation("post", "/api/subscriptions/{id}/resume", resume, "Undo a cancellation at the period's end", Body,
               answer=returns(subscription=OBJECT), errors=(404, 409, 422)),
-    Operation("post", "/api/subscriptions/{id}/retention", retention,
+    Operation("post", "/api/subscriptions/{id}/retention", retention_offer,
               "Accept the discount offered for staying", Body,
               answer=returns(subscription=OBJECT), errors=(403, 404, 409, 422)),
 ]
