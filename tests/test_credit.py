@@ -46,23 +46,29 @@ def test_the_reviewed_attack_credits_at_most_the_unused_part_of_what_was_paid(po
     assert stored(db, "customers", "cus_jenny")["balance"] == -1160
 
 
+def case(update_behavior: str, change: dict, cancel: str, amount: int | None) -> object:
+    name = f"{update_behavior}-{'upgrade' if change is TEAM_50 else 'downgrade'}-" + (
+        "credit" if cancel == CANCEL_NOW else "no_credit")
+    return pytest.param(update_behavior, change, cancel, amount, id=name)
+
+
 @pytest.mark.parametrize(("update_behavior", "change", "cancel", "amount"), [
     # A change that charged nothing adds nothing: the credit is the unused part of the 2900 paid.
-    ("none", TEAM_50, CANCEL_NOW, 870),
-    ("none", STARTER, CANCEL_NOW, 870),
+    case("none", TEAM_50, CANCEL_NOW, 870),
+    case("none", STARTER, CANCEL_NOW, 870),
     # An upgrade whose charge waits for the next invoice, or sits on an unpaid invoice, was not paid.
-    ("create_prorations", TEAM_50, CANCEL_NOW, 870),
-    ("always_invoice", TEAM_50, CANCEL_NOW, 870),
+    case("create_prorations", TEAM_50, CANCEL_NOW, 870),
+    case("always_invoice", TEAM_50, CANCEL_NOW, 870),
     # A downgrade's credit (800: 1160 unused, less 360 for Starter) was already given: 600 of it
     # covers the 9 days left, so 270 remains, which is Starter's own price for 9 days.
-    ("create_prorations", STARTER, CANCEL_NOW, 270),
-    ("always_invoice", STARTER, CANCEL_NOW, 270),
-    ("none", TEAM_50, CANCEL_NO_CREDIT, None),
-    ("none", STARTER, CANCEL_NO_CREDIT, None),
-    ("create_prorations", TEAM_50, CANCEL_NO_CREDIT, None),
-    ("create_prorations", STARTER, CANCEL_NO_CREDIT, None),
-    ("always_invoice", TEAM_50, CANCEL_NO_CREDIT, None),
-    ("always_invoice", STARTER, CANCEL_NO_CREDIT, None),
+    case("create_prorations", STARTER, CANCEL_NOW, 270),
+    case("always_invoice", STARTER, CANCEL_NOW, 270),
+    case("none", TEAM_50, CANCEL_NO_CREDIT, None),
+    case("none", STARTER, CANCEL_NO_CREDIT, None),
+    case("create_prorations", TEAM_50, CANCEL_NO_CREDIT, None),
+    case("create_prorations", STARTER, CANCEL_NO_CREDIT, None),
+    case("always_invoice", TEAM_50, CANCEL_NO_CREDIT, None),
+    case("always_invoice", STARTER, CANCEL_NO_CREDIT, None),
 ])
 def test_every_combination_of_change_and_cancel(portal, db, clock, update_behavior, change, cancel, amount):
     assert credit_on_cancel(portal, update_behavior, cancel, change, clock, 3 * DAY) == amount
