@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, event_types, idempotency, portal, proration
+from backend import auth, credit, event_types, idempotency, portal, proration
 from backend.config import Config, SubscriptionUpdate, UpdatableProduct
 from backend.errors import APIError
 from backend.events import Actor
@@ -23,8 +23,8 @@ from backend.jsonio import JSONResponse
 from backend.openapi import OBJECT, Operation, returns
 from backend.store import billing, tables
 from backend.subscriptions import (
-    CREDIT, ENDED, UPDATABLE, credit_balance, day_text, expanded, find, items_of, pending_cancel, percent_off_at,
-    period_of, price_amount, quantity_of, ref, set_fields, view_of,
+    CREDIT, ENDED, UPDATABLE, credit_balance, currency_of, day_text, expanded, find, items_of, pending_cancel,
+    percent_off_at, period_of, price_amount, quantity_of, ref, set_fields, view_of,
 )
 
 
@@ -173,7 +173,7 @@ def _plan(conn: sa.Connection, feature: SubscriptionUpdate, customer: str, subsc
         low, high = entry.adjustable_quantity.minimum, entry.adjustable_quantity.maximum
         if not low <= quantity <= high:
             return APIError(400, "invalid_quantity", f"Choose a quantity from {low} to {high}.", param="quantity")
-    currency = str(sub.get("currency") or old_price.get("currency") or "").lower()
+    currency = currency_of(sub, old_price)
     if str(price.get("currency") or "").lower() != currency:
         return APIError(400, "currency_mismatch", f"This plan is not sold in {currency.upper()}.", param="price")
 
@@ -195,12 +195,12 @@ def _plan(conn: sa.Connection, feature: SubscriptionUpdate, customer: str, subsc
     behavior = feature.proration_behavior if status == "active" else "none"
     if behavior == "none":
         return plan([], behavior)
-    percent = percent_off_at(sub, start)
     after = day_text(now)
-    credit = proration.unused(old_amount, now, start, end, old_price["recurring"], percent)
-    charge = proration.unused(new_amount, now, start, end, price["recurring"], percent)
+    # The old plan's unused time is what was paid for it, not its price: see backend/credit.py.
+    unused = credit.creditable(conn, sub, now, pending=behavior == "create_prorations")
+    charge = proration.unused(new_amount, now, start, end, price["recurring"], percent_off_at(sub, start))
     return plan([
-        _line(f"Unused time on {catalog.name(old_price)} × {old_quantity} after {after}", -credit, True, now, end,
+        _line(f"Unused time on {catalog.name(old_price)} × {old_quantity} after {after}", -unused, True, now, end,
               old_price["id"], old_quantity),
         _line(f"Remaining time on {catalog.name(price)} × {quantity} after {after}", charge, True, now, end,
               price["id"], quantity),
@@ -278,8 +278,11 @@ async def update(request: Request) -> Response:
                 item["quantity"] = plan.quantity
                 previous["items"] = before["items"]
         billing.upsert(conn, "subscriptions", [sub])
-        # Prorations for the next invoice are told to the merchant's systems; the store keeps no invoice items.
+        # Prorations for the next invoice are told to the merchant's systems; the store keeps no invoice items,
+        # only their sum, which later credits of this period count.
         pending = plan.lines if plan.proration_behavior == "create_prorations" else []
+        if plan.proration_behavior == "create_prorations":
+            credit.record(conn, sub, actor.now, plan.total, credit.PENDING)
         event_types.subscription_updated(conn, config.webhooks, actor, sub, previous, pending)
         answer: dict[str, Any] = {"subscription": view_of(conn, sub)}
         if plan.proration_behavior == "always_invoice" and plan.total > 0:
@@ -288,7 +291,7 @@ async def update(request: Request) -> Response:
             event_types.invoice_created(conn, config.webhooks, actor, invoice)
             answer["invoice"] = portal.pick("invoice", invoice)
         elif plan.proration_behavior == "always_invoice" and plan.total < 0:
-            answer["credit"] = credit_balance(conn, config, actor, -plan.total, plan.currency)
+            answer["credit"] = credit_balance(conn, config, actor, sub, -plan.total, plan.currency)
         return 200, answer
 
     return await idempotency.apply(request, customer, change, body)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from backend import retention
 from backend.config import Config, Features
 from backend.markup import headline_html
 
@@ -197,9 +198,12 @@ def shared(config: Config) -> dict[str, Any]:
 
 
 def view(config: Config, data: dict[str, Any], same_for_all: dict[str, Any] | None = None) -> dict[str, Any]:
+    taken = {offer["subscription"] for offer in data.get("retention_offers", [])}
     return {
         "customer": pick("customer", data["customer"]),
-        "subscriptions": [subscription(s) for s in data["subscriptions"]],
+        # Whether the page may make the offer is the server's own rule, told per subscription.
+        "subscriptions": [subscription(s) | {"retention_offer": retention.open_to(config, s, s["id"] in taken)}
+                          for s in data["subscriptions"]],
         "invoices": [invoice(i) for i in data["invoices"]],
         "payment_methods": [pick("payment_method", m) for m in data["payment_methods"]],
     } | (same_for_all or shared(config))

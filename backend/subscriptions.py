@@ -15,8 +15,9 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, event_types, idempotency, portal, proration
+from backend import auth, credit, event_types, idempotency, portal, proration, retention
 from backend.config import Config
+from backend.credit import period_of
 from backend.errors import APIError
 from backend.events import Actor
 from backend.guards import Body, json_body
@@ -66,14 +67,6 @@ def view_of(conn: sa.Connection, sub: dict[str, Any]) -> dict[str, Any]:
     return portal.subscription(expanded(conn, sub))
 
 
-def period_of(sub: dict[str, Any]) -> tuple[int | None, int | None]:
-    """The current period; newer Stripe API versions keep it on the items only."""
-    first = (items_of(sub) or [{}])[0]
-    start = sub.get("current_period_start") or first.get("current_period_start")
-    end = sub.get("current_period_end") or first.get("current_period_end")
-    return start, end
-
-
 def percent_off_at(sub: dict[str, Any], start: int) -> int:
     """The discount the current period was billed with: one that had begun by the period's start and had not ended."""
     discount = sub.get("discount") or {}
@@ -101,30 +94,21 @@ def day_text(moment: int) -> str:
     return f"{at.day} {at:%b %Y}"
 
 
-def credit_balance(conn: sa.Connection, config: Config, actor: Actor, amount: int, currency: str) -> dict[str, Any]:
-    """Put `amount` on the customer's balance as credit (Stripe's convention: a negative balance is owed to them)."""
+def currency_of(sub: dict[str, Any], price: dict[str, Any]) -> str:
+    return str(sub.get("currency") or price.get("currency") or "").lower()
+
+
+def credit_balance(conn: sa.Connection, config: Config, actor: Actor, sub: dict[str, Any], amount: int,
+                   currency: str) -> dict[str, Any]:
+    """Put `amount` on the customer's balance as credit for the rest of the subscription's period (Stripe's
+    convention: a negative balance is owed to them), and note it, so that the period's credits never add up
+    to more than was paid for it."""
+    credit.record(conn, sub, actor.now, -amount, credit.BALANCE)
     customer = billing.get(conn, "customers", actor.customer) or {"id": actor.customer, "object": "customer"}
     previous = set_fields(customer, balance=int(customer.get("balance") or 0) - amount)
     billing.upsert(conn, "customers", [customer])
     event_types.customer_updated(conn, config.webhooks, actor, customer, previous)
     return {"amount": amount, "currency": currency}
-
-
-def _unused(conn: sa.Connection, sub: dict[str, Any], now: int) -> tuple[int, str] | None:
-    """What the rest of the current period is worth, and in which currency. Only a paid-up period
-    has unused time to give back: a trial or an unpaid period has none."""
-    start, end = period_of(sub)
-    items = items_of(expanded(conn, sub))
-    if sub.get("status") != "active" or not start or not end or end <= start or not items:
-        return None
-    first = items[0]["price"]
-    recurring = first.get("recurring") or {}
-    # Every item of a subscription shares one interval; a price that does not say pays for the stored period.
-    known = recurring.get("interval") in proration.DAYS
-    length = proration.interval_seconds(start, recurring) if known else end - start
-    total = sum(price_amount(item["price"], quantity_of(item)) for item in items)
-    amount = proration.prorate(total, proration.remaining(now, start, end), length, percent_off_at(sub, start))
-    return amount, str(sub.get("currency") or first.get("currency") or "")
 
 
 # Cancel, resume, and the offer made before a cancellation.
@@ -159,14 +143,16 @@ async def cancel(request: Request) -> Response:
             billing.upsert(conn, "subscriptions", [sub])
             event_types.subscription_updated(conn, config.webhooks, actor, sub, previous)
             return 200, {"subscription": view_of(conn, sub)}
-        refund = _unused(conn, sub, actor.now) if feature.proration_behavior == "create_prorations" else None
+        refund = credit.creditable(conn, sub, actor.now) if feature.proration_behavior == "create_prorations" else 0
         set_fields(sub, status="canceled", canceled_at=actor.now, ended_at=actor.now, cancel_at_period_end=False,
              cancel_at=None, cancellation_details=details)
         billing.upsert(conn, "subscriptions", [sub])
         event_types.subscription_deleted(conn, config.webhooks, actor, sub)
-        answer: dict[str, Any] = {"subscription": view_of(conn, sub)}
-        if refund is not None and refund[0] > 0:
-            answer["credit"] = credit_balance(conn, config, actor, *refund)
+        view = view_of(conn, sub)
+        answer: dict[str, Any] = {"subscription": view}
+        if refund > 0:
+            price = (view["items"]["data"] or [{"price": {}}])[0]["price"]
+            answer["credit"] = credit_balance(conn, config, actor, sub, refund, currency_of(sub, price))
         return 200, answer
 
     return await idempotency.apply(request, customer, change, body)
@@ -193,7 +179,7 @@ async def resume(request: Request) -> Response:
     return await idempotency.apply(request, customer, change, body)
 
 
-async def retention(request: Request) -> Response:
+async def retention_offer(request: Request) -> Response:
     """The customer takes the discount offered before the last step of a cancellation, and stays."""
     customer = await auth.signed_in(request)
     config: Config = request.app.state.config
@@ -210,8 +196,10 @@ async def retention(request: Request) -> Response:
             return sub
         if sub.get("status") in ENDED or pending_cancel(sub):
             return APIError(409, "not_cancelable", "The offer is for subscriptions that are not set to end.")
-        if sub.get("discount"):
-            return APIError(409, "offer_used", "This subscription already has a discount.")
+        used = retention.taken(conn, subscription_id)
+        if not retention.open_to(config, sub, used):
+            return APIError(409, "offer_used", "This subscription has had the offer already." if used
+                            else "This subscription already has a discount.")
         discount = {
             "object": "discount",
             "coupon": {"object": "coupon", "percent_off": offer.percent_off, "duration": "repeating",
@@ -220,6 +208,7 @@ async def retention(request: Request) -> Response:
             # Calendar months, as Stripe counts a repeating coupon's duration.
             "end": proration.add_months(actor.now, offer.duration_in_months),
         }
+        retention.record(conn, customer, subscription_id, discount, actor.now)
         previous = set_fields(sub, discount=discount)
         billing.upsert(conn, "subscriptions", [sub])
         event_types.subscription_updated(conn, config.webhooks, actor, sub, previous)
@@ -237,7 +226,7 @@ OPERATIONS = [
               answer=returns(subscription=OBJECT, credit=CREDIT), errors=(403, 404, 409, 422)),
     Operation("post", "/api/subscriptions/{id}/resume", resume, "Undo a cancellation at the period's end", Body,
               answer=returns(subscription=OBJECT), errors=(404, 409, 422)),
-    Operation("post", "/api/subscriptions/{id}/retention", retention,
+    Operation("post", "/api/subscriptions/{id}/retention", retention_offer,
               "Accept the discount offered for staying", Body,
               answer=returns(subscription=OBJECT), errors=(403, 404, 409, 422)),
 ]

@@ -148,7 +148,7 @@ def test_the_email_lookup_uses_the_index(db):
 
 def test_portal_reads_one_customer_with_plans_invoices_and_cards(db):
     data = db.run(billing.portal, "cus_jenny", write=False)
-    assert set(data) == {"customer", "subscriptions", "invoices", "payment_methods"}
+    assert set(data) == {"customer", "subscriptions", "invoices", "payment_methods", "retention_offers"}
     assert data["customer"] == db.run(billing.get, "customers", "cus_jenny")
     assert [s["id"] for s in data["subscriptions"]] == ["sub_jenny_pro"]
     assert [m["id"] for m in data["payment_methods"]] == ["pm_jenny_mc", "pm_jenny_visa"]  # newest first

@@ -24,7 +24,7 @@ from subscription_helpers import (
 )
 
 from backend import proration
-from backend.store.tables import webhook_deliveries
+from backend.store.tables import retention_offers, webhook_deliveries
 
 # Cancel
 
@@ -38,7 +38,7 @@ def test_cancel_at_period_end_keeps_the_plan_until_then_and_records_why(portal, 
     assert sub["cancellation_details"] == {"reason": "cancellation_requested", "feedback": "too_expensive",
                                            "comment": "Too pricey"}
     assert sub["items"]["data"][0]["price"]["product"]["name"] == "Pro"
-    assert jenny.get("/api/portal").json()["subscriptions"] == [sub]
+    assert jenny.get("/api/portal").json()["subscriptions"] == [sub | {"retention_offer": False}]
     ((kind, event, entry),) = recorded(db)
     previous = {"cancel_at_period_end": False, "cancel_at": None, "cancellation_details": None}
     assert kind == event["type"] == "customer.subscription.updated"
@@ -90,10 +90,11 @@ def test_cancel_immediately_adds_to_a_balance_already_there(portal, db):
     assert stored(db, "customers", "cus_jenny")["balance"] == 500 - 1160
 
 
-def test_a_period_billed_with_a_discount_is_credited_at_the_discounted_price(portal, db):
+def test_a_period_billed_with_a_discount_is_credited_from_what_its_invoice_charged(portal, db):
     discount = {"object": "discount", "coupon": {"object": "coupon", "percent_off": 50}, "start": NOW - 90 * DAY,
                 "end": None}
     change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.update(discount=discount))
+    change_stored(db, "invoices", "in_jenny_0013", lambda i: i.update(total=1450, amount_paid=1450))
     assert post(portal(IMMEDIATELY), "sub_jenny_pro", "cancel").json()["credit"]["amount"] == 580
 
 
@@ -256,9 +257,51 @@ def test_the_offer_is_taken_once(portal, db):
     assert len(recorded(db)) == 1
 
 
-def test_no_offer_where_a_discount_is_already_running(portal, db):
-    change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.update(discount={"coupon": {"percent_off": 10}}))
-    assert_refused(post(portal(RETENTION), "sub_jenny_pro", "retention"), 409, "offer_used")
+def offered(client) -> bool:
+    (sub,) = client.get("/api/portal").json()["subscriptions"]
+    return sub["retention_offer"]
+
+
+@pytest.mark.parametrize("discount", [
+    {"discount": {"coupon": {"percent_off": 10}}},
+    {"discounts": ["di_1PxYz"]},  # Stripe's current shape: ids...
+    {"discounts": [{"id": "di_1PxYz", "object": "discount", "coupon": {"percent_off": 10}}]},  # ...or expanded
+    {"discount": None, "discounts": ["di_1PxYz"]},
+])
+def test_no_offer_where_a_discount_is_already_running(portal, db, discount):
+    change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.update(discount))
+    jenny = portal(RETENTION)
+    assert offered(jenny) is False
+    answer = post(jenny, "sub_jenny_pro", "retention")
+    assert_refused(answer, 409, "offer_used")
+    assert answer.json()["error"]["message"] == "This subscription already has a discount."
+    assert stored(db, "subscriptions", "sub_jenny_pro").get("discount") == discount.get("discount")
+    assert recorded(db) == [] and accepted(db) == []
+
+
+def accepted(db) -> list[tuple[str, str, int, dict]]:
+    found = db.run(lambda conn: conn.execute(sa.select(retention_offers)).all(), write=False)
+    return [(row.subscription, row.customer, row.created, json.loads(row.data)) for row in found]
+
+
+def test_the_offer_taken_is_recorded_by_porch_and_survives_an_import_that_drops_the_discount(portal, db):
+    jenny = portal(RETENTION)
+    assert offered(jenny) is True
+    discount = post(jenny, "sub_jenny_pro", "retention").json()["subscription"]["discount"]
+    assert accepted(db) == [("sub_jenny_pro", "cus_jenny", NOW, {"subscription": "sub_jenny_pro",
+                                                                 "discount": discount})]
+    # The billing system's copy, imported again, knows nothing of the discount.
+    change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.pop("discount"))
+    assert offered(jenny) is False
+    answer = post(jenny, "sub_jenny_pro", "retention")
+    assert_refused(answer, 409, "offer_used")
+    assert answer.json()["error"]["message"] == "This subscription has had the offer already."
+    assert "discount" not in stored(db, "subscriptions", "sub_jenny_pro")
+    assert len(recorded(db)) == 1 and len(accepted(db)) == 1
+
+
+def test_the_page_is_told_no_offer_when_it_is_switched_off(portal):
+    assert offered(portal("features: {subscription_cancel: {retention: {enabled: false}}}")) is False
 
 
 @pytest.mark.parametrize("config", [

@@ -169,15 +169,16 @@ def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> N
         item["price"] = price
 
 
-PORTAL_PARTS = ("customer", "subscriptions", "invoices", "payment_methods")
+PORTAL_PARTS = ("customer", "subscriptions", "invoices", "payment_methods", "retention_offers")
 
 
 def _portal_part(number: int, table: sa.Table, key: sa.Column[Any], limit: int | None = None) -> sa.Select[Any]:
-    query = sa.select(sa.literal(number).label("part"), table.c.created, table.c.id, table.c.data)
+    ident = next(iter(table.primary_key))
+    query = sa.select(sa.literal(number).label("part"), table.c.created, ident.label("id"), table.c.data)
     query = query.where(key == sa.bindparam("customer"))
     if limit is not None:
         # A branch of a UNION cannot carry its own LIMIT in SQLite; a subquery can.
-        query = sa.select(query.order_by(table.c.created.desc(), table.c.id.desc()).limit(limit).subquery())
+        query = sa.select(query.order_by(table.c.created.desc(), ident.desc()).limit(limit).subquery())
     return query
 
 
@@ -187,6 +188,7 @@ PORTAL_OBJECTS = sa.union_all(
     _portal_part(1, tables.subscriptions, tables.subscriptions.c.customer),
     _portal_part(2, tables.invoices, tables.invoices.c.customer, INVOICE_PAGE),
     _portal_part(3, tables.payment_methods, tables.payment_methods.c.customer),
+    _portal_part(4, tables.retention_offers, tables.retention_offers.c.customer),
 ).order_by(sa.literal_column("part"), sa.literal_column("created").desc(), sa.literal_column("id").desc())
 PRICES_WITH_PRODUCTS = (
     sa.select(tables.prices.c.data, tables.products.c.data.label("product"))

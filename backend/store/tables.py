@@ -136,3 +136,26 @@ idempotency_keys = sa.Table(
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
 )
+
+# Amounts Porch charged or credited against a subscription's period outside a stored invoice:
+# prorations waiting for the next invoice, and credits put on the customer's balance.
+prorations = sa.Table(
+    "prorations",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("subscription", sa.String(255), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Index("ix_prorations_subscription_at", "subscription", "at"),
+)
+
+# Retention offers taken, kept by Porch itself: an import rewrites the subscription, not this.
+retention_offers = sa.Table(
+    "retention_offers",
+    metadata,
+    sa.Column("subscription", sa.String(255), primary_key=True),
+    sa.Column("customer", sa.String(255), nullable=False, index=True),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)

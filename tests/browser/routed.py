@@ -31,6 +31,7 @@ def sub(status: str, amount: int, currency: str, interval: str = "month", count:
     return {
         "id": f"sub_{status}_{currency}", "status": status, "cancel_at_period_end": False,
         "current_period_end": T + 20 * 86400, "cancel_at": None, "canceled_at": None, "ended_at": None, "trial_end": None,
+        "retention_offer": True,  # the server's word that the offer may be made, where it is switched on
         "items": {"object": "list", "data": [{"id": "si_1", "quantity": quantity, "price": {
             "id": "price_1", "currency": currency, "unit_amount": amount, "nickname": None,
             "recurring": {"interval": interval, "interval_count": count},

@@ -169,7 +169,7 @@ def test_cancel_says_why_declines_the_offer_and_ends_at_the_period_end(tab, live
     assert (details["feedback"], details["comment"]) == ("too_expensive", "Cheaper elsewhere.")
 
 
-def test_the_offer_keeps_the_customer_and_is_made_once(tab, live_server) -> None:
+def test_the_offer_keeps_the_customer_and_is_made_once(tab, live_server, db) -> None:
     page = sign_in(tab, live_server)
     page.get_by_role("button", name="Cancel subscription").click()
     page.get_by_role("button", name="Continue").click()
@@ -179,6 +179,33 @@ def test_the_offer_keeps_the_customer_and_is_made_once(tab, live_server) -> None
     check_change(sent(page, "subscriptions/sub_jenny_pro/retention")[0], {})
 
     # With the discount running, a second cancellation goes from the reasons straight to the end.
+    page.get_by_role("button", name="Cancel subscription").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("dialog", name="Cancel subscription")).to_be_visible()
+
+    # So it does after an import that drops the discount: Porch remembers the offer was taken.
+    def drop_discount(conn: Any) -> None:
+        sub = billing.get(conn, "subscriptions", "sub_jenny_pro")
+        del sub["discount"]
+        billing.upsert(conn, "subscriptions", [sub])
+
+    db.run(drop_discount)
+    page.reload()
+    expect(page.locator("#subscriptions")).not_to_contain_text("20% off")
+    page.get_by_role("button", name="Cancel subscription").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("dialog", name="Cancel subscription")).to_be_visible()
+    assert len(sent(page, "subscriptions/sub_jenny_pro/retention")) == 1
+
+
+def test_no_offer_on_top_of_a_discount_in_stripes_current_shape(tab, live_server, db) -> None:
+    def add_discounts(conn: Any) -> None:
+        sub = billing.get(conn, "subscriptions", "sub_jenny_pro")
+        sub["discounts"] = ["di_1PxYz"]
+        billing.upsert(conn, "subscriptions", [sub])
+
+    db.run(add_discounts)
+    page = sign_in(tab, live_server)
     page.get_by_role("button", name="Cancel subscription").click()
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("dialog", name="Cancel subscription")).to_be_visible()

@@ -263,7 +263,7 @@
       const asked = feature.cancellation_reason || {};
       const options = (asked.enabled && asked.options) || [];
       const retention = feature.retention || {};
-      const offer = retention.enabled && !sub.discount ? retention : null;
+      const offer = retention.enabled && sub.retention_offer ? retention : null;
       reasons(options);
       $('cancel-comment').value = '';
       if (offer) $('cancel-offer-text').textContent = plural('offer', offer.duration_in_months, {percent: percent(offer.percent_off)});
