@@ -58,9 +58,14 @@ def normalise_email(raw: str) -> str:
 
 # Built once: building a statement costs more than running it. Parameters are named
 # apart from the columns, which SQLAlchemy reserves for the values an UPDATE sets.
+# A new code voids the older ones the same client asked for (and those made before clients
+# were recorded), not a stranger's: else anyone could void the code a customer is waiting for.
 VOID_OLDER = (
     challenges.update()
-    .where(challenges.c.email_lower == sa.bindparam("email"), challenges.c.spent.is_(False))
+    .where(
+        challenges.c.email_lower == sa.bindparam("email"), challenges.c.spent.is_(False),
+        (challenges.c.client_hash == sa.bindparam("client")) | challenges.c.client_hash.is_(None),
+    )
     .values(spent=True)
 )
 NEW_CHALLENGE = challenges.insert()
@@ -136,15 +141,18 @@ def request_code(
     can tell an attacker which addresses are known.
     """
     email_lower = email.lower()
-    wait = _sending_wait(conn, secret, email_lower, ratelimit.client(address), now)
+    client = ratelimit.client(address)
+    wait = _sending_wait(conn, secret, email_lower, client, now)
     if wait:
         raise rate_limited(wait)
 
     challenge = keys.token()
     code = f"{secrets.randbelow(10**6):06d}"
-    conn.execute(VOID_OLDER, {"email": email_lower})
+    client_hash = keys.digest(secret, "client", client)
+    conn.execute(VOID_OLDER, {"email": email_lower, "client": client_hash})
     conn.execute(NEW_CHALLENGE, {
         "id_hash": keys.digest(secret, "challenge", challenge),
+        "client_hash": client_hash,
         "email_lower": email_lower,
         "code_hash": keys.digest(secret, "code", challenge + code),
         "created": now,

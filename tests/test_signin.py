@@ -178,6 +178,24 @@ def test_a_strangers_code_requests_do_not_use_up_the_customers_own(app, client, 
     assert sign_in(client, outbox)["id"] == "cus_jenny"
 
 
+def test_a_strangers_code_request_does_not_void_the_code_the_customer_is_waiting_for(app, client, outbox, clock):
+    mine = ask(client).json()["challenge"]
+    my_code = outbox.last_code()
+    clock.advance(5)
+    with closing(from_address(app, attacker(0))) as stranger:
+        assert ask(stranger).status_code == 202
+    assert verify(client, mine, my_code).status_code == 200
+
+
+def test_a_new_code_voids_the_older_ones_of_the_same_client_only(app, client, outbox, clock):
+    with closing(from_address(app, attacker(0))) as stranger:
+        theirs = ask(stranger).json()["challenge"]
+        their_code = outbox.last_code()
+        clock.advance(61)
+        ask(stranger)
+        assert verify(stranger, theirs, their_code).status_code == 401
+
+
 def test_all_addresses_together_get_an_email_thirty_codes_an_hour(app, client, outbox, clock):
     answers = []
     for minute in range(10):

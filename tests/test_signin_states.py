@@ -61,6 +61,7 @@ class Challenge:
     email: str
     code: str
     created: int
+    client: str
     attempts: int = 0
     spent: bool = False
     voided: bool = False
@@ -207,9 +208,9 @@ class SignIn(RuleBasedStateMachine):
         for key in (("pair", address, client), ("email", address), ("address", client)):
             self.times(*key).append(self.now)
         for older in self.issued:
-            if older.email == address and not older.spent:
+            if older.email == address and older.client == client and not older.spent:
                 older.spent = older.voided = True
-        challenge = Challenge(answer.json()["challenge"], typed, address, self.mailed_code(), self.now)
+        challenge = Challenge(answer.json()["challenge"], typed, address, self.mailed_code(), self.now, client)
         self.issued.append(challenge)
         mail = self.delivered()
         if address in CUSTOMERS:

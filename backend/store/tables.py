@@ -50,6 +50,8 @@ challenges = sa.Table(
     sa.Column("expires_at", sa.BigInteger, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("spent", sa.Boolean, nullable=False, default=False),
+    # Who asked, as an HMAC: a new code voids only the older codes the same client asked for.
+    sa.Column("client_hash", sa.String(64), nullable=True),
 )
 
 sessions = sa.Table(
