@@ -39,8 +39,12 @@ def stranger(live_server: Any) -> Iterator[str]:
 
 
 def test_a_foreign_site_cannot_frame_a_page_by_any_spelling(page: Any, stranger: str) -> None:
+    def committed(frame: Any) -> bool:
+        return frame.parent_frame is not None and frame.url not in ("", "about:blank")
+
     for spelling in SPELLINGS:
-        page.goto(stranger + spelling)  # waits for the frame to load, or to be refused
-        child = page.frames[1]
-        assert child.url == "chrome-error://chromewebdata/", spelling
+        # The outer page's load does not wait for a refused frame to commit its error page: wait for the frame.
+        with page.expect_event("framenavigated", predicate=committed) as navigated:
+            page.goto(stranger + spelling)
+        assert navigated.value.url == "chrome-error://chromewebdata/", spelling
         assert page.frame_locator("#f").locator("form, main").count() == 0, spelling
