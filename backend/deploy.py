@@ -7,7 +7,8 @@ target does the same things, each in its own server's words:
 
 - a path that a `_headers` rule matches gets exactly that rule's headers, whatever the
   spelling (`//portal/` and `/portal//` are looked up as `/portal/`);
-- any other answer (a 404, the redirect of `/login` to `/login/`) gets FALLBACK_HEADERS;
+- any other answer (a 404, the redirect of `/login` to `/login/`) gets the backend's own strict
+  set, static.NOT_A_PAGE, so each host answers alike;
 - `.br` and `.gz` copies are served to browsers that take them;
 - `/login?x=1` redirects to `/login/?x=1`, keeping the query;
 - `/api/` reaches the backend with the Host header (port included), the scheme and the
@@ -31,8 +32,6 @@ from backend.static import NOT_A_PAGE, read_header_rules, rule_regex
 
 Rules = list[tuple[str, list[tuple[str, str]]]]
 
-# What is not a page (a 404, a redirect) gets the backend's own strict set, so each host answers alike.
-FALLBACK_HEADERS = NOT_A_PAGE
 # Files whose names start with `_` belong to the build (`_headers`) or the host, not to visitors.
 HIDDEN = "/_"
 
@@ -65,9 +64,9 @@ class Deployment:
     command: str  # the command line that made it, for the header comment
 
     def fallback(self) -> list[tuple[str, str]]:
-        """FALLBACK_HEADERS, plus HSTS whenever the pages send it: a browser should never leave HTTPS."""
+        """NOT_A_PAGE, plus HSTS whenever the pages send it: a browser should never leave HTTPS."""
         hsts = {name: value for _, headers in self.rules for name, value in headers if name == "Strict-Transport-Security"}
-        return list({**FALLBACK_HEADERS, **hsts}.items())
+        return list({**NOT_A_PAGE, **hsts}.items())
 
     def groups(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Paths sharing a set of headers, as one anchored regular expression, in the order of `_headers`."""

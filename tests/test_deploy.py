@@ -23,8 +23,7 @@ from click.testing import CliRunner
 
 from backend.cli import main
 from backend.demo import demo_objects
-from backend.deploy import FALLBACK_HEADERS
-from backend.static import read_header_rules, rule_matches
+from backend.static import NOT_A_PAGE, read_header_rules, rule_matches
 from backend.store import billing
 from backend.store.database import Database, create_engine, migrate
 from tests.conftest import ROOT
@@ -187,7 +186,7 @@ def test_other_spellings_of_a_page_keep_its_headers(proxy, spelling):
 def test_what_is_missing_or_hidden_is_a_404_with_the_fallback_headers(proxy, path):
     answer = proxy.get(path)
     assert answer.status_code == 404
-    assert_headers(answer, FALLBACK_HEADERS)
+    assert_headers(answer, NOT_A_PAGE)
     # A year-long cache is for files that exist.
     assert "immutable" not in answer.headers.get("cache-control", "")
     assert "Content-Security-Policy:" not in answer.text
@@ -213,7 +212,7 @@ def test_a_folder_without_its_slash_redirects_keeping_the_query(proxy, path):
     assert answer.status_code in (301, 308)
     folder, _, query = path.lstrip("/").partition("?")
     assert answer.headers["location"] == f"/{folder}/" + (f"?{query}" if query else "")
-    assert_headers(answer, FALLBACK_HEADERS)
+    assert_headers(answer, NOT_A_PAGE)
 
 
 def test_the_api_reaches_the_backend_with_the_browsers_origin(proxy):
