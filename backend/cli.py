@@ -133,9 +133,14 @@ def serve(config: str | None, host: str, port: int) -> None:
 def import_command(file: Path) -> None:
     """Upsert Stripe-shaped objects from FILE.json into the store; safe to re-run."""
     settings = _settings(require_secret=False)
-    counts = import_file(_database(settings), file)
-    named = [f"{n} {(kind if n != 1 else billing.KINDS[kind][1]).replace('_', ' ')}" for kind, n in counts.items()]
-    click.echo("Imported " + ", ".join(named) + ".")
+    imported = import_file(_database(settings), file)
+
+    def named(counts: dict[str, int]) -> str:
+        return ", ".join(f"{n} {(kind if n != 1 else billing.KINDS[kind][1]).replace('_', ' ')}"
+                         for kind, n in counts.items())
+
+    removed = {kind: n for kind, n in imported.removed.items() if n}
+    click.echo("Imported " + named(imported.written) + "." + (" Removed " + named(removed) + "." if removed else ""))
 
 
 @main.command()

@@ -28,17 +28,13 @@ BALANCE = "balance"  # a credit put on the customer's balance, negative
 
 
 def period_of(sub: dict[str, Any]) -> tuple[int | None, int | None]:
-    """The current period; newer Stripe API versions keep it on the items only."""
-    first = ((sub.get("items") or {}).get("data") or [{}])[0]
-    start = sub.get("current_period_start") or first.get("current_period_start")
-    end = sub.get("current_period_end") or first.get("current_period_end")
-    return start, end
+    """The current period (the reader copies it from the items where newer API versions keep it)."""
+    return sub.get("current_period_start"), sub.get("current_period_end")
 
 
 def subscription_of(invoice: dict[str, Any]) -> str | None:
-    """The subscription an invoice bills; newer Stripe API versions keep it under `parent`."""
-    details = (invoice.get("parent") or {}).get("subscription_details") or {}
-    return billing.ref(invoice.get("subscription") or details.get("subscription"))
+    """The subscription an invoice bills (the reader moves it out of `parent` where newer API versions keep it)."""
+    return billing.ref(invoice.get("subscription"))
 
 
 def paid(invoice: dict[str, Any]) -> int:

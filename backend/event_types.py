@@ -108,7 +108,7 @@ SUBSCRIPTION = _closed(
      "cancel_at": MOMENT, "canceled_at": MOMENT, "ended_at": MOMENT, "current_period_start": MOMENT,
      "current_period_end": MOMENT, "trial_start": MOMENT, "trial_end": MOMENT, "start_date": MOMENT, "created": MOMENT,
      "currency": TEXT, "default_payment_method": TEXT, "cancellation_details": OBJECT_OR_NULL,
-     "discount": OBJECT_OR_NULL, "schedule": OBJECT_OR_NULL,
+     "discounts": {"type": "array", "items": {"type": ["object", "string"]}}, "schedule": OBJECT_OR_NULL,
      "items": {"type": "object", "required": ["object", "data"], "properties": {
          "object": _const("list"), "data": {"type": "array", "items": ITEM}}}},
     customer=STRING,

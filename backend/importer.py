@@ -1,12 +1,16 @@
-"""`python -m backend import FILE.json`: bring Stripe-shaped objects into the store."""
+"""`python -m backend import FILE.json`: bring Stripe-shaped objects into the store.
+
+The file's shapes are read by backend.stripe_objects; this module reads the file and writes what
+it holds in one transaction."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend import portal
+from backend import stripe_objects
 from backend.store import billing
 from backend.store.database import Database
 
@@ -15,60 +19,42 @@ class ImportFileError(Exception):
     """The file cannot be imported; nothing was written."""
 
 
+@dataclass(frozen=True)
+class Imported:
+    """How many objects of each kind were written, and how many were removed (deleted objects, and what only they owned)."""
+
+    written: dict[str, int]
+    removed: dict[str, int]
+
+
 def _no_constant(name: str) -> None:
     # Python reads NaN and Infinity, but they are not JSON: the API could never send such an object.
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def read_objects(path: Path) -> dict[str, list[dict[str, Any]]]:
+def read_objects(path: Path) -> stripe_objects.Batch:
     try:
         data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read it: {exc.strerror}") from None
     except ValueError as exc:
         raise ImportFileError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ImportFileError(f"{path}: expected a JSON object with keys such as \"customers\", found {type(data).__name__}")
-    unknown = sorted(set(data) - set(billing.KINDS))
-    if unknown:
-        raise ImportFileError(
-            f"{path}: unknown key {unknown[0]!r}; use any of: {', '.join(billing.KINDS)}"
-        )
-    found: dict[str, list[dict[str, Any]]] = {}
-    for kind, value in data.items():
-        # A Stripe list object, as Stripe's API returns it, is accepted as well as a bare array.
-        if isinstance(value, dict) and value.get("object") == "list":
-            value = value.get("data")
-        if not isinstance(value, list):
-            raise ImportFileError(f"{path}: {kind}: expected a list of objects")
-        for index, obj in enumerate(value):
-            if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
-                raise ImportFileError(f"{path}: {kind}[{index}]: each object needs a string \"id\"")
-            if kind == "invoices":
-                _check_links(path, obj)
-        found[kind] = value
-    return found
+    try:
+        return stripe_objects.read_file(data)
+    except stripe_objects.ObjectError as exc:
+        raise ImportFileError(f"{path}: {exc}") from None
 
 
-def _check_links(path: Path, invoice: dict[str, Any]) -> None:
-    # The portal's pages link to these; a javascript: or data: link could run script there.
-    for field in portal.INVOICE_LINKS:
-        if invoice.get(field) is not None and not portal.https_url(invoice[field]):
-            raise ImportFileError(
-                f"{path}: invoices: invoice {invoice['id']} needs \"{field}\" as an https:// URL, or null")
+def import_file(db: Database, path: Path) -> Imported:
+    """Upsert every object of the file and remove the deleted ones, in one transaction: all of it, or none of it."""
+    batch = read_objects(path)
 
-
-def import_file(db: Database, path: Path) -> dict[str, int]:
-    """Upsert every object of the file in one transaction: all of it, or none of it."""
-    objects = read_objects(path)
-
-    def write(conn: Any) -> dict[str, int]:
-        counts = {}
+    def write(conn: Any) -> Imported:
+        written = {kind: billing.upsert(conn, kind, batch.objects[kind].values()) for kind in billing.KINDS}
+        removed = dict.fromkeys(billing.KINDS, 0)
         for kind in billing.KINDS:
-            try:
-                counts[kind] = billing.upsert(conn, kind, objects.get(kind, []))
-            except billing.ObjectError as exc:
-                raise ImportFileError(f"{path}: {kind}: {exc}") from None
-        return counts
+            for kind_removed, count in billing.remove(conn, kind, list(batch.deleted[kind])).items():
+                removed[kind_removed] += count
+        return Imported(written, removed)
 
     return db.run(write)

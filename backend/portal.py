@@ -65,7 +65,7 @@ SUBSCRIPTION = fields(
     "trial_start trial_end start_date currency created",
     items=Listed(ITEM),
     default_payment_method=Id, cancellation_details=fields("reason feedback comment"),
-    discount=DISCOUNT, discounts=Each(DISCOUNT),
+    discounts=Each(DISCOUNT),
     # Porch's own pending change ({price, quantity, effective_at}), or Stripe's subscription schedule by id.
     schedule=fields("id quantity effective_at", price=Id),
 )
@@ -151,11 +151,6 @@ def invoice(obj: dict[str, Any]) -> dict[str, Any]:
 def subscription(sub: dict[str, Any]) -> dict[str, Any]:
     out = pick("subscription", sub)
     out.setdefault("items", {"object": "list", "data": []})
-    items = out["items"]["data"]
-    # Newer Stripe API versions keep the period on the items only; the page reads one place.
-    for key in ("current_period_start", "current_period_end"):
-        if out.get(key) is None and items:
-            out[key] = items[0].get(key)
     return out
 
 

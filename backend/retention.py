@@ -2,9 +2,9 @@
 taken once per subscription, and never on top of another discount.
 
 "Once" is kept in Porch's own table, not read from the subscription: an import rewrites the
-subscription and may drop its `discount`, but leaves the record of acceptance alone. Any discount
-already on the subscription, in Stripe's older shape (`discount`) or its current one (`discounts`,
-ids or expanded objects), means the offer is not made."""
+subscription and may drop its discount, but leaves the record of acceptance alone. Any discount
+already on the subscription (its `discounts`, ids or expanded objects, into which the reader moved
+Stripe's older `discount`) means the offer is not made."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from backend.store import tables
 
 
 def has_discount(sub: dict[str, Any]) -> bool:
-    return bool(sub.get("discount")) or bool(sub.get("discounts"))
+    return bool(sub.get("discounts"))
 
 
 def open_to(config: Config, sub: dict[str, Any], taken: bool) -> bool:

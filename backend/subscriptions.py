@@ -68,12 +68,17 @@ def view_of(conn: sa.Connection, sub: dict[str, Any]) -> dict[str, Any]:
 
 
 def percent_off_at(sub: dict[str, Any], start: int) -> int:
-    """The discount the current period was billed with: one that had begun by the period's start and had not ended."""
-    discount = sub.get("discount") or {}
-    percent = (discount.get("coupon") or {}).get("percent_off")
-    begun = (discount.get("start") or 0) <= start
-    running = discount.get("end") is None or discount["end"] > start
-    return int(percent) if percent and begun and running else 0
+    """The discount the current period was billed with: the first percent-off one that had begun by the
+    period's start and had not ended (a discount known by id only says nothing of its amount)."""
+    for discount in sub.get("discounts") or []:
+        if not isinstance(discount, dict):
+            continue
+        percent = (discount.get("coupon") or {}).get("percent_off")
+        begun = (discount.get("start") or 0) <= start
+        running = discount.get("end") is None or discount["end"] > start
+        if percent and begun and running:
+            return int(percent)
+    return 0
 
 
 def price_amount(price: dict[str, Any], quantity: int) -> int:
@@ -209,7 +214,7 @@ async def retention_offer(request: Request) -> Response:
             "end": proration.add_months(actor.now, offer.duration_in_months),
         }
         retention.record(conn, customer, subscription_id, discount, actor.now)
-        previous = set_fields(sub, discount=discount)
+        previous = set_fields(sub, discounts=[discount])
         billing.upsert(conn, "subscriptions", [sub])
         event_types.subscription_updated(conn, config.webhooks, actor, sub, previous)
         return 200, {"subscription": view_of(conn, sub)}

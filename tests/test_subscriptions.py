@@ -23,7 +23,7 @@ from subscription_helpers import (
     updates,
 )
 
-from backend import proration
+from backend import proration, stripe_objects
 from backend.store.tables import retention_offers, webhook_deliveries
 
 # Cancel
@@ -93,7 +93,7 @@ def test_cancel_immediately_adds_to_a_balance_already_there(portal, db):
 def test_a_period_billed_with_a_discount_is_credited_from_what_its_invoice_charged(portal, db):
     discount = {"object": "discount", "coupon": {"object": "coupon", "percent_off": 50}, "start": NOW - 90 * DAY,
                 "end": None}
-    change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.update(discount=discount))
+    change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.update(discounts=[discount]))
     change_stored(db, "invoices", "in_jenny_0013", lambda i: i.update(total=1450, amount_paid=1450))
     assert post(portal(IMMEDIATELY), "sub_jenny_pro", "cancel").json()["credit"]["amount"] == 580
 
@@ -235,7 +235,7 @@ def test_accepting_the_offer_records_the_discount(portal, db, clock):
     jenny = portal(RETENTION)
     answer = post(jenny, "sub_jenny_pro", "retention")
     assert answer.status_code == 200
-    discount = answer.json()["subscription"]["discount"]
+    (discount,) = answer.json()["subscription"]["discounts"]
     assert discount == {
         "object": "discount",
         "coupon": {"object": "coupon", "percent_off": 25, "duration": "repeating", "duration_in_months": 3},
@@ -243,11 +243,11 @@ def test_accepting_the_offer_records_the_discount(portal, db, clock):
         "end": NOW + 91 * DAY,  # 21 September to 21 December 2026
     }
     assert discount["end"] == proration.add_months(NOW, 3)
-    assert jenny.get("/api/portal").json()["subscriptions"][0]["discount"] == discount
+    assert jenny.get("/api/portal").json()["subscriptions"][0]["discounts"] == [discount]
     ((kind, event, entry),) = recorded(db)
     assert kind == "customer.subscription.updated" and entry.object_id == "sub_jenny_pro"
-    assert json.loads(entry.detail) == {"discount": None}
-    assert event["data"]["object"]["discount"] == discount
+    assert json.loads(entry.detail) == {"discounts": None}
+    assert event["data"]["object"]["discounts"] == [discount]
 
 
 def test_the_offer_is_taken_once(portal, db):
@@ -263,19 +263,22 @@ def offered(client) -> bool:
 
 
 @pytest.mark.parametrize("discount", [
-    {"discount": {"coupon": {"percent_off": 10}}},
-    {"discounts": ["di_1PxYz"]},  # Stripe's current shape: ids...
+    {"discount": {"coupon": {"percent_off": 10}}},  # Stripe's older shape...
+    {"discounts": ["di_1PxYz"]},  # ...and its current one: ids...
     {"discounts": [{"id": "di_1PxYz", "object": "discount", "coupon": {"percent_off": 10}}]},  # ...or expanded
     {"discount": None, "discounts": ["di_1PxYz"]},
+    {"discounts": [{"id": "di_1PxYz", "object": "discount", "source": {"type": "coupon", "coupon": "10OFF"}}]},
 ])
 def test_no_offer_where_a_discount_is_already_running(portal, db, discount):
-    change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.update(discount))
+    # As the import or sync stores it: through the reader.
+    change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.update(stripe_objects.normalise(s | discount)[0][1]))
+    before = stored(db, "subscriptions", "sub_jenny_pro")
     jenny = portal(RETENTION)
     assert offered(jenny) is False
     answer = post(jenny, "sub_jenny_pro", "retention")
     assert_refused(answer, 409, "offer_used")
     assert answer.json()["error"]["message"] == "This subscription already has a discount."
-    assert stored(db, "subscriptions", "sub_jenny_pro").get("discount") == discount.get("discount")
+    assert stored(db, "subscriptions", "sub_jenny_pro") == before
     assert recorded(db) == [] and accepted(db) == []
 
 
@@ -287,16 +290,16 @@ def accepted(db) -> list[tuple[str, str, int, dict]]:
 def test_the_offer_taken_is_recorded_by_porch_and_survives_an_import_that_drops_the_discount(portal, db):
     jenny = portal(RETENTION)
     assert offered(jenny) is True
-    discount = post(jenny, "sub_jenny_pro", "retention").json()["subscription"]["discount"]
+    (discount,) = post(jenny, "sub_jenny_pro", "retention").json()["subscription"]["discounts"]
     assert accepted(db) == [("sub_jenny_pro", "cus_jenny", NOW, {"subscription": "sub_jenny_pro",
                                                                  "discount": discount})]
     # The billing system's copy, imported again, knows nothing of the discount.
-    change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.pop("discount"))
+    change_stored(db, "subscriptions", "sub_jenny_pro", lambda s: s.update(discounts=[]))
     assert offered(jenny) is False
     answer = post(jenny, "sub_jenny_pro", "retention")
     assert_refused(answer, 409, "offer_used")
     assert answer.json()["error"]["message"] == "This subscription has had the offer already."
-    assert "discount" not in stored(db, "subscriptions", "sub_jenny_pro")
+    assert stored(db, "subscriptions", "sub_jenny_pro")["discounts"] == []
     assert len(recorded(db)) == 1 and len(accepted(db)) == 1
 
 
@@ -311,7 +314,7 @@ def test_the_page_is_told_no_offer_when_it_is_switched_off(portal):
 ])
 def test_the_offer_switched_off_is_refused_by_the_server(portal, db, config):
     assert_refused(post(portal(config), "sub_jenny_pro", "retention"), 403, "feature_disabled")
-    assert "discount" not in stored(db, "subscriptions", "sub_jenny_pro")
+    assert "discounts" not in stored(db, "subscriptions", "sub_jenny_pro")
 
 
 def test_no_offer_for_a_subscription_already_ending(portal):

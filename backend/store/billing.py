@@ -23,10 +23,6 @@ ACTIVE = ("active", "trialing")
 INVOICE_PAGE = 24
 
 
-class ObjectError(ValueError):
-    """An object to import lacks what the store needs; the message says which and why."""
-
-
 def ref(value: Any) -> str | None:
     """Stripe fields such as `customer` hold an id or, when expanded, the object itself."""
     if isinstance(value, dict):
@@ -43,31 +39,18 @@ def _seconds(value: Any) -> int | None:
     return seconds if -(2**63) <= seconds < 2**63 else None
 
 
-def _id_of(kind: str, obj: dict[str, Any], field: str) -> str | None:
-    value = ref(obj.get(field))
-    if value is not None and not isinstance(value, str):
-        raise ObjectError(f"{KINDS[kind][1]} {obj['id']} needs \"{field}\" as an id, or an object with an \"id\"")
-    return value
-
-
 def row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """The table row that stores `obj`: its id, the columns queries filter on, and its JSON whole."""
-    if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
-        raise ObjectError(f"each of {kind} needs a string \"id\"")
-    created = _seconds(obj.get("created") or 0)
-    if created is None:
-        raise ObjectError(f"{KINDS[kind][1]} {obj['id']} needs \"created\" as Unix seconds, such as 1700000000")
-    row: dict[str, Any] = {"id": obj["id"], "created": created}
+    """The table row that stores `obj` (checked and shaped by backend.stripe_objects, or written by
+    Porch itself): its id, the columns queries filter on, and its JSON whole."""
+    row: dict[str, Any] = {"id": obj["id"], "created": obj.get("created") or 0}
     if kind == "prices":
-        row["product"] = _id_of(kind, obj, "product")
+        row["product"] = ref(obj.get("product"))
     elif kind == "customers":
         email = obj.get("email")
         row["email_lower"] = email.strip().lower() if isinstance(email, str) and email.strip() else None
     elif kind in ("payment_methods", "subscriptions", "invoices"):
-        row["customer"] = _id_of(kind, obj, "customer")
+        row["customer"] = ref(obj.get("customer"))
         if kind == "subscriptions":
-            if not isinstance(obj.get("status"), str):
-                raise ObjectError(f"subscription {obj['id']} needs a \"status\"")
             row["status"] = obj["status"]
     row["data"] = jsonio.dumps(obj).decode()
     return row
@@ -85,6 +68,40 @@ def upsert(conn: sa.Connection, kind: str, objects: Iterable[dict[str, Any]]) ->
         conn.execute(table.delete().where(table.c.id.in_(ids[start : start + 500])))
     conn.execute(table.insert(), rows)
     return len(rows)
+
+
+def _chunks(ids: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(ids), 500):
+        yield ids[start : start + 500]
+
+
+def _delete(conn: sa.Connection, table: sa.Table, column: sa.Column[Any], ids: list[str]) -> int:
+    return sum(conn.execute(table.delete().where(column.in_(chunk))).rowcount for chunk in _chunks(ids))
+
+
+def remove(conn: sa.Connection, kind: str, ids: list[str]) -> dict[str, int]:
+    """Remove objects Stripe deleted, and what only they owned; returns how many of each kind went.
+
+    A deleted customer takes its subscriptions, invoices and payment methods (no one else can see
+    them), Porch's records of those subscriptions, and its sessions: whoever was signed in as it is
+    signed out. A deleted subscription takes Porch's records of it. A deleted product leaves its
+    prices, so subscriptions on them still show (by the price's nickname): Stripe deletes only
+    products without prices, and a merchant who archived one still bills its customers."""
+    removed = dict.fromkeys(KINDS, 0)
+    if not ids:
+        return removed
+    removed[kind] = _delete(conn, KINDS[kind][0], KINDS[kind][0].c.id, ids)
+    subscriptions = ids if kind == "subscriptions" else []
+    if kind == "customers":
+        subscriptions = [found for chunk in _chunks(ids) for found in conn.execute(
+            sa.select(tables.subscriptions.c.id).where(tables.subscriptions.c.customer.in_(chunk))).scalars()]
+        for owned_kind in ("subscriptions", "invoices", "payment_methods"):
+            table = KINDS[owned_kind][0]
+            removed[owned_kind] += _delete(conn, table, table.c.customer, ids)
+        _delete(conn, tables.sessions, tables.sessions.c.customer, ids)
+    _delete(conn, tables.prorations, tables.prorations.c.subscription, subscriptions)
+    _delete(conn, tables.retention_offers, tables.retention_offers.c.subscription, subscriptions)
+    return removed
 
 
 _HAS_ACTIVE = (
@@ -163,8 +180,9 @@ def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> N
         price = item.get("price")
         price = dict(prices.get(ref(price), price if isinstance(price, dict) else {"id": price}))
         product = price.get("product")
-        # A product expanded in the file but missing from the store is kept as the file gave it.
-        fallback = product if isinstance(product, dict) else {"id": product, "name": product}
+        # A product expanded in the file but missing from the store is kept as the file gave it; one
+        # known by id only is named by the price's nickname (the page has a generic name): never by its id.
+        fallback = product if isinstance(product, dict) else {"id": product, "name": price.get("nickname")}
         price["product"] = products.get(ref(product), fallback)
         item["price"] = price
 

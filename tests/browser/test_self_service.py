@@ -186,7 +186,7 @@ def test_the_offer_keeps_the_customer_and_is_made_once(tab, live_server, db) -> 
     # So it does after an import that drops the discount: Porch remembers the offer was taken.
     def drop_discount(conn: Any) -> None:
         sub = billing.get(conn, "subscriptions", "sub_jenny_pro")
-        del sub["discount"]
+        sub["discounts"] = []
         billing.upsert(conn, "subscriptions", [sub])
 
     db.run(drop_discount)

@@ -153,7 +153,7 @@
     const [node, field] = row('subscription-row');
     const items = (sub.items && sub.items.data) || [];
     const product = (item) => (item.price && item.price.product && item.price.product.name) || '';
-    field.title.textContent = items.map(product).filter(Boolean).join(', ') || sub.id;
+    field.title.textContent = items.map(product).filter(Boolean).join(', ') || t('subscription');
     badge(field.status, 'status_', sub.status);
     for (const item of items) {
       const price = item.price || {};
@@ -172,8 +172,9 @@
       scheduled.push([field.schedule, sub]);
       describeSchedule(field.schedule, sub, data);
     }
-    const discount = sub.discount;
-    const off = discount && ((discount.coupon && discount.coupon.percent_off) || discount.percent_off);
+    const percentOff = (discount) => discount && typeof discount === 'object' && discount.coupon && discount.coupon.percent_off;
+    const discount = (sub.discounts || []).find(percentOff);
+    const off = percentOff(discount);
     if (off) {
       const values = {percent: percent(off), date: discount.end ? date(discount.end) : ''};
       field.discount.textContent = t(discount.end ? 'discount_until' : 'discount', values);

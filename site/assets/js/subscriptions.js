@@ -10,7 +10,7 @@
 
   const items = (sub) => (sub.items && sub.items.data) || [];
   const products = (sub) => items(sub).map((item) => item.price && item.price.product && item.price.product.name).filter(Boolean);
-  const plan = (sub) => products(sub).join(', ') || sub.id;
+  const plan = (sub) => products(sub).join(', ') || t('subscription');
   const live = (sub) => !['canceled', 'incomplete_expired'].includes(sub.status) && !sub.ended_at;
   const ending = (sub) => Boolean(sub.cancel_at_period_end || sub.cancel_at);
   const path = (sub, action) => 'subscriptions/' + encodeURIComponent(sub.id) + '/' + action;
