@@ -386,7 +386,7 @@ class Batch:
             value = value | {"object": FILE_KEYS[key]}  # a keyed file may leave "object" out
         kind, obj = _checked(value, where)
         if key is not None and kind != KIND_OF[FILE_KEYS[key]]:
-            raise ObjectError(f"{where}{obj['id']} is a {obj['object']}, not one of {key}; "
+            raise ObjectError(f"{where}{obj['object']} {obj['id']} does not belong under \"{key}\"; "
                               f"list it under \"{kind}\"")
         try:
             (kind, main), *carried = _normalised(obj)

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend.importer import ImportFileError, import_file
-from backend.store import billing
+from backend.store import billing, tables
 from backend.store.database import Database, create_engine, migrate
 
 KIND_NAMES = "products, prices, customers, payment_methods, subscriptions, invoices"
@@ -263,3 +263,117 @@ def test_a_failing_file_leaves_earlier_imports_as_they_were(store, tmp_path):
     import_error(store, write(tmp_path, data, "bad.json"))
     assert rows(store) == before
     assert store.run(billing.get, "customers", "cus_1")["name"] == "Pat"
+
+
+# The shapes of a file beyond the keyed one: Stripe's own list output, search results, one object.
+
+def mixed() -> list[dict[str, Any]]:
+    return [obj for kind in KIND_NAMES.split(", ") for obj in objects()[kind]]
+
+
+@pytest.mark.parametrize("shape", ["list", "search_result", "array"])
+def test_stripe_list_output_of_mixed_objects_is_routed_by_each_objects_kind(store, tmp_path, shape):
+    data: Any = mixed() if shape == "array" else {"object": shape, "data": mixed(), "has_more": False,
+                                                  "url": "/v1/customers/search"}
+    assert import_file(store, write(tmp_path, data)).written == {
+        "products": 1, "prices": 1, "customers": 2, "payment_methods": 1, "subscriptions": 1, "invoices": 1}
+    assert rows(store)["subscriptions"] == ["sub_1"]
+
+
+def test_one_object_alone_is_a_file(store, tmp_path):
+    customer = objects()["customers"][0]
+    assert import_file(store, write(tmp_path, customer)).written["customers"] == 1
+    assert store.run(billing.get, "customers", "cus_1")["email"] == "Pat@Example.com"
+
+
+@pytest.mark.parametrize(("data", "where", "name"), [
+    ({"customers": {"object": "list", "data": [], "has_more": True}}, "customers: ", "customers"),
+    ({"payment_methods": {"object": "search_result", "data": [], "has_more": True}}, "payment_methods: ",
+     "payment-methods"),
+    ({"object": "list", "data": [], "has_more": True}, "", "customers"),
+])
+def test_a_page_of_many_is_refused_saying_how_to_export_every_page(store, tmp_path, data, where, name):
+    path = write(tmp_path, data)
+    message = import_error(store, path)
+    assert message.startswith(f'{path}: {where}this list is one page of many ("has_more": true). Export every page: '
+                              f"with the Stripe CLI, run `stripe {name} list --limit 100`, then again with "
+                              "`--starting-after` set to the id of the last object")
+    assert "auto_paging_iter()" in message
+
+
+def test_an_object_under_the_key_of_another_kind_is_refused(store, tmp_path):
+    data = objects()
+    data["customers"].append(data["invoices"][0])
+    path = write(tmp_path, data)
+    assert import_error(store, path) == (
+        f'{path}: customers[2]: invoice in_1 does not belong under "customers"; list it under "invoices"')
+    path = write(tmp_path, {"prices": [objects()["payment_methods"][0]]})
+    assert import_error(store, path) == (
+        f'{path}: prices[0]: payment_method pm_1 does not belong under "prices"; list it under "payment_methods"')
+    assert rows(store)["customers"] == []
+
+
+def test_plans_are_prices(store, tmp_path):
+    plan = {"id": "gold", "object": "plan", "amount": 1500, "currency": "eur", "interval": "month",
+            "interval_count": 1, "product": "prod_a", "nickname": "Gold"}
+    assert import_file(store, write(tmp_path, {"plans": [plan], "prices": [dict(plan)]})).written["prices"] == 1
+    stored = store.run(billing.get, "prices", "gold")
+    assert (stored["object"], stored["unit_amount"], stored["recurring"]) == (
+        "price", 1500, {"interval": "month", "interval_count": 1})
+
+
+@pytest.mark.parametrize("found", ["charge", None])
+def test_an_object_porch_does_not_store_is_refused_naming_what_it_stores(store, tmp_path, found):
+    path = write(tmp_path, [{"id": "ch_1", "object": found}])
+    named = f'"object": {found!r}' if found else 'no "object"'
+    assert import_error(store, path) == (
+        f"{path}: [0]: ch_1 has {named}; Porch imports these: product, price, plan, customer, payment_method, "
+        "subscription, invoice")
+
+
+def test_expanded_objects_are_stored_as_their_own_kind_and_referenced_by_id(store, tmp_path):
+    data = objects()
+    customer = data["customers"].pop(0)
+    card = data["payment_methods"].pop(0)
+    data["subscriptions"][0] |= {"customer": customer, "default_payment_method": card}
+    import_file(store, write(tmp_path, data))
+    assert rows(store)["customers"] == ["cus_1", "cus_2"] and rows(store)["payment_methods"] == ["pm_1"]
+    sub = store.run(billing.get, "subscriptions", "sub_1")
+    assert (sub["customer"], sub["default_payment_method"]) == ("cus_1", "pm_1")
+    assert store.run(billing.owned, "subscriptions", "cus_1", "sub_1") is not None
+
+
+# Deleted objects: Stripe's {"id", "object", "deleted": true}.
+
+def sessions_of(store: Database, customer: str) -> int:
+    return len(store.run(lambda conn: conn.execute(
+        sa.select(tables.sessions.c.token_hash).where(tables.sessions.c.customer == customer)).all()))
+
+
+def test_a_deleted_customer_takes_what_only_it_owned(store, tmp_path):
+    import_file(store, write(tmp_path, objects()))
+    store.run(lambda conn: conn.execute(tables.sessions.insert(), {
+        "token_hash": "t" * 64, "customer": "cus_1", "created": 1, "last_seen": 1, "revoked": False}))
+    store.run(lambda conn: conn.execute(tables.prorations.insert(), {
+        "subscription": "sub_1", "at": 1, "amount": -100, "kind": "balance"}))
+    imported = import_file(store, write(tmp_path, [{"id": "cus_1", "object": "customer", "deleted": True}]))
+    assert imported.removed == {"products": 0, "prices": 0, "customers": 1, "payment_methods": 1,
+                                "subscriptions": 1, "invoices": 1}
+    assert rows(store) == {"products": ["prod_a"], "prices": ["price_a"], "customers": ["cus_2"],
+                           "payment_methods": [], "subscriptions": [], "invoices": []}
+    assert sessions_of(store, "cus_1") == 0
+    assert store.run(lambda conn: conn.execute(sa.select(tables.prorations)).all()) == []
+    assert store.run(billing.customer_for_email, "pat@example.com") is None
+
+
+def test_a_deleted_product_keeps_its_prices_and_a_deleted_invoice_goes(store, tmp_path):
+    import_file(store, write(tmp_path, objects()))
+    import_file(store, write(tmp_path, {"products": [{"id": "prod_a", "object": "product", "deleted": True}],
+                                        "invoices": [{"id": "in_1", "object": "invoice", "deleted": True}]}))
+    assert rows(store)["products"] == [] and rows(store)["invoices"] == []
+    assert rows(store)["prices"] == ["price_a"] and rows(store)["subscriptions"] == ["sub_1"]
+
+
+def test_deleting_an_object_the_store_never_had_removes_nothing(store, tmp_path):
+    imported = import_file(store, write(tmp_path, [{"id": "cus_9", "object": "customer", "deleted": True}]))
+    assert imported.removed == dict.fromkeys(KIND_NAMES.split(", "), 0)
