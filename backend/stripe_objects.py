@@ -23,6 +23,7 @@ object changes nothing, so stored rows can be read again (migration 0005)."""
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,7 +138,7 @@ def _checked(value: Any, where: str) -> tuple[str, Obj]:
         raise ObjectError(f"{where}each object needs a string \"id\"")
     stated = value.get("object")
     if stated not in KIND_OF:
-        named = f"\"object\": {stated!r}" if stated is not None else "no \"object\""
+        named = f"\"object\": {json.dumps(stated)}" if stated is not None else "no \"object\""
         raise ObjectError(
             f"{where}{value['id']} has {named}; Porch imports these: {', '.join(KIND_OF)}"
         )
@@ -232,7 +233,7 @@ def _subscription(sub: Obj, found: Found) -> Obj:
     if sub.get("status") not in SUBSCRIPTION_STATUSES:
         if not isinstance(sub.get("status"), str):
             raise ObjectError(f"{_name('subscriptions', sub)} needs a \"status\"")
-        raise ObjectError(f"{_name('subscriptions', sub)} has \"status\": {sub['status']!r}; Stripe's are "
+        raise ObjectError(f"{_name('subscriptions', sub)} has \"status\": {json.dumps(sub['status'])}; Stripe's are "
                           + ", ".join(SUBSCRIPTION_STATUSES))
     for name in ("customer", "default_payment_method", "latest_invoice"):
         _reference("subscriptions", sub, sub, name, found)
@@ -292,7 +293,7 @@ def _tax_rows(invoice: Obj) -> list[Obj] | None:
 def _invoice(invoice: Obj, found: Found) -> Obj:
     status = invoice.get("status")
     if status is not None and status not in INVOICE_STATUSES:
-        raise ObjectError(f"{_name('invoices', invoice)} has \"status\": {status!r}; Stripe's are "
+        raise ObjectError(f"{_name('invoices', invoice)} has \"status\": {json.dumps(status)}; Stripe's are "
                           + ", ".join(INVOICE_STATUSES))
     if invoice.get("subscription") is None:
         # 2025-03-31.basil moved it under `parent`.

@@ -325,7 +325,7 @@ def test_plans_are_prices(store, tmp_path):
 @pytest.mark.parametrize("found", ["charge", None])
 def test_an_object_porch_does_not_store_is_refused_naming_what_it_stores(store, tmp_path, found):
     path = write(tmp_path, [{"id": "ch_1", "object": found}])
-    named = f'"object": {found!r}' if found else 'no "object"'
+    named = f'"object": "{found}"' if found else 'no "object"'
     assert import_error(store, path) == (
         f"{path}: [0]: ch_1 has {named}; Porch imports these: product, price, plan, customer, payment_method, "
         "subscription, invoice")

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Outbox, sign_in, with_config
+from starlette.testclient import TestClient
+from test_portal import stripe_export
 
-from backend.stripe_objects import Batch, ObjectError, normalise, price_from_plan, read_file
+from backend.importer import import_file
+from backend.stripe_objects import (
+    Batch,
+    ObjectError,
+    normalise,
+    price_from_plan,
+    read_file,
+)
 
 EXAMPLES = json.loads((Path(__file__).parent / "stripe_examples.json").read_text(encoding="utf-8"))
 DAY = 86400
@@ -28,7 +39,7 @@ def example(kind: str, **changes: Any) -> dict[str, Any]:
 
 def one(obj: dict[str, Any]) -> dict[str, Any]:
     """The object itself, as the reader gives it back."""
-    (kind, found), *_ = normalise(obj)
+    (_kind, found), *_ = normalise(obj)
     return found
 
 
@@ -156,7 +167,7 @@ def test_every_stripe_status_is_read(status):
 
 def test_a_status_stripe_does_not_have_is_refused():
     assert refused(example("subscription", status="expired")) == (
-        "subscription sub_1Pgc6rB7WZ01zgkWNy0Cn5nw has \"status\": 'expired'; Stripe's are active, trialing, "
+        "subscription sub_1Pgc6rB7WZ01zgkWNy0Cn5nw has \"status\": \"expired\"; Stripe's are active, trialing, "
         "past_due, unpaid, incomplete, incomplete_expired, canceled, paused")
 
 
@@ -297,3 +308,125 @@ def test_a_deletion_and_a_copy_of_one_id_the_later_wins():
     batch = read_file([gone, example("customer")])
     assert (list(batch.objects["customers"]), list(batch.deleted["customers"])) == (["cus_QXg1o8vcGmoR32"], [])
     assert isinstance(batch, Batch)
+
+
+# Each shape through `python -m backend import` and GET /api/portal, as the customer's page gets it.
+
+SUB = EXAMPLES["subscription"]["id"]
+
+
+@pytest.fixture
+def shown(settings, clock, db, tmp_path) -> Callable[[Callable[[dict[str, Any]], None]], dict[str, Any]]:
+    """GET /api/portal for the customer of Stripe's examples, after importing the export as `change` left it."""
+    def show(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        export = stripe_export()
+        change(export)
+        path = tmp_path / "export.json"
+        path.write_text(json.dumps(export), encoding="utf-8")
+        import_file(db, path)
+        with TestClient(with_config(settings, FEATURES_OFFER, clock), base_url="http://localhost") as client:
+            sign_in(client, Outbox(client, settings.outbox_dir), "rosen@example.com")
+            return client.get("/api/portal").json()  # type: ignore[no-any-return]
+    return show
+
+
+FEATURES_OFFER = "features: {subscription_cancel: {retention: {enabled: true}}}"
+
+
+def sub_of(export: dict[str, Any]) -> dict[str, Any]:
+    return export["subscriptions"][0]  # type: ignore[no-any-return]
+
+
+def item_of(export: dict[str, Any]) -> dict[str, Any]:
+    return sub_of(export)["items"]["data"][0]  # type: ignore[no-any-return]
+
+
+def line_of(export: dict[str, Any]) -> dict[str, Any]:
+    return export["invoices"][0]["lines"]["data"][0]  # type: ignore[no-any-return]
+
+
+def test_an_item_with_only_a_plan_shows_its_price(shown):
+    def only_plan(export: dict[str, Any]) -> None:
+        item_of(export).pop("price")
+        item_of(export)["plan"] = PLAN | {"product": EXAMPLES["product"]["id"]}
+    (item,) = shown(only_plan)["subscriptions"][0]["items"]["data"]
+    assert (item["price"]["id"], item["price"]["unit_amount"], item["price"]["recurring"]) == (
+        "plan_gold", 1500, {"interval": "month", "interval_count": 3})
+    assert (item["price"]["nickname"], item["price"]["product"]["name"]) == ("Gold quarterly", "T-shirt")
+
+
+@pytest.mark.parametrize("where", ["subscription", "items"])
+def test_the_period_shows_wherever_the_api_version_kept_it(shown, where):
+    def period(export: dict[str, Any]) -> None:
+        holder, other = (sub_of(export), item_of(export)) if where == "subscription" else (item_of(export), sub_of(export))
+        holder |= {"current_period_start": START, "current_period_end": END}
+        for key in ("current_period_start", "current_period_end"):
+            other.pop(key, None)
+    (sub,) = shown(period)["subscriptions"]
+    assert (sub["current_period_start"], sub["current_period_end"]) == (START, END)
+    assert (sub["items"]["data"][0]["current_period_start"], sub["items"]["data"][0]["current_period_end"]) == (START, END)
+
+
+@pytest.mark.parametrize("shape", ["discount", "discounts", "source.coupon"])
+def test_a_discount_in_any_shape_shows_and_stops_the_offer(shown, shape):
+    def discounted(export: dict[str, Any]) -> None:
+        sub = sub_of(export)
+        discount = example("discount", coupon=example("coupon"))
+        if shape == "source.coupon":
+            discount["source"]["coupon"] = discount.pop("coupon")
+        sub.pop("discount"), sub.pop("discounts")
+        sub |= {"discount": discount} if shape == "discount" else {"discounts": [discount]}
+    (sub,) = shown(discounted)["subscriptions"]
+    assert [d["coupon"]["percent_off"] for d in sub["discounts"]] == [25.5]
+    assert "discount" not in sub and sub["retention_offer"] is False
+
+
+def test_without_a_discount_the_offer_is_made(shown):
+    def none(export: dict[str, Any]) -> None:
+        sub_of(export).update(discount=None, discounts=[])
+    (sub,) = shown(none)["subscriptions"]
+    assert sub["discounts"] == [] and sub["retention_offer"] is True
+
+
+@pytest.mark.parametrize("shape", ["total_taxes", "total_tax_amounts"])
+def test_the_tax_of_an_invoice_shows_from_either_shape(shown, shape):
+    def taxed(export: dict[str, Any]) -> None:
+        invoice = export["invoices"][0]
+        invoice.pop("tax", None)
+        invoice.pop("total_taxes", None)
+        invoice |= {"subtotal": 2000, "total": 2380}
+        invoice[shape] = [{"amount": 380, "tax_behavior": "exclusive", "taxable_amount": 2000,
+                           "tax_rate_details": {"tax_rate": "txr_1"}}] if shape == "total_taxes" else [
+            {"amount": 380, "inclusive": False, "taxable_amount": 2000, "tax_rate": "txr_1"}]
+    (invoice,) = shown(taxed)["invoices"]
+    assert (invoice["subtotal"], invoice["tax"], invoice["total"]) == (2000, 380, 2380)
+
+
+def test_the_subscription_of_an_invoice_shows_from_parent(shown):
+    def newer(export: dict[str, Any]) -> None:
+        invoice = export["invoices"][0]
+        invoice.pop("subscription")
+        invoice["parent"] = {"type": "subscription_details", "subscription_details": {"subscription": SUB}}
+    assert shown(newer)["invoices"][0]["subscription"] == SUB
+
+
+@pytest.mark.parametrize("shape", ["pricing", "plan"])
+def test_a_line_shows_its_price_from_pricing_or_plan(shown, shape):
+    def newer(export: dict[str, Any]) -> None:
+        line = line_of(export)
+        line.pop("price")
+        if shape == "plan":
+            line.pop("pricing")
+            line["plan"] = PLAN
+    price = shown(newer)["invoices"][0]["lines"]["data"][0]["price"]
+    assert price["id"] == (EXAMPLES["price"]["id"] if shape == "pricing" else "plan_gold")
+
+
+@pytest.mark.parametrize("nickname", ["Gold", None])
+def test_a_price_whose_product_is_not_in_the_file_is_never_named_by_its_id(shown, nickname):
+    def no_product(export: dict[str, Any]) -> None:
+        export["products"] = []
+        export["prices"] = []
+        item_of(export)["price"] = example("price", id="price_elsewhere", nickname=nickname, product="prod_elsewhere")
+    (item,) = shown(no_product)["subscriptions"][0]["items"]["data"]
+    assert item["price"]["product"] == {"id": "prod_elsewhere", "name": nickname}
