@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 from routed import (  # noqa: F401 (site and session are fixtures)
@@ -324,3 +324,24 @@ def test_receipt_of_an_open_invoice_with_lines(session) -> None:
     expect(page.get_by_role("link", name="View online")).to_have_attribute("href", "https://pay.example/in_2")
     expect(page.locator("#pdf")).to_be_hidden()
     expect(receipt.get_by_role("link", name="billing@acme.example")).to_have_attribute("href", "mailto:billing@acme.example")
+
+
+def test_a_subscription_is_named_without_ids_and_shows_its_discount(session) -> None:
+    """A price whose product was not imported is named by its nickname, else by a generic name; the
+    discount badge reads Stripe's current `discounts` list, the first percent-off one."""
+    def unnamed(nickname: str | None, **extra: Any) -> dict[str, Any]:
+        found = sub("active", 2900, "usd", **extra)
+        found["id"] = f"sub_{nickname}"
+        found["items"]["data"][0]["price"] |= {"nickname": nickname, "product": {"id": "prod_gone", "name": nickname}}
+        return found
+    discounts = ["di_by_id", {"id": "di_1", "coupon": {"amount_off": 500}},
+                 {"id": "di_2", "coupon": {"percent_off": 20}, "end": T + 90 * 86400}]
+    data = {**PORTAL, "subscriptions": [unnamed(None, discounts=discounts), unnamed("Gold")]}
+    page = session({"GET /api/portal": [(200, data, {})]}).open("/portal/")
+    rows = page.locator("#subscriptions > li")
+    expect(rows.nth(0).locator("[data-field=title]")).to_have_text("Subscription")
+    expect(rows.nth(0).locator("[data-field=discount]")).to_have_text("20% off until Apr 1, 2026")
+    expect(rows.nth(1).locator("[data-field=title]")).to_have_text("Gold")
+    expect(rows.nth(1).locator("[data-field=discount]")).to_be_hidden()
+    expect(page.locator("#subscriptions")).not_to_contain_text("sub_")
+    expect(page.locator("#subscriptions")).not_to_contain_text("prod_gone")
