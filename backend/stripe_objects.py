@@ -177,12 +177,14 @@ def _carried_price(kind: str, obj: Obj, holder: Obj, found: Found, shown: str) -
         return
     if not isinstance(value, dict) or not _id(value.get("id")):
         raise ObjectError(f"{_name(kind, obj)} needs \"{shown}.price\" as an id, or an object with an \"id\"")
+    if _just_a_reference(value):
+        holder["price"] = value["id"]
+        return
     try:
         holder["price"] = price = _price(value, found)
     except ObjectError as exc:
         raise ObjectError(f"{_name(kind, obj)}, in \"{shown}.price\": {exc}") from None
-    if not _just_a_reference(price):
-        found.append(("prices", copy.deepcopy(price)))
+    found.append(("prices", copy.deepcopy(price)))
 
 
 def _plan_as_price(kind: str, obj: Obj, holder: Obj, shown: str) -> None:
@@ -339,8 +341,7 @@ def _customer(customer: Obj, found: Found) -> Obj:
     if isinstance(settings, dict):
         _reference("customers", customer, settings, "default_payment_method", found,
                    "invoice_settings.default_payment_method")
-    if customer.get("tax_ids") is not None or "tax_ids" not in customer:
-        _list_of("customers", customer, "tax_ids")
+    _list_of("customers", customer, "tax_ids")
     return customer
 
 
@@ -418,7 +419,7 @@ def _entries(value: Any, where: str, key: str | None) -> list[Any]:
         if value.get("has_more") is True:
             name = key or "customers"
             raise ObjectError(f"{where}this list is one page of many (\"has_more\": true). "
-                              + PAGES_HELP.format(name=name.replace("_", "-"), sdk=SDK_NAMES.get(name, "Customer")))
+                              + PAGES_HELP.format(name=name, sdk=SDK_NAMES.get(name, "Customer")))
         return list(value["data"])
     raise ObjectError(f"{where}expected a list of objects")
 

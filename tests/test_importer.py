@@ -289,7 +289,7 @@ def test_one_object_alone_is_a_file(store, tmp_path):
 @pytest.mark.parametrize(("data", "where", "name"), [
     ({"customers": {"object": "list", "data": [], "has_more": True}}, "customers: ", "customers"),
     ({"payment_methods": {"object": "search_result", "data": [], "has_more": True}}, "payment_methods: ",
-     "payment-methods"),
+     "payment_methods"),
     ({"object": "list", "data": [], "has_more": True}, "", "customers"),
 ])
 def test_a_page_of_many_is_refused_saying_how_to_export_every_page(store, tmp_path, data, where, name):

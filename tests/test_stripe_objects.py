@@ -159,6 +159,14 @@ def test_a_reference_given_as_id_and_object_only_is_no_object_to_store():
     assert [kind for kind, _ in found[1:]] == ["prices"]
 
 
+def test_a_price_given_as_id_and_object_only_stays_a_reference():
+    sub = example("subscription")
+    sub["items"]["data"][0]["price"] = {"id": "price_1", "object": "price"}
+    found = normalise(sub)
+    assert found[0][1]["items"]["data"][0]["price"] == "price_1"
+    assert [kind for kind, _ in found[1:]] == []
+
+
 @pytest.mark.parametrize("status", ["active", "trialing", "past_due", "unpaid", "incomplete", "incomplete_expired",
                                     "canceled", "paused"])
 def test_every_stripe_status_is_read(status):
@@ -430,3 +438,4 @@ def test_a_price_whose_product_is_not_in_the_file_is_never_named_by_its_id(shown
         item_of(export)["price"] = example("price", id="price_elsewhere", nickname=nickname, product="prod_elsewhere")
     (item,) = shown(no_product)["subscriptions"][0]["items"]["data"]
     assert item["price"]["product"] == {"id": "prod_elsewhere", "name": nickname}
+
