@@ -369,7 +369,7 @@ def test_a_void_or_uncollectible_invoice_is_labelled_so(session, status, label, 
 
 def test_each_tax_and_discount_is_a_row_named_as_the_invoice_names_it(session) -> None:
     coupon = {"id": "SUMMER", "name": "Summer sale", "percent_off": 10}
-    page, receipt = receipt_of(session, {
+    _, receipt = receipt_of(session, {
         "subtotal": 10000, "total": 10710, "discounts": [{"id": "di_1", "coupon": coupon}, "di_2"],
         "total_discount_amounts": [{"amount": 1000, "discount": "di_1"}, {"amount": 0, "discount": "di_2"}],
         "total_taxes": [
@@ -384,7 +384,7 @@ def test_each_tax_and_discount_is_a_row_named_as_the_invoice_names_it(session) -
 
 
 def test_discounts_given_only_on_the_lines_are_added_up(session) -> None:
-    page, receipt = receipt_of(session, {"lines": {"object": "list", "has_more": False, "data": [
+    _, receipt = receipt_of(session, {"lines": {"object": "list", "has_more": False, "data": [
         {"description": "Pro", "amount": 6000, "quantity": 1, "discount_amounts": [{"amount": 600, "discount": "di_1"}]},
         {"description": "Seats", "amount": 4000, "quantity": 2, "discount_amounts": [{"amount": 400, "discount": "di_1"}]},
     ]}})
@@ -395,7 +395,7 @@ def test_discounts_given_only_on_the_lines_are_added_up(session) -> None:
 def test_a_receipt_of_some_of_the_lines_says_so_and_links_to_the_whole_invoice(session) -> None:
     lines = {"object": "list", "has_more": True,
              "data": [{"description": f"Usage {n}", "amount": 100, "quantity": 1} for n in range(10)]}
-    page, receipt = receipt_of(session, {"lines": lines, "subtotal": 1200, "total": 1200, "status": "paid",
+    _, receipt = receipt_of(session, {"lines": lines, "subtotal": 1200, "total": 1200, "status": "paid",
                                          "amount_remaining": 0, "amount_paid": 1200,
                                          "hosted_invoice_url": "https://pay.example/in_3"})
     notice = receipt.locator("#lines-missing")
@@ -406,7 +406,7 @@ def test_a_receipt_of_some_of_the_lines_says_so_and_links_to_the_whole_invoice(s
 
 
 def test_a_receipt_of_some_of_the_lines_without_a_hosted_page_links_to_the_pdf(session) -> None:
-    page, receipt = receipt_of(session, {"lines": {"object": "list", "has_more": True, "data": []},
+    _, receipt = receipt_of(session, {"lines": {"object": "list", "has_more": True, "data": []},
                                          "invoice_pdf": "https://pay.example/in_3.pdf"})
     expect(receipt.locator("#lines-table")).to_be_hidden()
     notice = receipt.locator("#lines-missing")
@@ -418,7 +418,7 @@ def test_a_receipt_without_customer_details_has_no_billed_to(session) -> None:
     """Stripe's example invoice: its snapshot of the customer has every field empty."""
     nobody = {"name": None, "email": None, "tax_ids": [],
               "address": {"line1": None, "line2": None, "city": None, "state": None, "postal_code": None, "country": None}}
-    page, receipt = receipt_of(session, {"created": None}, nobody)
+    _, receipt = receipt_of(session, {"created": None}, nobody)
     expect(receipt.get_by_role("heading", name="Billed to")).to_have_count(0)
     expect(receipt.locator("#issued-row")).to_be_hidden()
     expect(receipt.locator("#number")).to_have_text("ACME-3")
