@@ -72,15 +72,20 @@ SUBSCRIPTION = fields(
 INVOICE_LINE = fields(
     "id object type description quantity amount amount_excluding_tax unit_amount_excluding_tax currency proration",
     period=fields("start end"), price=PRICE,
-    discount_amounts=Each(fields("amount", discount=Id)),
+    discount_amounts=Each(fields("amount", discount=Id)), discounts=Each(DISCOUNT),
     tax_amounts=Each(fields("amount inclusive taxable_amount taxability_reason", tax_rate=Id)),
     pricing=fields("type unit_amount_decimal", price_details=fields("", price=Id, product=Id)),
 )
 INVOICE_LINKS = ("hosted_invoice_url", "invoice_pdf")
+# One tax as the receipt names it ("VAT 19%, included"): the reader's canonical row of total_taxes.
+INVOICE_TAX = fields("amount inclusive taxable_amount display_name percentage", tax_rate=Id)
 INVOICE = fields(
     "id object number created currency total subtotal tax amount_due amount_paid amount_remaining status "
     "period_start period_end due_date",
     lines=Listed(INVOICE_LINE), subscription=Id, **dict.fromkeys(INVOICE_LINKS, Https),
+    total_taxes=Each(INVOICE_TAX), total_discount_amounts=Each(fields("amount", discount=Id)),
+    # Expanded, a discount names its coupon on the receipt; by id it is only an id.
+    discounts=Each(DISCOUNT),
 )
 PAYMENT_METHOD = fields(
     "id object type created",
@@ -143,9 +148,38 @@ def pick(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def invoice_taxes(invoice: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per tax the invoice charged or included. The reader stores them as `total_taxes`;
+    `total_tax_amounts` (older API versions, and rows stored before the reader) has the same
+    fields, its tax rate an id or, expanded, the rate with its name and percentage. An invoice
+    that gives only its `tax` total shows that as one unnamed row."""
+    rows = next((invoice[key] for key in ("total_taxes", "total_tax_amounts")
+                 if isinstance(invoice.get(key), list) and invoice[key]), None)
+    if rows is None:
+        tax = invoice.get("tax")
+        return [{"amount": tax, "inclusive": False}] if isinstance(tax, int) and tax else []
+    found = []
+    for row in rows:
+        if isinstance(row, dict):
+            rate = row["tax_rate"] if isinstance(row.get("tax_rate"), dict) else {}
+            named = {key: rate.get(key) if row.get(key) is None else row[key] for key in ("display_name", "percentage")}
+            found.append(row | named | {"inclusive": row.get("inclusive") is True})
+    return found
+
+
+def invoice_actions(shown: dict[str, Any]) -> list[str]:
+    """What the customer can do with an invoice as shown: pay what is still due of an open one on
+    Stripe's hosted invoice page, when the data has that page (shown only as an https link)."""
+    remaining = shown.get("amount_remaining")
+    due = shown.get("status") == "open" and isinstance(remaining, int) and remaining > 0
+    return ["pay"] if due and shown.get("hosted_invoice_url") else []
+
+
 def invoice(obj: dict[str, Any]) -> dict[str, Any]:
-    """An invoice as the customer sees it: its lines carry only what a receipt shows, and its links only https."""
-    return pick("invoice", obj)
+    """An invoice as the customer sees it: its lines carry only what a receipt shows, its links only
+    https, its taxes as rows whatever shape they came in, and the actions open to the customer."""
+    shown = pick("invoice", obj | {"total_taxes": invoice_taxes(obj)})
+    return shown | {"actions": invoice_actions(shown)}
 
 
 def subscription(sub: dict[str, Any]) -> dict[str, Any]:

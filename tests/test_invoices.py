@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 from conftest import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 
+from backend.importer import import_file
 from backend.store import billing
 
 JENNYS = [f"in_jenny_{n:04d}" for n in range(13, 0, -1)]
+# Stripe's published example invoice (tests/stripe_examples.json says where from): a draft with one line,
+# no customer details, no tax and no links.
+EXAMPLE = json.loads((Path(__file__).parent / "stripe_examples.json").read_text(encoding="utf-8"))["invoice"]
+HOSTED = "https://invoice.stripe.com/i/acct_1/in_x"
+
+
+def stripe_invoice(invoice_id: str, **changes: Any) -> dict[str, Any]:
+    """Stripe's example invoice as Jenny's, newer than her other invoices, with these changes."""
+    return copy.deepcopy(EXAMPLE) | {"id": invoice_id, "customer": "cus_jenny", "created": NOW} | changes
+
+
+def imported(db, tmp_path: Path, *invoices: dict[str, Any]) -> None:
+    """The invoices brought in as `python -m backend import` does."""
+    path = tmp_path / "invoices.json"
+    path.write_text(json.dumps({"invoices": list(invoices)}), encoding="utf-8")
+    import_file(db, path)
 
 
 @pytest.fixture
@@ -166,3 +188,130 @@ def test_the_openapi_document_describes_the_list(client):
     operation = client.get("/api/openapi.json").json()["paths"]["/api/invoices"]["get"]
     assert [p["name"] for p in operation["parameters"]] == ["limit", "starting_after"]
     assert set(operation["responses"]) == {"200", "400", "401", "403", "404"}
+
+
+# What the customer is shown of each kind of invoice.
+
+def test_a_draft_is_nowhere_the_customer_looks(jenny, db, tmp_path):
+    imported(db, tmp_path, stripe_invoice("in_draft"))
+    assert "in_draft" not in jenny.get("/api/portal").text
+    assert "in_draft" not in jenny.get("/api/invoices", params={"limit": 100}).text
+    for path, params in (("/api/invoices/in_draft", {}), ("/api/invoices", {"starting_after": "in_draft"})):
+        answer = jenny.get(path, params=params)
+        assert answer.status_code == 404
+        assert answer.json()["error"]["message"] == "No such invoice."
+    # The first page is still a full page of invoices the customer may see.
+    assert [i["id"] for i in jenny.get("/api/invoices", params={"limit": 2}).json()["data"]] == JENNYS[:2]
+
+
+def test_a_draft_once_finalised_is_shown(jenny, db, tmp_path):
+    imported(db, tmp_path, stripe_invoice("in_draft"))
+    imported(db, tmp_path, stripe_invoice("in_draft", status="open", number="JENNY-0014"))
+    assert jenny.get("/api/invoices/in_draft").json()["invoice"]["status"] == "open"
+    assert jenny.get("/api/portal").json()["invoices"][0]["id"] == "in_draft"
+
+
+@pytest.mark.parametrize("status", ["void", "uncollectible", "paid", "open"])
+def test_void_uncollectible_paid_and_open_invoices_are_shown_with_their_status(jenny, db, tmp_path, status):
+    imported(db, tmp_path, stripe_invoice("in_x", status=status))
+    assert jenny.get("/api/invoices/in_x").json()["invoice"]["status"] == status
+    assert jenny.get("/api/invoices").json()["data"][0]["status"] == status
+
+
+@pytest.mark.parametrize(("changes", "actions"), [
+    ({"status": "open", "amount_remaining": 1000, "hosted_invoice_url": HOSTED}, ["pay"]),
+    ({"status": "open", "amount_remaining": 1000, "hosted_invoice_url": None}, []),
+    ({"status": "open", "amount_remaining": 0, "hosted_invoice_url": HOSTED}, []),
+    ({"status": "paid", "amount_remaining": 0, "hosted_invoice_url": HOSTED}, []),
+    ({"status": "void", "amount_remaining": 1000, "hosted_invoice_url": HOSTED}, []),
+    ({"status": "uncollectible", "amount_remaining": 1000, "hosted_invoice_url": HOSTED}, []),
+])
+def test_only_an_open_invoice_with_something_left_to_pay_and_a_page_to_pay_it_on_can_be_paid(
+        jenny, db, tmp_path, changes, actions):
+    imported(db, tmp_path, stripe_invoice("in_x", **changes))
+    assert jenny.get("/api/invoices/in_x").json()["invoice"]["actions"] == actions
+    assert jenny.get("/api/invoices").json()["data"][0]["actions"] == actions
+    assert jenny.get("/api/portal").json()["invoices"][0]["actions"] == actions
+
+
+def test_an_invoice_link_that_is_not_https_is_never_offered_for_payment(jenny, db):
+    # Import refuses such a link; a store filled before it checked them may still hold one.
+    db.run(billing.upsert, "invoices", [stripe_invoice("in_x", status="open", hosted_invoice_url="http://pay.example")])
+    invoice = jenny.get("/api/invoices/in_x").json()["invoice"]
+    assert (invoice["hosted_invoice_url"], invoice["actions"]) == (None, [])
+
+
+def taxes_of(jenny, db, tmp_path, **changes: Any) -> list[dict[str, Any]]:
+    imported(db, tmp_path, stripe_invoice("in_x", status="paid", **changes))
+    shown = jenny.get("/api/invoices/in_x").json()["invoice"]["total_taxes"]
+    assert jenny.get("/api/invoices").json()["data"][0]["total_taxes"] == shown
+    return shown
+
+
+def test_tax_rows_of_the_current_shape_keep_their_name_rate_and_whether_prices_include_them(jenny, db, tmp_path):
+    rows = [{"amount": 1900, "inclusive": False, "taxable_amount": 10000, "tax_rate": "txr_de", "display_name": "VAT",
+             "percentage": 19.0},
+            {"amount": 160, "inclusive": True, "taxable_amount": 1000, "tax_rate": None}]
+    assert taxes_of(jenny, db, tmp_path, tax=2060, total_taxes=rows) == [
+        rows[0], rows[1] | {"display_name": None, "percentage": None}]
+
+
+def test_tax_rows_of_older_api_versions_are_read_from_total_tax_amounts(jenny, db, tmp_path):
+    rate = {"id": "txr_fr", "object": "tax_rate", "display_name": "TVA", "percentage": 20.0, "inclusive": True,
+            "jurisdiction": "FR", "metadata": {"crm": "internal"}}
+    found = taxes_of(jenny, db, tmp_path, tax=2500, total_taxes=None, total_tax_amounts=[
+        {"amount": 2000, "inclusive": True, "tax_rate": rate, "taxable_amount": 10000},
+        {"amount": 500, "inclusive": False, "tax_rate": "txr_city"}])
+    assert found == [
+        {"amount": 2000, "inclusive": True, "taxable_amount": 10000, "tax_rate": "txr_fr", "display_name": "TVA",
+         "percentage": 20.0},
+        {"amount": 500, "inclusive": False, "tax_rate": "txr_city", "display_name": None, "percentage": None},
+    ]
+
+
+def test_an_invoice_with_only_its_tax_total_shows_one_unnamed_tax(jenny, db, tmp_path):
+    assert taxes_of(jenny, db, tmp_path, tax=238, total_taxes=None) == [{"amount": 238, "inclusive": False}]
+
+
+def test_an_invoice_without_tax_has_no_tax_rows(jenny, db, tmp_path):
+    assert taxes_of(jenny, db, tmp_path) == []
+    assert taxes_of(jenny, db, tmp_path, tax=0, total_taxes=[]) == []
+
+
+def test_discounts_come_with_their_coupon_names_and_without_the_merchants_details(jenny, db, tmp_path):
+    coupon = {"id": "SUMMER", "object": "coupon", "name": "Summer sale", "percent_off": 20, "amount_off": None,
+              "currency": None, "duration": "once", "duration_in_months": None, "metadata": {"crm": "internal"},
+              "times_redeemed": 12}
+    discount = {"id": "di_1", "object": "discount", "coupon": coupon, "start": NOW, "end": None,
+                "promotion_code": "promo_secret"}
+    invoice = stripe_invoice("in_x", status="paid", discounts=[discount, "di_2"],
+                             total_discount_amounts=[{"amount": 200, "discount": "di_1"}, {"amount": 50, "discount": "di_2"}])
+    invoice["lines"]["data"][0] |= {"discount_amounts": [{"amount": 200, "discount": "di_1"}], "discounts": [discount]}
+    imported(db, tmp_path, invoice)
+    shown = jenny.get("/api/invoices/in_x").json()["invoice"]
+    assert shown["total_discount_amounts"] == [{"amount": 200, "discount": "di_1"}, {"amount": 50, "discount": "di_2"}]
+    assert shown["discounts"][1] == "di_2"
+    assert shown["discounts"][0]["coupon"] == {"id": "SUMMER", "object": "coupon", "name": "Summer sale",
+                                               "percent_off": 20, "amount_off": None, "currency": None,
+                                               "duration": "once", "duration_in_months": None}
+    line = shown["lines"]["data"][0]
+    assert line["discount_amounts"] == [{"amount": 200, "discount": "di_1"}]
+    assert line["discounts"][0]["coupon"]["name"] == "Summer sale"
+    text = jenny.get("/api/invoices/in_x").text
+    assert "internal" not in text and "promo_secret" not in text and "times_redeemed" not in text
+
+
+def test_a_receipt_of_a_page_of_lines_says_more_follow(jenny, db, tmp_path):
+    invoice = stripe_invoice("in_x", status="paid")
+    invoice["lines"] |= {"has_more": True, "total_count": 12}
+    imported(db, tmp_path, invoice)
+    assert jenny.get("/api/invoices/in_x").json()["invoice"]["lines"]["has_more"] is True
+
+
+def test_an_invoice_issued_without_customer_details_has_none_to_show(jenny, db, tmp_path):
+    """Stripe's example invoice has its snapshot of the customer, all empty: the receipt shows no one,
+    not today's details of the customer."""
+    imported(db, tmp_path, stripe_invoice("in_x", status="paid"))
+    customer = jenny.get("/api/invoices/in_x").json()["customer"]
+    assert customer["name"] is None and customer["email"] is None and customer["tax_ids"] == []
+    assert not any(customer["address"].values())

@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from conftest import NOW
 
+from backend import stripe_objects
 from backend.store import billing, tables
 from backend.store.database import MIGRATIONS, Database, create_engine, migrate, pending_migrations
 
@@ -209,6 +210,30 @@ def test_owned_refuses_other_customers_objects(db, kind, own, other):
     assert db.run(billing.owned, kind, "cus_jenny_new", own) is None
 
 
+def test_a_draft_invoice_is_never_read_for_the_customer(db):
+    put(db, "invoices", {"id": "in_draft", "customer": "cus_jenny", "created": NOW, "status": "draft"},
+        {"id": "in_void", "customer": "cus_jenny", "created": NOW - 1, "status": "void"})
+    assert db.run(billing.owned, "invoices", "cus_jenny", "in_draft") is None
+    assert db.run(billing.owned, "invoices", "cus_jenny", "in_void")["id"] == "in_void"
+    assert [i["id"] for i in db.run(billing.portal, "cus_jenny", write=False)["invoices"][:2]] == ["in_void", "in_jenny_0013"]
+    page, _ = db.run(billing.invoice_page, "cus_jenny", 2, write=False)
+    assert [i["id"] for i in page] == ["in_void", "in_jenny_0013"]
+
+
+def test_a_draft_that_is_finalised_is_shown_from_then_on(db):
+    draft = {"id": "in_later", "customer": "cus_jenny", "created": NOW, "status": "draft"}
+    put(db, "invoices", draft)
+    put(db, "invoices", draft | {"status": "open"})
+    assert db.run(billing.owned, "invoices", "cus_jenny", "in_later")["status"] == "open"
+
+
+@pytest.mark.parametrize("status", ["Paid", "", 3])
+def test_an_invoice_status_stripe_does_not_have_is_refused(status):
+    with pytest.raises(stripe_objects.ObjectError, match='invoice in_odd has "status": .*; Stripe\'s are draft, open, '
+                                                         'paid, uncollectible, void'):
+        stripe_objects.normalise({"id": "in_odd", "object": "invoice", "customer": "cus_jenny", "status": status})
+
+
 # Migrations.
 
 @pytest.fixture
@@ -245,3 +270,26 @@ def test_migrating_twice_is_safe_and_keeps_the_data(engine):
     assert signs_in_as(database, "kept@example.com") == "cus_kept"
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
+
+
+def test_invoices_stored_before_the_status_column_get_their_status_from_their_json(engine):
+    from alembic import command
+
+    with engine.begin() as conn:
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+        rows = [("in_old_draft", '{"id": "in_old_draft", "status": "draft"}'),
+                ("in_old_paid", '{"id": "in_old_paid", "status": "paid"}'),
+                ("in_old_none", '{"id": "in_old_none"}')]
+        for invoice_id, data in rows:
+            conn.execute(sa.text("INSERT INTO invoices (id, customer, created, data) VALUES (:id, 'cus_old', 0, :data)"),
+                         {"id": invoice_id, "data": data})
+    migrate(engine)
+    with engine.connect() as conn:
+        found = dict(conn.execute(sa.select(tables.invoices.c.id, tables.invoices.c.status)).all())
+    assert found == {"in_old_draft": "draft", "in_old_paid": "paid", "in_old_none": None}
+    database = Database(engine)
+    assert database.run(billing.owned, "invoices", "cus_old", "in_old_draft") is None
+    assert database.run(billing.owned, "invoices", "cus_old", "in_old_none")["id"] == "in_old_none"

@@ -52,6 +52,8 @@ def row(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
         row["customer"] = ref(obj.get("customer"))
         if kind == "subscriptions":
             row["status"] = obj["status"]
+        elif kind == "invoices":
+            row["status"] = obj.get("status")
     row["data"] = jsonio.dumps(obj).decode()
     return row
 
@@ -147,12 +149,17 @@ def get(conn: sa.Connection, kind: str, object_id: str) -> dict[str, Any] | None
     return None if data is None else jsonio.loads(data)
 
 
+# A draft is the merchant's work in progress: until it is finalised the customer sees nothing of it.
+# The status column is null where the invoice gave none, and NULL != 'draft' is not true in SQL.
+SHOWN_INVOICE = sa.or_(tables.invoices.c.status.is_(None), tables.invoices.c.status != "draft")
+
+
 def owned(conn: sa.Connection, kind: str, customer_id: str, object_id: str) -> dict[str, Any] | None:
-    """An object by id, only if it belongs to the customer: others' ids look like missing ones."""
+    """An object by id, only if it belongs to the customer and is shown to them: others' ids, and
+    draft invoices, look like missing ones."""
     table = KINDS[kind][0]
-    data = conn.execute(
-        sa.select(table.c.data).where(table.c.id == object_id, table.c.customer == customer_id)
-    ).scalar()
+    query = sa.select(table.c.data).where(table.c.id == object_id, table.c.customer == customer_id)
+    data = conn.execute(query.where(SHOWN_INVOICE) if kind == "invoices" else query).scalar()
     return None if data is None else jsonio.loads(data)
 
 
@@ -190,10 +197,13 @@ def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> N
 PORTAL_PARTS = ("customer", "subscriptions", "invoices", "payment_methods", "retention_offers")
 
 
-def _portal_part(number: int, table: sa.Table, key: sa.Column[Any], limit: int | None = None) -> sa.Select[Any]:
+def _portal_part(number: int, table: sa.Table, key: sa.Column[Any], limit: int | None = None,
+                 shown: sa.ColumnElement[bool] | None = None) -> sa.Select[Any]:
     ident = next(iter(table.primary_key))
     query = sa.select(sa.literal(number).label("part"), table.c.created, ident.label("id"), table.c.data)
     query = query.where(key == sa.bindparam("customer"))
+    if shown is not None:
+        query = query.where(shown)
     if limit is not None:
         # A branch of a UNION cannot carry its own LIMIT in SQLite; a subquery can.
         query = sa.select(query.order_by(table.c.created.desc(), ident.desc()).limit(limit).subquery())
@@ -204,7 +214,7 @@ def _portal_part(number: int, table: sa.Table, key: sa.Column[Any], limit: int |
 PORTAL_OBJECTS = sa.union_all(
     _portal_part(0, tables.customers, tables.customers.c.id),
     _portal_part(1, tables.subscriptions, tables.subscriptions.c.customer),
-    _portal_part(2, tables.invoices, tables.invoices.c.customer, INVOICE_PAGE),
+    _portal_part(2, tables.invoices, tables.invoices.c.customer, INVOICE_PAGE, SHOWN_INVOICE),
     _portal_part(3, tables.payment_methods, tables.payment_methods.c.customer),
     _portal_part(4, tables.retention_offers, tables.retention_offers.c.customer),
 ).order_by(sa.literal_column("part"), sa.literal_column("created").desc(), sa.literal_column("id").desc())
@@ -245,11 +255,11 @@ def has_subscription(conn: sa.Connection, customer_id: str, statuses: Iterable[s
 def invoice_page(
     conn: sa.Connection, customer_id: str, limit: int, after: dict[str, Any] | None = None
 ) -> tuple[list[dict[str, Any]], bool]:
-    """Up to `limit` of the customer's invoices, newest first (created, then id, descending), from just
+    """Up to `limit` of the customer's invoices but drafts, newest first (created, then id, descending), from just
     after the invoice `after` when given; and whether more follow. Keyset paging: a page costs the same
     however deep it is, and invoices added meanwhile neither repeat nor skip one."""
     table = tables.invoices
-    query = sa.select(table.c.data).where(table.c.customer == customer_id)
+    query = sa.select(table.c.data).where(table.c.customer == customer_id, SHOWN_INVOICE)
     if after is not None:
         created = _seconds(after.get("created") or 0) or 0
         query = query.where(sa.or_(

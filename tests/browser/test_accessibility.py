@@ -130,11 +130,18 @@ def test_the_portal_when_empty_or_unreachable_and_right_to_left(session: Callabl
 
 
 def test_the_receipt(session: Callable[..., Session], scheme: str) -> None:
-    invoice = PORTAL["invoices"][0] | {"lines": {"data": [{"description": "Pro", "amount": 2900, "quantity": 1}]}}
+    # Open, with a Pay button, a tax and a discount row, and the notice that some lines are not shown.
+    invoice = PORTAL["invoices"][0] | {
+        "lines": {"data": [{"description": "Pro", "amount": 2900, "quantity": 1}], "has_more": True},
+        "status": "open", "amount_remaining": 2900, "actions": ["pay"], "subtotal": 2900,
+        "total_taxes": [{"amount": 463, "inclusive": True, "display_name": "VAT", "percentage": 19}],
+        "total_discount_amounts": [{"amount": 290, "discount": "di_1"}]}
     s = session({"GET /api/invoices/in_1": [(200, {"invoice": invoice, "customer": PORTAL["customer"],
                                                     "business": {"name": "Acme"}}, {})]}, color_scheme=scheme)
     page = s.open("/receipt/?invoice=in_1")
     expect(page.get_by_role("article")).to_be_visible()
+    expect(page.get_by_role("link", name="Pay invoice ACME-1")).to_be_visible()
+    expect(page.locator("#lines-missing")).to_be_visible()
     assert violations(page, "receipt") == []
 
 

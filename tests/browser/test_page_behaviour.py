@@ -303,7 +303,8 @@ def test_receipt_of_an_open_invoice_with_lines(session) -> None:
         "id": "in_2", "number": "ACME-2", "created": T, "currency": "eur", "total": 11900, "subtotal": 10000, "tax": 1900,
         "amount_due": 11900, "amount_paid": 0, "amount_remaining": 11900, "status": "open", "period_start": T - 30 * 86400,
         "period_end": T, "due_date": T + 14 * 86400, "hosted_invoice_url": "https://pay.example/in_2",
-        "invoice_pdf": "javascript:alert(1)",
+        "invoice_pdf": "javascript:alert(1)", "actions": ["pay"],
+        "total_taxes": [{"amount": 1900, "inclusive": False, "display_name": "VAT", "percentage": 19}],
         "lines": {"data": [{"description": "<b>Team</b> seats", "amount": 10000, "quantity": 5, "period": None}]},
     }
     customer = {"name": "Jenny", "email": "jenny@example.com", "tax_ids": [{"type": "ch_vat", "value": "CHE-123.456.789"}],
@@ -317,12 +318,17 @@ def test_receipt_of_an_open_invoice_with_lines(session) -> None:
     expect(receipt.locator("#due")).to_have_text("Jan 15, 2026")
     expect(receipt.locator("#period")).to_have_text("Dec 2, 2025 – Jan 1, 2026")
     expect(receipt.locator("#lines")).to_contain_text("<b>Team</b> seats")
-    expect(receipt.locator("#tax")).to_have_text("€19.00")
-    expect(receipt.locator("#remaining")).to_have_text("€119.00")
+    expect(totals(receipt)).to_have_text(["Subtotal€100.00", "VAT (19%)€19.00", "Total€119.00", "Amount paid€0.00",
+                                          "Amount due€119.00"])
     expect(receipt.locator("#billed")).to_contain_text("Switzerland")
     expect(receipt.locator("#billed")).to_contain_text("Swiss VAT number: CHE-123.456.789")
-    expect(page.get_by_role("link", name="View online")).to_have_attribute("href", "https://pay.example/in_2")
+    pay = page.get_by_role("link", name="Pay invoice ACME-2")
+    expect(pay).to_have_text("Pay")
+    expect(pay).to_have_attribute("href", "https://pay.example/in_2")
+    expect(pay).to_have_attribute("rel", "noopener noreferrer")
+    expect(page.locator("#hosted")).to_be_hidden()  # the hosted page is offered once, as where to pay
     expect(page.locator("#pdf")).to_be_hidden()
+    expect(receipt.locator("#lines-missing")).to_be_hidden()
     expect(receipt.get_by_role("link", name="billing@acme.example")).to_have_attribute("href", "mailto:billing@acme.example")
 
 
@@ -345,3 +351,107 @@ def test_a_subscription_is_named_without_ids_and_shows_its_discount(session) -> 
     expect(rows.nth(1).locator("[data-field=discount]")).to_be_hidden()
     expect(page.locator("#subscriptions")).not_to_contain_text("sub_")
     expect(page.locator("#subscriptions")).not_to_contain_text("prod_gone")
+
+
+def totals(receipt):
+    """The receipt's totals, a row each, as label and amount."""
+    return receipt.locator(".totals > div:visible")
+
+
+def receipt_of(session, invoice, customer=None):
+    """The receipt page of an invoice as GET /api/invoices/{id} would answer it."""
+    base = {"id": "in_3", "number": "ACME-3", "created": T, "currency": "usd", "subtotal": 10000, "total": 10000,
+            "amount_due": 10000, "amount_paid": 0, "amount_remaining": 10000, "status": "open", "due_date": T + 86400,
+            "total_taxes": [], "actions": [],
+            "lines": {"object": "list", "data": [{"description": "Pro", "amount": 10000, "quantity": 1}], "has_more": False}}
+    answer = {"invoice": base | invoice, "business": {"name": "Acme"},
+              "customer": {"name": "Jenny", "email": "jenny@example.com", "tax_ids": []} if customer is None else customer}
+    page = session({"GET /api/invoices/in_3": [(200, answer, {})]}).open("/receipt/?invoice=in_3")
+    return page, page.get_by_role("article")
+
+
+@pytest.mark.parametrize(("status", "label", "tone"), [("void", "Void", "muted"), ("uncollectible", "Uncollectible", "bad")])
+def test_a_void_or_uncollectible_invoice_is_labelled_so(session, status, label, tone) -> None:
+    page, receipt = receipt_of(session, {"status": status, "amount_remaining": 10000 if status == "uncollectible" else 0,
+                                         "hosted_invoice_url": "https://pay.example/in_3"})
+    expect(receipt.get_by_role("heading", level=1)).to_have_text("Invoice")
+    expect(receipt.locator("#invoice-status")).to_have_text(label)
+    expect(receipt.locator("#invoice-status")).to_have_class(f"badge badge-{tone}")
+    expect(page.get_by_role("link", name=re.compile("^Pay"))).to_have_count(0)
+    expect(page.get_by_role("link", name="View online")).to_be_visible()
+    # A void invoice is owed by no one; an uncollectible one still is.
+    if status == "void":
+        expect(totals(receipt)).to_have_text(["Subtotal$100.00", "Total$100.00", "Amount paid$0.00"])
+        expect(receipt.locator("#due-row")).to_be_hidden()
+    else:
+        expect(receipt.locator("#remaining")).to_have_text("$100.00")
+        expect(receipt.locator("#due")).to_have_text("Jan 2, 2026")
+
+
+def test_each_tax_and_discount_is_a_row_named_as_the_invoice_names_it(session) -> None:
+    coupon = {"id": "SUMMER", "name": "Summer sale", "percent_off": 10}
+    _, receipt = receipt_of(session, {
+        "subtotal": 10000, "total": 10710, "discounts": [{"id": "di_1", "coupon": coupon}, "di_2"],
+        "total_discount_amounts": [{"amount": 1000, "discount": "di_1"}, {"amount": 0, "discount": "di_2"}],
+        "total_taxes": [
+            {"amount": 1710, "inclusive": False, "display_name": "VAT", "percentage": 19},
+            {"amount": 855, "inclusive": True, "display_name": "GST", "percentage": 9.5},
+            {"amount": 100, "inclusive": True},
+            {"amount": 50, "inclusive": False, "display_name": None, "percentage": None},
+        ]})
+    expect(totals(receipt)).to_have_text([
+        "Subtotal$100.00", "Summer sale-$10.00", "VAT (19%)$17.10", "GST (9.5%, included)$8.55", "Tax (included)$1.00",
+        "Tax$0.50", "Total$107.10", "Amount paid$0.00", "Amount due$100.00"])
+
+
+def test_discounts_given_only_on_the_lines_are_added_up(session) -> None:
+    _, receipt = receipt_of(session, {"lines": {"object": "list", "has_more": False, "data": [
+        {"description": "Pro", "amount": 6000, "quantity": 1, "discount_amounts": [{"amount": 600, "discount": "di_1"}]},
+        {"description": "Seats", "amount": 4000, "quantity": 2, "discount_amounts": [{"amount": 400, "discount": "di_1"}]},
+    ]}})
+    expect(receipt.locator(".totals dt")).to_contain_text(["Subtotal", "Discount", "Total"])
+    expect(receipt.locator(".totals .adjustment")).to_have_text(["Discount-$10.00"])
+
+
+def test_a_receipt_of_some_of_the_lines_says_so_and_links_to_the_whole_invoice(session) -> None:
+    lines = {"object": "list", "has_more": True,
+             "data": [{"description": f"Usage {n}", "amount": 100, "quantity": 1} for n in range(10)]}
+    _, receipt = receipt_of(session, {"lines": lines, "subtotal": 1200, "total": 1200, "status": "paid",
+                                         "amount_remaining": 0, "amount_paid": 1200,
+                                         "hosted_invoice_url": "https://pay.example/in_3"})
+    notice = receipt.locator("#lines-missing")
+    expect(notice).to_contain_text("Some lines of this invoice are not shown here.")
+    expect(notice.get_by_role("link", name="View online")).to_have_attribute("href", "https://pay.example/in_3")
+    expect(notice.get_by_role("link", name="Download the PDF")).to_be_hidden()
+    expect(receipt.locator("#subtotal")).to_have_text("$12.00")
+
+
+def test_a_receipt_of_some_of_the_lines_without_a_hosted_page_links_to_the_pdf(session) -> None:
+    _, receipt = receipt_of(session, {"lines": {"object": "list", "has_more": True, "data": []},
+                                         "invoice_pdf": "https://pay.example/in_3.pdf"})
+    expect(receipt.locator("#lines-table")).to_be_hidden()
+    notice = receipt.locator("#lines-missing")
+    expect(notice.get_by_role("link", name="Download the PDF")).to_have_attribute("href", "https://pay.example/in_3.pdf")
+    expect(notice.get_by_role("link", name="View online")).to_be_hidden()
+
+
+def test_a_receipt_without_customer_details_has_no_billed_to(session) -> None:
+    """Stripe's example invoice: its snapshot of the customer has every field empty."""
+    nobody = {"name": None, "email": None, "tax_ids": [],
+              "address": {"line1": None, "line2": None, "city": None, "state": None, "postal_code": None, "country": None}}
+    _, receipt = receipt_of(session, {"created": None}, nobody)
+    expect(receipt.get_by_role("heading", name="Billed to")).to_have_count(0)
+    expect(receipt.locator("#issued-row")).to_be_hidden()
+    expect(receipt.locator("#number")).to_have_text("ACME-3")
+
+
+def test_the_invoice_table_offers_to_pay_an_open_invoice(session) -> None:
+    owed = {"id": "in_9", "number": "ACME-9", "created": T, "currency": "usd", "total": 2900, "amount_remaining": 2900,
+            "status": "open", "hosted_invoice_url": "https://pay.example/in_9", "actions": ["pay"]}
+    page = session({"GET /api/portal": [(200, {**PORTAL, "invoices": [owed, *PORTAL["invoices"]]}, {})]}).open("/portal/")
+    pay = page.get_by_role("link", name="Pay invoice ACME-9")
+    expect(pay).to_have_text("Pay")
+    expect(pay).to_have_attribute("href", "https://pay.example/in_9")
+    expect(page.get_by_role("link", name="View invoice ACME-9")).to_have_count(0)
+    expect(page.get_by_role("link", name="View invoice ACME-1")).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("^Pay invoice"))).to_have_count(1)

@@ -14,6 +14,7 @@ import pytest
 from conftest import NOW, ROOT
 
 from backend import addresses
+from backend.importer import import_file
 from backend.store import billing
 
 pytestmark = pytest.mark.browser
@@ -328,6 +329,45 @@ def test_billing_details_show_a_wrong_postcode_next_to_it_then_save(tab, live_se
     assert body["shipping"] == {"name": "Jenny Rosen", "phone": None, "address": body["address"]}
     assert body["address"]["postal_code"] == "10115"
     assert body["tax_ids"] == [{"type": "eu_vat", "value": "DE123456789"}, {"type": "gb_vat", "value": "gb 123 456 789"}]
+
+
+def test_invoices_imported_in_each_shape_show_their_taxes_and_drafts_stay_hidden(tab, live_server, db, tmp_path) -> None:
+    """Stripe's example invoice (tests/stripe_examples.json), imported as a draft, in the current shape
+    (total_taxes) and in an older one (total_tax_amounts with the rate expanded), open and to be paid."""
+    example = json.loads((ROOT / "tests" / "stripe_examples.json").read_text(encoding="utf-8"))["invoice"]
+    jennys = {"customer": "cus_jenny", "customer_name": "Jenny Rosen", "currency": "eur", "subtotal": 10000}
+    current = example | jennys | {
+        "id": "in_current", "number": "JENNY-0015", "status": "paid", "created": NOW - DAY, "tax": 1900, "total": 11900,
+        "amount_paid": 11900, "amount_remaining": 0,
+        "total_taxes": [{"amount": 1900, "inclusive": False, "taxable_amount": 10000, "tax_rate": "txr_de",
+                         "display_name": "VAT", "percentage": 19.0}]}
+    older = example | jennys | {
+        "id": "in_older", "number": "JENNY-0014", "status": "open", "created": NOW - 2 * DAY, "tax": 1597,
+        "total": 10000, "amount_paid": 0, "amount_remaining": 10000, "total_taxes": None,
+        "hosted_invoice_url": "https://invoice.stripe.com/i/acct_1/in_older",
+        "total_tax_amounts": [{"amount": 1597, "inclusive": True, "taxable_amount": 8403, "tax_rate": {
+            "id": "txr_de_incl", "object": "tax_rate", "display_name": "MwSt.", "percentage": 19.0, "inclusive": True}}]}
+    draft = example | jennys | {"id": "in_draft", "number": None, "created": NOW}
+    path = tmp_path / "invoices.json"
+    path.write_text(json.dumps({"invoices": [current, older, draft]}), encoding="utf-8")
+    import_file(db, path)
+
+    page = sign_in(tab, live_server)
+    rows = page.locator("#invoices tbody tr")
+    expect(rows.nth(0)).to_contain_text("JENNY-0015")  # the newer draft is not there
+    expect(page.get_by_role("link", name=re.compile("^Pay invoice"))).to_have_count(1)
+    expect(page.get_by_role("link", name="Pay invoice JENNY-0014")).to_have_attribute(
+        "href", "https://invoice.stripe.com/i/acct_1/in_older")
+
+    page.get_by_role("link", name="Receipt for invoice JENNY-0015").click()
+    receipt = page.get_by_role("article")
+    expect(receipt.locator(".totals .adjustment")).to_have_text(["VAT (19%)€19.00"])
+    page.goto(f"{live_server.url}/receipt/?invoice=in_older")
+    expect(receipt.locator(".totals .adjustment")).to_have_text(["MwSt. (19%, included)€15.97"])
+    expect(page.get_by_role("link", name="Pay invoice JENNY-0014")).to_be_visible()
+    page.goto(f"{live_server.url}/receipt/?invoice=in_draft")
+    expect(page.get_by_role("alert")).to_have_text("We can't find this invoice.")
+    expect(page.get_by_role("article")).to_be_hidden()
 
 
 def test_show_more_invoices_and_open_a_receipt(tab, live_server, db) -> None:

@@ -267,7 +267,9 @@
       a.setAttribute('aria-label', t(label, {number}));
       links.append(a);
     };
-    link(invoice.hosted_invoice_url, 'view_invoice', 'view_invoice_label');
+    // An open invoice is paid on its hosted page: the link to it then says Pay.
+    if ((invoice.actions || []).includes('pay')) link(invoice.hosted_invoice_url, 'pay', 'pay_label');
+    else link(invoice.hosted_invoice_url, 'view_invoice', 'view_invoice_label');
     link(invoice.invoice_pdf, 'download_pdf', 'download_pdf_label');
     cell('', links).className = 'links-cell';
     return tr;

@@ -3,7 +3,7 @@
 (() => {
   'use strict';
 
-  const {t, fill, el, lines: fillLines, api, page, money, date, problem, addressLines, taxId} = window.Porch;
+  const {t, fill, el, lines: fillLines, api, page, money, percent, date, problem, addressLines, taxId} = window.Porch;
   const $ = (id) => document.getElementById(id);
   const safeUrl = (url) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null);
   const TONES = {paid: 'good', open: 'warn', draft: 'info', uncollectible: 'bad', void: 'muted'};
@@ -29,6 +29,33 @@
     }
   };
 
+  /* "VAT (19%, included)": a tax's name, its rate when known, and whether it is in the prices already. */
+  const taxLabel = (tax) => {
+    const name = tax.display_name || t('tax');
+    const rate = typeof tax.percentage === 'number' ? percent(tax.percentage) : null;
+    if (tax.inclusive) return rate === null ? t('tax_included', {name}) : t('tax_rate_included', {name, percent: rate});
+    return rate === null ? name : t('tax_rate', {name, percent: rate});
+  };
+
+  /* Each discount's amount and name: the invoice's totals per discount, else its lines' amounts added up;
+     the name is the coupon's, where the invoice carries its discounts expanded. */
+  const discountRows = (invoice, lines) => {
+    const named = {};
+    [invoice.discounts, ...lines.map((line) => line.discounts)].flat().forEach((discount) => {
+      if (discount && discount.id && discount.coupon && discount.coupon.name) named[discount.id] = discount.coupon.name;
+    });
+    let amounts = invoice.total_discount_amounts;
+    if (!Array.isArray(amounts)) {
+      const sums = new Map();
+      lines.flatMap((line) => line.discount_amounts || []).forEach(({amount, discount}) => {
+        sums.set(discount, (sums.get(discount) || 0) + amount);
+      });
+      amounts = [...sums].map(([discount, amount]) => ({discount, amount}));
+    }
+    return amounts.filter((entry) => entry.amount > 0)
+      .map((entry) => [named[entry.discount] || t('discount'), -entry.amount]);
+  };
+
   const render = ({invoice, customer = {}, business = {}}) => {
     const number = invoice.number || invoice.id;
     const paid = invoice.status === 'paid';
@@ -44,14 +71,17 @@
     if (business.name) $('business').textContent = business.name;
     set('business-email', business.support_email);
     set('number', number);
-    set('issued', invoice.created ? date(invoice.created) : '');
-    set('due', !paid && invoice.due_date ? date(invoice.due_date) : '', 'due-row');
+    set('issued', invoice.created ? date(invoice.created) : '', 'issued-row');
+    const owed = invoice.status === 'open' || invoice.status === 'uncollectible';
+    set('due', owed && invoice.due_date ? date(invoice.due_date) : '', 'due-row');
     const period = invoice.period_start && invoice.period_end && invoice.period_end > invoice.period_start
       ? t('period', {start: date(invoice.period_start), end: date(invoice.period_end)}) : '';
     set('period', period, 'period-row');
 
     const ids = Array.isArray(customer.tax_ids) ? customer.tax_ids : (customer.tax_ids && customer.tax_ids.data) || [];
-    fillLines($('billed'), [customer.name, customer.email, ...addressLines(customer.address), ...ids.map(taxId)]);
+    // An invoice without the customer's details has no "Billed to" at all, not an empty one.
+    $('billed-block').hidden = !fillLines($('billed'),
+      [customer.name, customer.email, ...addressLines(customer.address), ...ids.map(taxId)]);
 
     const lines = (invoice.lines && invoice.lines.data) || [];
     $('lines').replaceChildren(...lines.map((line) => {
@@ -65,12 +95,23 @@
       return tr;
     }));
     $('lines-table').hidden = !lines.length;
+    // A partial list of lines would not add up to the totals: say so, and point to the whole invoice.
+    const partial = Boolean(invoice.lines && invoice.lines.has_more);
+    $('lines-missing').hidden = !partial;
+    link('lines-hosted', partial && invoice.hosted_invoice_url);
+    link('lines-pdf', partial && !safeUrl(invoice.hosted_invoice_url) && invoice.invoice_pdf);
 
     set('subtotal', amount(invoice.subtotal), 'subtotal-row');
-    set('tax', invoice.tax ? amount(invoice.tax) : '', 'tax-row');
+    const row = ([label, value]) => {
+      const div = el('div', 'adjustment');
+      div.append(el('dt', null, label), el('dd', null, amount(value)));
+      return div;
+    };
+    const taxes = (invoice.total_taxes || []).map((tax) => [taxLabel(tax), tax.amount]);
+    $('total-row').before(...[...discountRows(invoice, lines), ...taxes].map(row));
     set('total', amount(invoice.total));
     set('paid', amount(invoice.amount_paid), 'paid-row');
-    set('remaining', invoice.amount_remaining > 0 ? amount(invoice.amount_remaining) : '', 'remaining-row');
+    set('remaining', owed && invoice.amount_remaining > 0 ? amount(invoice.amount_remaining) : '', 'remaining-row');
 
     if (business.support_email) {
       const mail = el('a', null, business.support_email);
@@ -78,7 +119,11 @@
       fill($('receipt-foot'), 'questions', {email: mail});
     }
     link('pdf', invoice.invoice_pdf);
-    link('hosted', invoice.hosted_invoice_url);
+    // The hosted invoice page is where an open invoice is paid: then it is offered as that, once.
+    const payable = (invoice.actions || []).includes('pay');
+    link('pay', payable && invoice.hosted_invoice_url);
+    $('pay').setAttribute('aria-label', t('pay_label', {number}));
+    link('hosted', !payable && invoice.hosted_invoice_url);
     $('status').textContent = '';
     $('receipt').hidden = false;
     $('tools').hidden = false;

@@ -7,8 +7,8 @@ object found expanded inside another is stored as its own kind only where the st
 that id. An object the reader refuses (the import before it checked less) is left as it was, and
 the portal shows what of it it can, as before.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 """
 
 from collections.abc import Iterator
@@ -20,8 +20,8 @@ from alembic import op
 from backend import jsonio, stripe_objects
 from backend.store import billing
 
-revision = "0005"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
