@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 from conftest import NOW
-from subscription_helpers import DAY, JENNY_END, assert_refused, change_stored, post, stored, updates
+from subscription_helpers import (
+    DAY,
+    JENNY_END,
+    assert_refused,
+    change_stored,
+    post,
+    stored,
+    updates,
+)
 
 from backend import availability
 from backend.config import parse_config
