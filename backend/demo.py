@@ -60,7 +60,9 @@ def _subscription(sid: str, customer: str, price: str, status: str, start: int, 
 
 
 def _invoices(prefix: str, customer: str, subscription: str, price: str, last: int, count: int,
-              status: str = "paid", every: int = 30) -> list[dict[str, Any]]:
+              status: str = "paid", every: int = 30, pay_url: str | None = None) -> list[dict[str, Any]]:
+    """`count` invoices, the newest in `status`, the others paid; `pay_url`: the newest's hosted page, where
+    the customer pays it."""
     amount, description = next((p[2], p[4]) for p in PRICES if p[0] == price)
     found = []
     for n in range(count):
@@ -73,7 +75,7 @@ def _invoices(prefix: str, customer: str, subscription: str, price: str, last: i
             "period_end": created, "currency": "usd", "subtotal": amount, "tax": 0, "total": amount,
             "amount_due": amount, "amount_paid": amount if paid else 0,
             "amount_remaining": 0 if paid else amount, "status": "paid" if paid else status,
-            "hosted_invoice_url": None, "invoice_pdf": None,
+            "hosted_invoice_url": None if paid else pay_url, "invoice_pdf": None,
             "lines": {"object": "list", "data": [{
                 "id": f"il_{prefix}_{count - n:04d}", "object": "line_item", "description": description,
                 "amount": amount, "currency": "usd", "quantity": 1, "price": price,
@@ -105,6 +107,11 @@ def demo_objects(now: int) -> dict[str, list[dict[str, Any]]]:
         _customer("cus_kim", "kim@example.com", "Kim Moreau", now - 200 * DAY,
                   invoice_settings={"default_payment_method": "pm_kim_visa"}),
         _customer("cus_noemail", None, "No Email Ltd", now - 100 * DAY),
+        # Pat's trial ended without a payment method, so Stripe paused the subscription (status paused);
+        # Robin asked for a break, so collection is paused (status active, pause_collection) until a date.
+        _customer("cus_pat", "pat@example.com", "Pat Okafor", now - 40 * DAY),
+        _customer("cus_robin", "robin@example.com", "Robin Dubois", now - 300 * DAY,
+                  invoice_settings={"default_payment_method": "pm_robin_visa"}),
     ]
     payment_methods = [
         _card("pm_jenny_visa", "cus_jenny", "visa", "4242", 12, 2028, now - 400 * DAY),
@@ -112,6 +119,7 @@ def demo_objects(now: int) -> dict[str, list[dict[str, Any]]]:
         _card("pm_sam_mc", "cus_sam", "mastercard", "5100", 8, 2029, now - 20 * DAY),
         _card("pm_alex_amex", "cus_alex", "amex", "0005", 1, 2026, now - 500 * DAY),
         _card("pm_kim_visa", "cus_kim", "visa", "1881", 6, 2030, now - 200 * DAY),
+        _card("pm_robin_visa", "cus_robin", "visa", "0077", 9, 2029, now - 300 * DAY),
     ]
     subscriptions = [
         _subscription("sub_jenny_pro", "cus_jenny", "price_pro_monthly", "active", now - 390 * DAY, now + 12 * DAY),
@@ -119,15 +127,22 @@ def demo_objects(now: int) -> dict[str, list[dict[str, Any]]]:
                       now - 500 * DAY, canceled_at=now - 500 * DAY, ended_at=now - 500 * DAY),
         _subscription("sub_sam_team", "cus_sam", "price_team_monthly", "trialing", now - 5 * DAY, now + 9 * DAY,
                       quantity=5, trial_start=now - 5 * DAY, trial_end=now + 9 * DAY),
-        _subscription("sub_alex_pro", "cus_alex", "price_pro_yearly", "past_due", now - 400 * DAY, now + 330 * DAY),
+        # The renewal failed: its invoice is open, with Stripe's hosted page to pay it.
+        _subscription("sub_alex_pro", "cus_alex", "price_pro_yearly", "past_due", now - 400 * DAY, now + 330 * DAY,
+                      latest_invoice="in_alex_0002"),
         _subscription("sub_kim_pro", "cus_kim", "price_pro_monthly", "active", now - 190 * DAY, now + 20 * DAY,
                       cancel_at_period_end=True, cancel_at=now + 20 * DAY),
         _subscription("sub_noemail", "cus_noemail", "price_starter_monthly", "active", now - 90 * DAY, now + 3 * DAY),
+        _subscription("sub_pat_starter", "cus_pat", "price_starter_monthly", "paused", now - 40 * DAY, now - 10 * DAY,
+                      trial_start=now - 40 * DAY, trial_end=now - 10 * DAY),
+        _subscription("sub_robin_pro", "cus_robin", "price_pro_monthly", "active", now - 290 * DAY, now + 15 * DAY,
+                      pause_collection={"behavior": "void", "resumes_at": now + 45 * DAY}),
     ]
     invoices = (
         _invoices("jenny", "cus_jenny", "sub_jenny_pro", "price_pro_monthly", now - 18 * DAY, 13)
         + _invoices("jold", "cus_jenny_old", "sub_jenny_old", "price_starter_monthly", now - 500 * DAY, 4)
-        + _invoices("alex", "cus_alex", "sub_alex_pro", "price_pro_yearly", now - 35 * DAY, 2, status="open", every=365)
+        + _invoices("alex", "cus_alex", "sub_alex_pro", "price_pro_yearly", now - 35 * DAY, 2, status="open", every=365,
+                    pay_url="https://invoice.example.com/i/in_alex_0002")
         + _invoices("kim", "cus_kim", "sub_kim_pro", "price_pro_monthly", now - 10 * DAY, 6)
     )
     return {

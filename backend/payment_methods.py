@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, event_types, idempotency, portal
+from backend import auth, availability, event_types, idempotency, portal
 from backend.config import Config
 from backend.errors import APIError
 from backend.events import Actor
@@ -23,23 +23,17 @@ from backend.jsonio import JSONResponse
 from backend.openapi import OBJECT, Operation, returns
 from backend.store import billing
 
-# A subscription in one of these states still charges, so it needs a payment method to stay.
-CHARGING = ("active", "trialing", "past_due", "unpaid")
 ADD_URL_LIFETIME = 3600
 RETURN_PATH = "/portal/?payment_method=added"
 
 
 def _feature(config: Config) -> None:
-    if not config.features.payment_method_update.enabled:
-        raise APIError(403, "feature_disabled", "Changing payment methods is switched off.")
+    if refused := availability.payment_method_feature(config):
+        raise refused
 
 
 def _not_found() -> APIError:
     return APIError(404, "not_found", "No such payment method.")
-
-
-def _default_of(customer: dict[str, Any]) -> str | None:
-    return (customer.get("invoice_settings") or {}).get("default_payment_method")
 
 
 def _set_default(
@@ -66,9 +60,12 @@ async def make_default(request: Request) -> Response:
         if billing.owned(conn, "payment_methods", customer_id, method_id) is None:
             return _not_found()
         customer = billing.get(conn, "customers", customer_id) or {}
-        if _default_of(customer) != method_id:
-            customer = _set_default(conn, config, actor, customer, method_id)
-        return 200, {"customer": portal.pick("customer", customer)}
+        if refused := availability.make_default_refusal(config, method_id, customer):
+            return refused
+        customer = _set_default(conn, config, actor, customer, method_id)
+        methods = portal.payment_methods(config, customer, billing.payment_methods_of(conn, customer_id),
+                                         billing.subscriptions_of(conn, customer_id))
+        return 200, {"customer": portal.pick("customer", customer), "payment_methods": methods}
 
     return await idempotency.apply(request, customer_id, change, body)
 
@@ -84,19 +81,20 @@ async def remove(request: Request) -> Response:
         method = billing.owned(conn, "payment_methods", customer_id, method_id)
         if method is None:
             return _not_found()
-        remaining = [m for m in billing.payment_methods_of(conn, customer_id) if m["id"] != method_id]
-        if not remaining and billing.has_subscription(conn, customer_id, CHARGING):
-            return APIError(409, "last_payment_method",
-                            "Add another payment method before removing this one: your subscription needs one to renew.")
+        methods = billing.payment_methods_of(conn, customer_id)
+        subscriptions = billing.subscriptions_of(conn, customer_id)
+        if refused := availability.remove_refusal(config, method_id, methods, subscriptions):
+            return refused
+        remaining = [m for m in methods if m["id"] != method_id]
         # Detached as Stripe does it: the method stays, belonging to nobody.
         method["customer"] = None
         billing.upsert(conn, "payment_methods", [method])
         event_types.payment_method_detached(conn, config.webhooks, actor, method)
         customer = billing.get(conn, "customers", customer_id) or {}
-        if _default_of(customer) == method_id:
+        if availability.default_of(customer) == method_id:
             _set_default(conn, config, actor, customer, remaining[0]["id"] if remaining else None)
         # A subscription that named this method falls back to the customer's default, as Stripe's does.
-        for sub in billing.subscriptions_of(conn, customer_id):
+        for sub in subscriptions:
             if billing.ref(sub.get("default_payment_method")) == method_id:
                 sub["default_payment_method"] = None
                 billing.upsert(conn, "subscriptions", [sub])
@@ -144,7 +142,8 @@ OPERATIONS = [
     Operation("post", "/api/payment_methods/add", add, "Where to send the customer to add a payment method",
               Body, answer=returns(url={"type": "string"}), idempotent=False),
     Operation("post", "/api/payment_methods/{id}/default", make_default, "Make a payment method the default",
-              Body, answer=returns(customer=OBJECT), errors=(404,)),
+              Body, answer=returns(customer=OBJECT, payment_methods={"type": "array", "items": OBJECT}),
+              errors=(404, 409)),
     Operation("delete", "/api/payment_methods/{id}", remove, "Remove a payment method from the customer",
               Body, 204, None, errors=(404, 409)),
 ]

@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, credit, event_types, idempotency, portal, proration
+from backend import auth, availability, credit, event_types, idempotency, portal, proration
 from backend.config import Config, SubscriptionUpdate, UpdatableProduct
 from backend.errors import APIError
 from backend.events import Actor
@@ -23,8 +23,8 @@ from backend.jsonio import JSONResponse
 from backend.openapi import OBJECT, Operation, returns
 from backend.store import billing, tables
 from backend.subscriptions import (
-    CREDIT, ENDED, UPDATABLE, credit_balance, currency_of, day_text, expanded, find, items_of, pending_cancel,
-    percent_off_at, period_of, price_amount, quantity_of, ref, set_fields, view_of,
+    CREDIT, credit_balance, currency_of, day_text, expanded, find, items_of, percent_off_at, period_of, price_amount,
+    quantity_of, ref, set_fields, view_of,
 )
 
 
@@ -73,15 +73,11 @@ def _catalog(conn: sa.Connection, feature: SubscriptionUpdate) -> Catalog:
     return Catalog(products, prices, offered, entries)
 
 
-def _adjustable(feature: SubscriptionUpdate, entry: UpdatableProduct | None) -> bool:
-    return entry is not None and entry.adjustable_quantity.enabled and "quantity" in feature.default_allowed_updates
-
-
 def _updates(request: Request) -> SubscriptionUpdate:
-    feature: SubscriptionUpdate = request.app.state.config.features.subscription_update
-    if not feature.enabled:
-        raise APIError(403, "feature_disabled", "Changing plans is switched off.")
-    return feature
+    config: Config = request.app.state.config
+    if refused := availability.update_feature(config):
+        raise refused
+    return config.features.subscription_update
 
 
 async def plans(request: Request) -> Response:
@@ -97,7 +93,7 @@ async def plans(request: Request) -> Response:
             found.append({
                 "product": portal.pick("product", product),
                 "prices": prices,
-                "adjustable_quantity": {"enabled": _adjustable(feature, entry), "minimum": quantity.minimum,
+                "adjustable_quantity": {"enabled": availability.adjustable(feature, entry), "minimum": quantity.minimum,
                                         "maximum": quantity.maximum},
             })
     return JSONResponse({"plans": found})
@@ -135,27 +131,21 @@ def _line(description: str, amount: int, proration_line: bool, start: int, end: 
             "period": {"start": start, "end": end}, "price": price, "quantity": quantity}
 
 
-def _plan(conn: sa.Connection, feature: SubscriptionUpdate, customer: str, subscription_id: str,
+def _plan(conn: sa.Connection, config: Config, customer: str, subscription_id: str,
           body: ChangeRequest, now: int) -> Plan | APIError:
     """What a change would do now, or why it is refused. Reads only."""
     sub = find(conn, customer, subscription_id)
     if isinstance(sub, APIError):
         return sub
+    full = expanded(conn, sub)
+    if refused := availability.update_refusal(config, full):
+        return refused
+    feature = config.features.subscription_update
     status = sub.get("status")
-    if status in ENDED or pending_cancel(sub):
-        return APIError(409, "not_updatable", "A subscription that is ending cannot change plans.")
-    if status not in UPDATABLE:
-        return APIError(409, "not_updatable", "Settle the open invoice before changing plans.")
-    items = items_of(expanded(conn, sub))
-    if len(items) != 1:
-        return APIError(409, "not_updatable", "Only a subscription with one plan can be changed here.")
-    item = items[0]
+    (item,) = items_of(full)
     start, end = period_of(sub)
+    assert start is not None and end is not None  # update_refusal found the period
     old_price, old_quantity = item["price"], quantity_of(item)
-    recurring = old_price.get("recurring")
-    if not start or not end or end <= start or not isinstance(recurring, dict) or recurring.get(
-            "interval") not in proration.DAYS:
-        return APIError(409, "not_updatable", "This subscription's plan cannot be changed here.")
     catalog = _catalog(conn, feature)
     price = old_price
     if body.price is not None:
@@ -164,7 +154,7 @@ def _plan(conn: sa.Connection, feature: SubscriptionUpdate, customer: str, subsc
         price = catalog.prices[body.price]
     product = ref(price.get("product"))
     entry = catalog.entries.get(product) if product in catalog.products else None
-    adjustable = _adjustable(feature, entry)
+    adjustable = availability.adjustable(feature, entry)
     if body.quantity is not None and not adjustable:
         return APIError(403, "feature_disabled", "The quantity of this plan cannot be changed.", param="quantity")
     same_product = product == ref(old_price.get("product"))
@@ -215,9 +205,9 @@ def _require_change(body: ChangeRequest) -> None:
 async def preview(request: Request) -> Response:
     customer = await auth.signed_in(request)
     body = await json_body(request, ChangeRequest)
-    feature = _updates(request)
+    _updates(request)
     _require_change(body)
-    planned = await request.app.state.db.read(_plan, feature, customer, request.path_params["id"], body,
+    planned = await request.app.state.db.read(_plan, request.app.state.config, customer, request.path_params["id"], body,
                                               auth.now(request))
     if isinstance(planned, APIError):
         raise planned
@@ -256,12 +246,12 @@ async def update(request: Request) -> Response:
     customer = await auth.signed_in(request)
     config: Config = request.app.state.config
     body = await json_body(request, ChangeRequest)
-    feature = _updates(request)
+    _updates(request)
     _require_change(body)
     subscription_id = request.path_params["id"]
 
     def change(conn: sa.Connection, actor: Actor) -> tuple[int, dict[str, Any]] | APIError:
-        plan = _plan(conn, feature, customer, subscription_id, body, actor.now)
+        plan = _plan(conn, config, customer, subscription_id, body, actor.now)
         if isinstance(plan, APIError):
             return plan
         sub = plan.sub
@@ -269,7 +259,7 @@ async def update(request: Request) -> Response:
             previous = set_fields(sub, schedule={"price": plan.price["id"], "quantity": plan.quantity,
                                            "effective_at": plan.effective_at})
         else:
-            before = view_of(conn, sub)
+            before = portal.subscription(expanded(conn, sub))
             previous = set_fields(sub, schedule=None) if "schedule" in sub else {}
             item = items_of(sub)[0]
             if ref(item.get("price")) != plan.price["id"] or quantity_of(item) != plan.quantity:
@@ -284,7 +274,7 @@ async def update(request: Request) -> Response:
         if plan.proration_behavior == "create_prorations":
             credit.record(conn, sub, actor.now, plan.total, credit.PENDING)
         event_types.subscription_updated(conn, config.webhooks, actor, sub, previous, pending)
-        answer: dict[str, Any] = {"subscription": view_of(conn, sub)}
+        answer: dict[str, Any] = {"subscription": view_of(conn, config, sub)}
         if plan.proration_behavior == "always_invoice" and plan.total > 0:
             invoice = _invoice(conn, plan, actor.now)
             billing.upsert(conn, "invoices", [invoice])

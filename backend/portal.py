@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from backend import retention
+from backend import availability
 from backend.config import Config, Features
 from backend.markup import headline_html
 
@@ -65,7 +65,9 @@ SUBSCRIPTION = fields(
     "trial_start trial_end start_date currency created",
     items=Listed(ITEM),
     default_payment_method=Id, cancellation_details=fields("reason feedback comment"),
-    discounts=Each(DISCOUNT),
+    discounts=Each(DISCOUNT), latest_invoice=Id,
+    # Stripe's pause of collection: invoices are made but not charged, until resumes_at when given.
+    pause_collection=fields("behavior resumes_at"),
     # Porch's own pending change ({price, quantity, effective_at}), or Stripe's subscription schedule by id.
     schedule=fields("id quantity effective_at", price=Id),
 )
@@ -226,13 +228,21 @@ def shared(config: Config) -> dict[str, Any]:
     return {"features": features(config.features), "business": business(config)}
 
 
+def payment_methods(config: Config, customer: dict[str, Any], methods: list[dict[str, Any]],
+                    subscriptions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The customer's payment methods, each with the actions the server accepts for it now."""
+    return [pick("payment_method", m) | {"actions": availability.payment_method_actions(
+        config, m, customer, methods, subscriptions)} for m in methods]
+
+
 def view(config: Config, data: dict[str, Any], same_for_all: dict[str, Any] | None = None) -> dict[str, Any]:
     taken = {offer["subscription"] for offer in data.get("retention_offers", [])}
+    subscriptions = data["subscriptions"]
     return {
         "customer": pick("customer", data["customer"]),
-        # Whether the page may make the offer is the server's own rule, told per subscription.
-        "subscriptions": [subscription(s) | {"retention_offer": retention.open_to(config, s, s["id"] in taken)}
-                          for s in data["subscriptions"]],
+        # What the page may offer is the server's own rule, told per subscription and per payment method.
+        "subscriptions": [subscription(s) | {"actions": availability.subscription_actions(config, s, s["id"] in taken)}
+                          for s in subscriptions],
         "invoices": [invoice(i) for i in data["invoices"]],
-        "payment_methods": [pick("payment_method", m) for m in data["payment_methods"]],
+        "payment_methods": payment_methods(config, data["customer"], data["payment_methods"], subscriptions),
     } | (same_for_all or shared(config))

@@ -15,7 +15,16 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, credit, event_types, idempotency, portal, proration, retention
+from backend import (
+    auth,
+    availability,
+    credit,
+    event_types,
+    idempotency,
+    portal,
+    proration,
+    retention,
+)
 from backend.config import Config
 from backend.credit import period_of
 from backend.errors import APIError
@@ -24,9 +33,6 @@ from backend.guards import Body, json_body
 from backend.openapi import OBJECT, Operation, returns
 from backend.store import billing
 
-ENDED = ("canceled", "incomplete_expired")
-# Plans change only while they are paid up or in trial: a failed payment is settled first.
-UPDATABLE = ("active", "trialing")
 NO_DETAILS = {"reason": None, "feedback": None, "comment": None}
 
 
@@ -63,8 +69,11 @@ def expanded(conn: sa.Connection, sub: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def view_of(conn: sa.Connection, sub: dict[str, Any]) -> dict[str, Any]:
-    return portal.subscription(expanded(conn, sub))
+def view_of(conn: sa.Connection, config: Config, sub: dict[str, Any]) -> dict[str, Any]:
+    """The subscription as the portal shows it, with the actions the server accepts for it now."""
+    found = expanded(conn, sub)
+    return portal.subscription(found) | {
+        "actions": availability.subscription_actions(config, found, retention.taken(conn, sub["id"]))}
 
 
 def percent_off_at(sub: dict[str, Any], start: int) -> int:
@@ -88,10 +97,6 @@ def price_amount(price: dict[str, Any], quantity: int) -> int:
 def quantity_of(item: dict[str, Any]) -> int:
     quantity = item.get("quantity")
     return 1 if quantity is None else int(quantity)
-
-
-def pending_cancel(sub: dict[str, Any]) -> bool:
-    return bool(sub.get("cancel_at_period_end") or sub.get("cancel_at"))
 
 
 def day_text(moment: int) -> str:
@@ -123,8 +128,8 @@ async def cancel(request: Request) -> Response:
     config: Config = request.app.state.config
     body = await json_body(request, CancelRequest)
     feature = config.features.subscription_cancel
-    if not feature.enabled:
-        raise APIError(403, "feature_disabled", "Canceling subscriptions is switched off.")
+    if refused := availability.cancel_feature(config):
+        raise refused
     reasons = feature.cancellation_reason
     comment = (body.comment or "").strip() or None
     if not reasons.enabled and (body.reason is not None or comment is not None):
@@ -138,22 +143,20 @@ async def cancel(request: Request) -> Response:
         sub = find(conn, customer, subscription_id)
         if isinstance(sub, APIError):
             return sub
-        if sub.get("status") in ENDED:
-            return APIError(409, "not_cancelable", "This subscription has already ended.")
-        if pending_cancel(sub):
-            return APIError(409, "not_cancelable", "This subscription is already set to cancel.")
+        if refused := availability.cancel_refusal(config, sub):
+            return refused
         details = {"reason": "cancellation_requested", "feedback": body.reason, "comment": comment}
-        if feature.mode == "at_period_end":
+        if not availability.ends_at_once(config, sub):
             previous = set_fields(sub, cancel_at_period_end=True, cancel_at=period_of(sub)[1], cancellation_details=details)
             billing.upsert(conn, "subscriptions", [sub])
             event_types.subscription_updated(conn, config.webhooks, actor, sub, previous)
-            return 200, {"subscription": view_of(conn, sub)}
+            return 200, {"subscription": view_of(conn, config, sub)}
         refund = credit.creditable(conn, sub, actor.now) if feature.proration_behavior == "create_prorations" else 0
         set_fields(sub, status="canceled", canceled_at=actor.now, ended_at=actor.now, cancel_at_period_end=False,
              cancel_at=None, cancellation_details=details)
         billing.upsert(conn, "subscriptions", [sub])
         event_types.subscription_deleted(conn, config.webhooks, actor, sub)
-        view = view_of(conn, sub)
+        view = view_of(conn, config, sub)
         answer: dict[str, Any] = {"subscription": view}
         if refund > 0:
             price = (view["items"]["data"] or [{"price": {}}])[0]["price"]
@@ -174,12 +177,12 @@ async def resume(request: Request) -> Response:
         sub = find(conn, customer, subscription_id)
         if isinstance(sub, APIError):
             return sub
-        if sub.get("status") in ENDED or not pending_cancel(sub):
-            return APIError(409, "not_resumable", "This subscription is not set to cancel.")
+        if refused := availability.resume_refusal(sub):
+            return refused
         previous = set_fields(sub, cancel_at_period_end=False, cancel_at=None, cancellation_details=dict(NO_DETAILS))
         billing.upsert(conn, "subscriptions", [sub])
         event_types.subscription_updated(conn, config.webhooks, actor, sub, previous)
-        return 200, {"subscription": view_of(conn, sub)}
+        return 200, {"subscription": view_of(conn, config, sub)}
 
     return await idempotency.apply(request, customer, change, body)
 
@@ -191,20 +194,16 @@ async def retention_offer(request: Request) -> Response:
     body = await json_body(request, Body)
     feature = config.features.subscription_cancel
     offer = feature.retention
-    if not feature.enabled or not offer.enabled:
-        raise APIError(403, "feature_disabled", "There is no offer for staying.")
+    if refused := availability.retention_feature(config):
+        raise refused
     subscription_id = request.path_params["id"]
 
     def change(conn: sa.Connection, actor: Actor) -> tuple[int, dict[str, Any]] | APIError:
         sub = find(conn, customer, subscription_id)
         if isinstance(sub, APIError):
             return sub
-        if sub.get("status") in ENDED or pending_cancel(sub):
-            return APIError(409, "not_cancelable", "The offer is for subscriptions that are not set to end.")
-        used = retention.taken(conn, subscription_id)
-        if not retention.open_to(config, sub, used):
-            return APIError(409, "offer_used", "This subscription has had the offer already." if used
-                            else "This subscription already has a discount.")
+        if refused := availability.retention_refusal(config, sub, retention.taken(conn, subscription_id)):
+            return refused
         discount = {
             "object": "discount",
             "coupon": {"object": "coupon", "percent_off": offer.percent_off, "duration": "repeating",
@@ -217,7 +216,7 @@ async def retention_offer(request: Request) -> Response:
         previous = set_fields(sub, discounts=[discount])
         billing.upsert(conn, "subscriptions", [sub])
         event_types.subscription_updated(conn, config.webhooks, actor, sub, previous)
-        return 200, {"subscription": view_of(conn, sub)}
+        return 200, {"subscription": view_of(conn, config, sub)}
 
     return await idempotency.apply(request, customer, change, body)
 

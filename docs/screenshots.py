@@ -1,5 +1,6 @@
 """Take the README's pictures: each page of the demo at phone and desktop width, in English
-(left to right) and Arabic (right to left), plus dark mode, into docs/screenshots/.
+(left to right) and Arabic (right to left), plus dark mode, and the demo's past-due and paused
+customers, into docs/screenshots/.
 
     python docs/screenshots.py
 
@@ -67,8 +68,8 @@ def shoot(page: Page, name: str, whole: bool = True) -> None:
     print("wrote", (OUT / f"{name}.png").relative_to(ROOT))
 
 
-def sign_in(page: Page, base: str, prefix: str, outbox: Path) -> None:
-    page.goto(f"{base}{prefix}login/?prefilled_email={DEMO_EMAIL.replace('@', '%40')}")
+def sign_in(page: Page, base: str, prefix: str, outbox: Path, email: str = DEMO_EMAIL) -> None:
+    page.goto(f"{base}{prefix}login/?prefilled_email={email.replace('@', '%40')}")
     asked = time.time() - 1
     page.locator("#email-form button[type=submit]").click()
     page.locator("#code").wait_for()
@@ -122,6 +123,18 @@ def main() -> None:
                 page.locator("#cancel-reason button[type=submit]").click()
                 page.locator("#cancel-offer-text").filter(has_text=re.compile(r"\S")).wait_for()
                 shoot(page, "cancel-offer-en-phone-dark", whole=False)
+                # Statuses: Alex's renewal failed (past due, with an invoice to pay); Robin's collection
+                # is paused until a date; Pat's trial ended without a card (paused).
+                for email, name, widths in (("alex@example.com", "past-due", WIDTHS),
+                                            ("robin@example.com", "paused", {"desktop": WIDTHS["desktop"]}),
+                                            ("pat@example.com", "paused-trial", {"desktop": WIDTHS["desktop"]})):
+                    other = browser.new_context(locale="en-US", timezone_id="UTC").new_page()
+                    sign_in(other, base, "/", outbox, email)
+                    for width, viewport in widths.items():
+                        other.set_viewport_size(viewport)
+                        other.reload()
+                        other.locator("#content").wait_for()
+                        shoot(other, f"portal-{name}-en-{width}")
                 browser.close()
         finally:
             demo.terminate()

@@ -70,10 +70,17 @@ def test_a_method_becomes_the_default_with_a_customer_updated_event(jenny, db):
     assert jenny.get("/api/portal").json()["customer"]["invoice_settings"]["default_payment_method"] == "pm_jenny_mc"
 
 
-def test_making_the_default_the_default_changes_nothing(jenny, db):
+def test_the_answer_says_what_each_method_allows_now(jenny):
+    answer = jenny.post("/api/payment_methods/pm_jenny_mc/default", json={})
+    assert {m["id"]: m["actions"] for m in answer.json()["payment_methods"]} == {
+        "pm_jenny_mc": ["remove"], "pm_jenny_visa": ["make_default", "remove"]}
+
+
+def test_making_the_default_the_default_is_refused_and_changes_nothing(jenny, db):
     answer = jenny.post("/api/payment_methods/pm_jenny_visa/default", json={})
-    assert answer.status_code == 200
-    assert answer.json()["customer"]["invoice_settings"]["default_payment_method"] == "pm_jenny_visa"
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "already_default"
+    assert default_of(db) == "pm_jenny_visa"
     assert stored_events(db) == []
 
 

@@ -193,9 +193,16 @@ def test_a_price_not_offered_is_refused(portal):
 
 
 def test_price_changes_left_out_of_allowed_updates_are_refused(portal):
-    jenny = portal(updates(allowed="quantity"))
-    assert_refused(post(jenny, "sub_jenny_pro", "preview", {"price": "price_pro_yearly"}), 403, "feature_disabled",
+    sam = portal(updates(allowed="quantity"), "sam@example.com")
+    assert_refused(post(sam, "sub_sam_team", "preview", {"price": "price_pro_monthly"}), 403, "feature_disabled",
                    "price")
+
+
+def test_a_plan_with_nothing_that_may_change_is_not_offered_a_change(portal):
+    jenny = portal(updates(allowed="quantity"))  # Pro's quantity is not adjustable
+    (sub,) = jenny.get("/api/portal").json()["subscriptions"]
+    assert "update" not in sub["actions"]
+    assert_refused(post(jenny, "sub_jenny_pro", "preview", {"quantity": 2}), 409, "not_updatable")
 
 
 def test_quantity_changes_left_out_of_allowed_updates_are_refused(portal):

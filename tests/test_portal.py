@@ -27,7 +27,7 @@ EXAMPLES = json.loads((Path(__file__).parent / "stripe_examples.json").read_text
 INTERNAL = (
     "metadata", "fingerprint", "checks", "networks", "three_d_secure_usage", "generated_from",
     "client_secret", "footer", "account_tax_ids", "custom_fields", "lookup_key", "statement_descriptor",
-    "invoice_prefix", "default_source", "test_clock", "latest_invoice", "payment_settings", "transfer_data",
+    "invoice_prefix", "default_source", "test_clock", "payment_settings", "transfer_data",
     "application", "on_behalf_of", "rendering", "rendering_options", "last_finalization_error", "owner",
     "verified_name", "verified_address", "routing_number", "financial_connections_account", "mandate",
     "branch_code", "status_details", "plan", "tax_rates", "billing_thresholds", "transform_quantity",

@@ -38,13 +38,14 @@ def test_cancel_at_period_end_keeps_the_plan_until_then_and_records_why(portal, 
     assert sub["cancellation_details"] == {"reason": "cancellation_requested", "feedback": "too_expensive",
                                            "comment": "Too pricey"}
     assert sub["items"]["data"][0]["price"]["product"]["name"] == "Pro"
-    assert jenny.get("/api/portal").json()["subscriptions"] == [sub | {"retention_offer": False}]
+    assert sub["actions"] == ["resume"]
+    assert jenny.get("/api/portal").json()["subscriptions"] == [sub]
     ((kind, event, entry),) = recorded(db)
     previous = {"cancel_at_period_end": False, "cancel_at": None, "cancellation_details": None}
     assert kind == event["type"] == "customer.subscription.updated"
     assert event["data"]["previous_attributes"] == previous
     sent = event["data"]["object"]
-    assert all(sent[key] == value for key, value in sub.items() if key != "items")
+    assert all(sent[key] == value for key, value in sub.items() if key not in ("items", "actions"))
     assert sent["items"]["data"][0]["price"] == sub["items"]["data"][0]["price"]
     assert (sent["customer"], sent["pending_invoice_items"]) == ("cus_jenny", [])
     assert "metadata" not in event["data"]["object"]
@@ -259,7 +260,7 @@ def test_the_offer_is_taken_once(portal, db):
 
 def offered(client) -> bool:
     (sub,) = client.get("/api/portal").json()["subscriptions"]
-    return sub["retention_offer"]
+    return "retention" in sub["actions"]
 
 
 @pytest.mark.parametrize("discount", [

@@ -245,13 +245,6 @@ def payment_methods_of(conn: sa.Connection, customer_id: str) -> list[dict[str, 
     ))
 
 
-def has_subscription(conn: sa.Connection, customer_id: str, statuses: Iterable[str]) -> bool:
-    """Whether the customer has a subscription in one of these statuses."""
-    table = tables.subscriptions
-    query = sa.select(sa.literal(1)).where(table.c.customer == customer_id, table.c.status.in_(list(statuses))).limit(1)
-    return conn.execute(query).first() is not None
-
-
 def invoice_page(
     conn: sa.Connection, customer_id: str, limit: int, after: dict[str, Any] | None = None
 ) -> tuple[list[dict[str, Any]], bool]:

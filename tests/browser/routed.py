@@ -27,11 +27,15 @@ def page_of(path: str) -> str | None:
     return HTML_PAGES.get(path) or (HTML_PAGES.get("/" + rest) if first in LOCALES else None)
 
 
-def sub(status: str, amount: int, currency: str, interval: str = "month", count: int = 1, quantity: int = 1, **extra: Any):
+def sub(status: str, amount: int, currency: str, interval: str = "month", count: int = 1, quantity: int = 1,
+        actions: list[str] | None = None, **extra: Any):
+    """`actions`: what the server accepts now (backend/availability.py), which is all the page offers;
+    by default what it accepts with every feature on."""
+    ending = extra.get("cancel_at_period_end")
     return {
         "id": f"sub_{status}_{currency}", "status": status, "cancel_at_period_end": False,
         "current_period_end": T + 20 * 86400, "cancel_at": None, "canceled_at": None, "ended_at": None, "trial_end": None,
-        "retention_offer": True,  # the server's word that the offer may be made, where it is switched on
+        "actions": (["resume"] if ending else ["cancel", "update", "retention"]) if actions is None else actions,
         "items": {"object": "list", "data": [{"id": "si_1", "quantity": quantity, "price": {
             "id": "price_1", "currency": currency, "unit_amount": amount, "nickname": None,
             "recurring": {"interval": interval, "interval_count": count},
@@ -48,8 +52,9 @@ PORTAL = {
         "invoice_settings": {"default_payment_method": "pm_2"},
     },
     "subscriptions": [
-        sub("active", 2900, "usd"),
-        sub("trialing", 1200, "eur", quantity=3, trial_end=T + 5 * 86400),
+        # No feature is on here: undoing a cancellation is all the server accepts.
+        sub("active", 2900, "usd", actions=[]),
+        sub("trialing", 1200, "eur", quantity=3, actions=[], trial_end=T + 5 * 86400),
         sub("active", 12000, "jpy", count=3, cancel_at_period_end=True),
     ],
     "invoices": [
@@ -57,8 +62,10 @@ PORTAL = {
          "status": "paid", "hosted_invoice_url": "https://pay.example/in_1", "invoice_pdf": "javascript:alert(1)"},
     ],
     "payment_methods": [
-        {"id": "pm_1", "type": "card", "card": {"brand": "mastercard", "last4": "4444", "exp_month": 1, "exp_year": 2020}},
-        {"id": "pm_2", "type": "card", "card": {"brand": "visa", "last4": "4242", "exp_month": 8, "exp_year": 2030}},
+        {"id": "pm_1", "type": "card", "card": {"brand": "mastercard", "last4": "4444", "exp_month": 1, "exp_year": 2020},
+         "actions": []},
+        {"id": "pm_2", "type": "card", "card": {"brand": "visa", "last4": "4242", "exp_month": 8, "exp_year": 2030},
+         "actions": []},
     ],
     "features": {"invoice_history": {"enabled": True}},
     "business": {"name": "Acme"},
@@ -77,7 +84,9 @@ FEATURES = {
     "subscription_update": {"enabled": True, "products": [{"product": "prod_1"}]},
 }
 ACTIVE = sub("active", 2900, "usd")
-SELF_SERVICE = {**PORTAL, "subscriptions": [ACTIVE], "features": FEATURES}
+METHODS = [PORTAL["payment_methods"][0] | {"actions": ["make_default", "remove"]},
+           PORTAL["payment_methods"][1] | {"actions": ["remove"]}]
+SELF_SERVICE = {**PORTAL, "subscriptions": [ACTIVE], "payment_methods": METHODS, "features": FEATURES}
 PLANS = {"plans": [{
     "product": {"id": "prod_1", "name": "Plan usd", "description": "The plan"},
     "prices": [ACTIVE["items"]["data"][0]["price"] | {"product": "prod_1", "nickname": "Monthly"},

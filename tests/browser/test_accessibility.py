@@ -10,7 +10,7 @@ from typing import Any, Callable
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from routed import (  # noqa: F401 (site and session are fixtures)
-    ACTIVE, FEATURES, PLANS, PORTAL, SELF_SERVICE, Session, refusal, session, site,
+    ACTIVE, FEATURES, PLANS, PORTAL, SELF_SERVICE, Session, T, refusal, session, site, sub,
 )
 
 pytestmark = pytest.mark.browser
@@ -73,6 +73,19 @@ def test_sign_in_in_every_state(session: Callable[..., Session], scheme: str) ->
     expect(page.locator("#code-error")).not_to_be_empty()
     found += violations(page, "wrong code")
     assert found == []
+
+
+def test_every_status_with_its_notice_and_pay_link(session: Callable[..., Session], scheme: str) -> None:  # noqa: F811
+    invoice = {"id": "in_open", "number": "ACME-2", "created": T, "currency": "usd", "total": 2900, "amount_due": 2900,
+               "amount_paid": 0, "amount_remaining": 2900, "status": "open", "hosted_invoice_url": "https://pay.example/in_open"}
+    statuses = [sub(status, 2900, "usd", actions=["cancel"], latest_invoice="in_open") | {"id": f"sub_{status}"}
+                for status in ("past_due", "unpaid", "incomplete", "incomplete_expired", "paused", "trialing")]
+    paused = sub("active", 2900, "usd", pause_collection={"behavior": "void", "resumes_at": T + 86400})
+    portal = {**SELF_SERVICE, "subscriptions": [*statuses, paused], "invoices": [invoice]}
+    s = session({"GET /api/portal": [(200, portal, {})]}, color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    page = s.open("/portal/")
+    expect(page.locator("#subscriptions [data-field=notice]:visible")).to_have_count(6)
+    assert violations(page, "statuses") == []
 
 
 def test_the_portal_and_each_dialog(session: Callable[..., Session], scheme: str) -> None:

@@ -170,7 +170,8 @@ def test_a_retry_after_a_lost_answer_reuses_the_key_and_a_double_click_sends_onc
 
 
 def test_refusals_nobody_can_fix_in_a_field_are_plain_sentences(session) -> None:
-    ending = {**SELF_SERVICE, "subscriptions": [ACTIVE | {"cancel_at_period_end": True, "cancel_at": T + 20 * 86400}]}
+    ending = {**SELF_SERVICE, "subscriptions": [
+        ACTIVE | {"cancel_at_period_end": True, "cancel_at": T + 20 * 86400, "actions": ["resume"]}]}
     s = session({
         "GET /api/portal": [(200, ending, {})],
         "POST /api/subscriptions/sub_active_usd/resume": [
@@ -192,7 +193,7 @@ def test_refusals_nobody_can_fix_in_a_field_are_plain_sentences(session) -> None
 
 
 def test_cancel_now_with_a_credit_and_no_questions(session) -> None:
-    ended = ACTIVE | {"status": "canceled", "canceled_at": T, "ended_at": T}
+    ended = ACTIVE | {"status": "canceled", "canceled_at": T, "ended_at": T, "actions": []}
     s = session({
         "GET /api/portal": [(200, SELF_SERVICE, {}), (200, {**SELF_SERVICE, "subscriptions": [ended]}, {})],
         "POST /api/subscriptions/sub_active_usd/cancel": [

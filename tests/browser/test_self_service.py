@@ -243,14 +243,9 @@ def test_payment_methods_make_default_remove_and_keep_the_last(tab, live_server)
     check_change(sent(page, "payment_methods/pm_jenny_visa")[0], {})
     assert sent(page, "payment_methods/pm_jenny_visa")[0].method == "DELETE"
 
-    # The last card of a running subscription stays, and the page says why.
-    page.get_by_role("button", name="Remove, Mastercard ending in 4444").click()
-    dialog.get_by_role("button", name="Remove").click()
-    expect(dialog.get_by_role("alert")).to_have_text(
-        "You need at least one payment method while you have an active subscription.")
-    dialog.get_by_role("button", name="Keep it").click()
-    expect(dialog).to_be_hidden()
+    # The last card of a running subscription stays: the server would refuse, so it is not offered.
     expect(methods).to_have_count(1)
+    expect(methods.first.get_by_role("button")).to_have_count(0)
 
 
 @pytest.fixture(name="settings")
@@ -446,3 +441,25 @@ def test_switched_off_features_show_no_buttons(tab, live_server_with) -> None:
     expect(page.locator("#subscriptions")).to_contain_text("Pro")
     expect(page.locator("#content button:visible")).to_have_count(0)
     expect(page.locator("dialog")).to_have_count(1)  # only "Don't cancel", which is never switched off
+
+
+# Statuses: the demo's past-due and paused customers (every status: test_statuses.py).
+
+def test_the_past_due_demo_customer_can_pay_and_is_offered_only_what_is_accepted(tab: Any, live_server: Any) -> None:
+    page = sign_in(tab, live_server, "alex@example.com")
+    row = page.locator("#subscriptions > li")
+    expect(row.locator("[data-field=notice]")).to_contain_text("Your last payment failed.")
+    expect(row.get_by_role("link", name=re.compile("^Pay \\$290.00"))).to_have_attribute(
+        "href", "https://invoice.example.com/i/in_alex_0002")
+    expect(row.get_by_role("button", name=re.compile("^Cancel subscription"))).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^Change plan"))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^Remove"))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("^Make default"))).to_have_count(0)
+    expect(row).not_to_contain_text("Renews on")
+
+
+def test_the_paused_demo_subscriptions_say_so(tab: Any, live_server: Any) -> None:
+    page = sign_in(tab, live_server, "robin@example.com")
+    row = page.locator("#subscriptions > li")
+    expect(row.locator("[data-field=status]")).to_have_text("Paused")
+    expect(row.locator("[data-field=when]")).to_contain_text("Resumes on")

@@ -5,11 +5,9 @@
 
   const {t, api, page, busy} = window.Porch;
   const {open, clearErrors, sentence, uuid} = window.Porch.dialogs;
-  const {actions, methodName} = window.Porch.portal;
+  const {actions, allows, methodName} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const path = (method, action) => 'payment_methods/' + encodeURIComponent(method.id) + (action ? '/' + action : '');
-  const isDefault = (method, data) =>
-    Boolean(data.customer && data.customer.invoice_settings && data.customer.invoice_settings.default_payment_method === method.id);
 
   /* A change made straight from its button: one Idempotency-Key per press; a refusal is said in the page's alert. */
   const change = async (button, label, path, done) => {
@@ -27,15 +25,16 @@
   };
 
   actions.payment_method.push({
-    feature: 'payment_method_update', label: 'make_default', name: methodName,
-    shows: (method, data) => !isDefault(method, data),
+    feature: null, label: 'make_default', name: methodName,
+    shows: (method) => allows(method, 'make_default'),
     run: (method, data, button) =>
       change(button, t('working'), path(method, 'default'), () => t('made_default', {card: methodName(method)})),
   });
 
   let removing = null;
   actions.payment_method.push({
-    feature: 'payment_method_update', label: 'remove', name: methodName,
+    feature: null, label: 'remove', name: methodName,
+    shows: (method) => allows(method, 'remove'),
     run: (method, data, button) => {
       $('remove-text').textContent = t('remove_text', {card: methodName(method)});
       removing = {session: open($('remove-dialog'), button), method};

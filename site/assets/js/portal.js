@@ -34,6 +34,8 @@
   };
 
   const enabled = (data, feature) => Boolean(data.features && data.features[feature] && data.features[feature].enabled);
+  /* Whether the server accepts this action on this subscription or payment method now (its "actions"). */
+  const allows = (item, action) => Boolean(item && Array.isArray(item.actions) && item.actions.includes(action));
   const words = (code) => String(code || '').replace(/_/g, ' ');
   const safeUrl = (url) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null);
 
@@ -135,18 +137,58 @@
     node.textContent = plan ? t('changes_to', {plan, date: when}) : t('changes_on', {date: when});
   };
 
+  /* Stripe pauses collection on an active subscription with pause_collection: shown as paused. */
+  const collectionPaused = (sub) => sub.status === 'active' && Boolean(sub.pause_collection);
+
+  /* What happens next, only where it will happen: a subscription that failed to pay, never started
+     or is paused does not renew on its period's end. */
   const nextEvent = (sub) => {
     if (sub.status === 'canceled' || sub.ended_at) {
       const at = sub.canceled_at || sub.ended_at;
       return at ? t('canceled_on', {date: date(at)}) : '';
     }
+    if (sub.status === 'incomplete_expired') return '';
     if (sub.cancel_at_period_end || sub.cancel_at) {
       const at = sub.cancel_at || sub.current_period_end;
       return at ? t('ends_on', {date: date(at)}) : '';
     }
+    if (collectionPaused(sub)) return sub.pause_collection.resumes_at ? t('resumes_on', {date: date(sub.pause_collection.resumes_at)}) : '';
     if (sub.status === 'trialing' && sub.trial_end) return t('trial_ends', {date: date(sub.trial_end)});
-    if (sub.current_period_end && sub.status !== 'paused') return t('renews_on', {date: date(sub.current_period_end)});
+    if (sub.status === 'active' && sub.current_period_end) return t('renews_on', {date: date(sub.current_period_end)});
     return '';
+  };
+
+  /* What is wrong, said plainly with what to do, and its tone; null when all is well. */
+  const NOTICES = {past_due: 'warn', unpaid: 'warn', incomplete: 'warn', incomplete_expired: 'muted', paused: 'info'};
+  const notice = (sub) => {
+    if (collectionPaused(sub)) {
+      return ['info', t(sub.pause_collection.resumes_at ? 'notice_collection_paused' : 'notice_collection_paused_open')];
+    }
+    return NOTICES[sub.status] ? [NOTICES[sub.status], t('notice_' + sub.status)] : null;
+  };
+
+  /* The open invoice that would set a failed subscription right: its latest invoice, else its newest open one. */
+  const UNSETTLED = ['past_due', 'unpaid', 'incomplete'];
+  const openInvoice = (sub, data) => {
+    if (!UNSETTLED.includes(sub.status)) return null;
+    const all = data.invoices || [];
+    const found = sub.latest_invoice
+      ? all.find((invoice) => invoice.id === sub.latest_invoice)
+      : all.find((invoice) => invoice.subscription === sub.id && invoice.status === 'open');
+    const payable = found && found.status === 'open' && found.amount_remaining > 0;
+    const url = payable && found.hosted_invoice_url;
+    return typeof url === 'string' && /^https:\/\//i.test(url) ? found : null;
+  };
+
+  const payLink = (sub, data, name) => {
+    const invoice = openInvoice(sub, data);
+    if (!invoice) return null;
+    const label = t('pay', {amount: money(invoice.amount_remaining, invoice.currency)});
+    const link = el('a', 'pay', label);
+    link.href = invoice.hosted_invoice_url;
+    link.rel = 'noopener noreferrer';
+    link.setAttribute('aria-label', t('action_on', {action: label, item: name}));
+    return link;
   };
 
   const subscriptionRow = (sub, data) => {
@@ -154,7 +196,13 @@
     const items = (sub.items && sub.items.data) || [];
     const product = (item) => (item.price && item.price.product && item.price.product.name) || '';
     field.title.textContent = items.map(product).filter(Boolean).join(', ') || t('subscription');
-    badge(field.status, 'status_', sub.status);
+    badge(field.status, 'status_', collectionPaused(sub) ? 'paused' : sub.status);
+    const said = notice(sub);
+    if (said) {
+      field.notice.textContent = said[1];
+      field.notice.className = 'notice notice-' + said[0];
+      field.notice.hidden = false;
+    }
     for (const item of items) {
       const price = item.price || {};
       const quantity = item.quantity || 1;
@@ -182,6 +230,8 @@
       field.discount.hidden = false;
     }
     renderActions(field.actions, 'subscription', sub, data);
+    const pay = payLink(sub, data, field.title.textContent);
+    if (pay) field.actions.prepend(pay);
     return node;
   };
 
@@ -370,7 +420,8 @@
   const arrival = params.get('payment_method') === 'added' ? t('payment_method_added') : '';
   if (params.has('payment_method')) history.replaceState(null, '', location.pathname);
 
-  window.Porch.portal = Object.freeze({actions, reload: load, priceName, perInterval, methodName, learn, named: (id) => names[id] || ''});
+  window.Porch.portal = Object.freeze({actions, allows, reload: load, priceName, perInterval, methodName, learn,
+    named: (id) => names[id] || ''});
   /* Scripts loaded after this one register their actions before the data arrives. */
   document.addEventListener('DOMContentLoaded', () => load(arrival));
 })();

@@ -5,14 +5,12 @@
 
   const {t, plural, el, api, money, percent, date, busy} = window.Porch;
   const {open, clearErrors, fieldError, focusIn, reveal} = window.Porch.dialogs;
-  const {actions, perInterval, learn, named} = window.Porch.portal;
+  const {actions, allows, perInterval, learn, named} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
 
   const items = (sub) => (sub.items && sub.items.data) || [];
   const products = (sub) => items(sub).map((item) => item.price && item.price.product && item.price.product.name).filter(Boolean);
   const plan = (sub) => products(sub).join(', ') || t('subscription');
-  const live = (sub) => !['canceled', 'incomplete_expired'].includes(sub.status) && !sub.ended_at;
-  const ending = (sub) => Boolean(sub.cancel_at_period_end || sub.cancel_at);
   const path = (sub, action) => 'subscriptions/' + encodeURIComponent(sub.id) + '/' + action;
   const submitter = (form) => form.querySelector('[type="submit"]');
 
@@ -223,14 +221,7 @@
         : t('switched', {plan: named}));
     });
 
-    actions.subscription.push({
-      feature: 'subscription_update', label: 'change_plan', run, name: plan,
-      shows: (sub, data) => {
-        const listed = (data.features.subscription_update.products || []).map((entry) => entry.product);
-        const only = items(sub).length === 1 && items(sub)[0].price;
-        return live(sub) && !ending(sub) && Boolean(only) && listed.includes((only.product || {}).id);
-      },
-    });
+    actions.subscription.push({feature: null, label: 'change_plan', run, name: plan, shows: (sub) => allows(sub, 'update')});
   }
 
   /* Cancel: why -> the offer -> confirm. */
@@ -263,12 +254,13 @@
       const asked = feature.cancellation_reason || {};
       const options = (asked.enabled && asked.options) || [];
       const retention = feature.retention || {};
-      const offer = retention.enabled && sub.retention_offer ? retention : null;
+      const offer = retention.enabled && allows(sub, 'retention') ? retention : null;
       reasons(options);
       $('cancel-comment').value = '';
       if (offer) $('cancel-offer-text').textContent = plural('offer', offer.duration_in_months, {percent: percent(offer.percent_off)});
       const end = sub.cancel_at || sub.current_period_end;
-      $('cancel-confirm-text').textContent = feature.mode === 'immediately' || !end
+      // A paused subscription has no running period to wait for: the server ends it at once (backend/availability.py).
+      $('cancel-confirm-text').textContent = feature.mode === 'immediately' || sub.status === 'paused' || !end
         ? t('cancel_now', {plan: plan(sub)})
         : t('cancel_at_end', {plan: plan(sub), date: date(end)});
       const first = options.length ? 'cancel-reason' : offer ? 'cancel-offer' : 'cancel-confirm';
@@ -324,10 +316,7 @@
       session.finish(message);
     });
 
-    actions.subscription.push({
-      feature: 'subscription_cancel', label: 'cancel', run, name: plan,
-      shows: (sub) => live(sub) && !ending(sub),
-    });
+    actions.subscription.push({feature: null, label: 'cancel', run, name: plan, shows: (sub) => allows(sub, 'cancel')});
   }
 
   /* Undo a cancellation at the period's end. */
@@ -335,7 +324,7 @@
     let state = null;
     actions.subscription.push({
       feature: null, label: 'resume', name: plan,
-      shows: (sub) => live(sub) && Boolean(sub.cancel_at_period_end),
+      shows: (sub) => allows(sub, 'resume'),
       run: (sub, data, button) => {
         const renews = sub.current_period_end;
         $('resume-text').textContent = renews
