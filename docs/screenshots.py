@@ -1,5 +1,6 @@
 """Take the README's pictures: each page of the demo at phone and desktop width, in English
-(left to right) and Arabic (right to left), plus dark mode, into docs/screenshots/.
+(left to right) and Arabic (right to left), plus dark mode, into docs/screenshots/; and the
+portal of a customer with a bank account as well as a card.
 
     python docs/screenshots.py
 
@@ -29,6 +30,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 DEMO_EMAIL = "jenny@example.com"
+# Her subscription is charged to a SEPA Direct Debit account, beside her card.
+BANK_EMAIL = "kim@example.com"
 
 
 def free_port() -> int:
@@ -67,8 +70,8 @@ def shoot(page: Page, name: str, whole: bool = True) -> None:
     print("wrote", (OUT / f"{name}.png").relative_to(ROOT))
 
 
-def sign_in(page: Page, base: str, prefix: str, outbox: Path) -> None:
-    page.goto(f"{base}{prefix}login/?prefilled_email={DEMO_EMAIL.replace('@', '%40')}")
+def sign_in(page: Page, base: str, prefix: str, outbox: Path, email: str = DEMO_EMAIL) -> None:
+    page.goto(f"{base}{prefix}login/?prefilled_email={email.replace('@', '%40')}")
     asked = time.time() - 1
     page.locator("#email-form button[type=submit]").click()
     page.locator("#code").wait_for()
@@ -122,6 +125,13 @@ def main() -> None:
                 page.locator("#cancel-reason button[type=submit]").click()
                 page.locator("#cancel-offer-text").filter(has_text=re.compile(r"\S")).wait_for()
                 shoot(page, "cancel-offer-en-phone-dark", whole=False)
+                page = browser.new_context(locale="en-US", timezone_id="UTC").new_page()
+                sign_in(page, base, "/", outbox, BANK_EMAIL)
+                for locale, prefix, width in (("en", "/", "desktop"), ("ar", "/ar/", "phone")):
+                    page.set_viewport_size(WIDTHS[width])
+                    page.goto(f"{base}{prefix}portal/")
+                    page.locator("#content").wait_for()
+                    shoot(page, f"payment-methods-{locale}-{width}")
                 browser.close()
         finally:
             demo.terminate()

@@ -6,11 +6,14 @@ them (PAYMENT_METHOD), with sub-objects as Stripe's PaymentMethod reference defi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from routed import FEATURES, PORTAL, Session, session, site, sub  # noqa: F401 (site and session are fixtures)
+from routed import FEATURES, PORTAL, ROOT, Session, session, site, sub  # noqa: F401 (site and session are fixtures)
+
+from backend import portal as server
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -48,6 +51,13 @@ ROWS = {
 }
 
 
+# Every type Stripe has, with its sub-object as its schema defines it, as the server passes it on.
+STRIPE = json.loads((ROOT / "tests/stripe_payment_methods.json").read_text(encoding="utf-8"))
+CARD = json.loads((ROOT / "tests/stripe_examples.json").read_text(encoding="utf-8"))["payment_method"]["card"]
+EVERY_TYPE = [server.pick("payment_method", {"id": f"pm_{kind}", "type": kind, kind: STRIPE["details"].get(kind, CARD)})
+              for kind in STRIPE["types"]]
+
+
 def portal(**customer: Any) -> dict[str, Any]:
     subscriptions = [sub("active", 2900, "usd", default_payment_method="pm_sepa"),
                      sub("trialing", 1200, "eur", default_payment_method=None)]
@@ -75,6 +85,17 @@ def test_every_kind_of_method_is_named_with_its_masked_details(session: Callable
     # The dialogs name the method the same way.
     page.get_by_role("button", name="Remove, SEPA Direct Debit ending in 3000").click()
     expect(page.locator("#remove-text")).to_have_text("SEPA Direct Debit ending in 3000 will be removed from your account.")
+
+
+def test_every_type_stripe_has_gets_its_name(session: Callable[..., Session]) -> None:
+    page = session({"GET /api/portal": [(200, {**portal(), "payment_methods": EVERY_TYPE}, {})]}).open("/portal/")
+    names = page.locator("#payment-methods .method-name")
+    expect(names).to_have_count(len(EVERY_TYPE))
+    said = names.evaluate_all("nodes => nodes.map((node) => node.textContent)")
+    assert not [name for name in said if name == "Payment method" or "_" in name], said
+    expect(page.locator("#payment-methods")).to_contain_text("Korean card •••• 1234")
+    expect(page.locator("#payment-methods")).to_contain_text("Interac •••• 1234")
+    expect(page.locator("#payment-methods")).to_contain_text("TD Canada Trust •••• 6789")
 
 
 def test_a_subscription_names_its_own_method_and_only_then(session: Callable[..., Session]) -> None:
