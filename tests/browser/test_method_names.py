@@ -1,7 +1,7 @@
 """Payment methods of every kind in a real Chromium (site/assets/js/method-names.js): each named as
 a customer knows it, with the masked details the server passes on; the default found whether the
-data names it by id or gives the whole object; a subscription's own method on its row; and on a
-right-to-left page a Latin name keeps its order. The objects are shaped as backend/portal.py sends
+data names it by id or gives the whole object; a subscription's own method on its row; on a
+right-to-left page a Latin name keeps its order; axe-core finds nothing. The objects are shaped as backend/portal.py sends
 them (PAYMENT_METHOD), with sub-objects as Stripe's PaymentMethod reference defines them."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from routed import FEATURES, PORTAL, ROOT, Session, session, site, sub  # noqa: F401 (site and session are fixtures)
+from test_accessibility import violations
 
 from backend import portal as server
 
@@ -128,3 +129,15 @@ def test_names_keep_their_order_on_a_right_to_left_page(session: Callable[..., S
     assert name.evaluate("node => node.matches(':dir(ltr)') && node.closest('li').matches(':dir(rtl)')")
     email = page.locator("#payment-methods bdi", has_text="jenny@example.com")
     assert email.evaluate("node => node.matches(':dir(ltr)')")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_type_passes_axe_left_to_right_and_right_to_left(session: Callable[..., Session], scheme: str) -> None:
+    data = {**portal(), "payment_methods": EVERY_TYPE}
+    s = session({"GET /api/portal": [(200, data, {})]}, color_scheme=scheme)
+    found = []
+    for path in ("/portal/", "/ar/portal/"):
+        page = s.open(path)
+        expect(page.locator("#payment-methods > li")).to_have_count(len(EVERY_TYPE))
+        found += violations(page, path)
+    assert found == []
