@@ -40,10 +40,10 @@ ROWS = {
     "pm_visa": ("Visa •••• 4242", "Visa ending in 4242", "Expires 08/2030"),
     "pm_apple": ("Mastercard •••• 4444", "Mastercard ending in 4444", "Expires 03/2031 · Apple Pay"),
     "pm_cb": ("Cartes Bancaires •••• 1001", "Cartes Bancaires ending in 1001", "Expires 01/2032"),
-    "pm_sepa": ("SEPA Direct Debit •••• 3000", "SEPA Direct Debit ending in 3000", "Bank code 37040044"),
-    "pm_bank": ("Chase •••• 6789", "Chase ending in 6789", "US bank account"),
-    "pm_bacs": ("Bacs Direct Debit •••• 2345", "Bacs Direct Debit ending in 2345", "Sort code 108800"),
-    "pm_becs": ("BECS Direct Debit •••• 3456", "BECS Direct Debit ending in 3456", "BSB 000000"),
+    "pm_sepa": ("SEPA Direct Debit •••• 3000", "SEPA Direct Debit, account ending in 3000", "Bank code 37040044"),
+    "pm_bank": ("Chase •••• 6789", "Chase, account ending in 6789", "US bank account"),
+    "pm_bacs": ("Bacs Direct Debit •••• 2345", "Bacs Direct Debit, account ending in 2345", "Sort code 108800"),
+    "pm_becs": ("BECS Direct Debit •••• 3456", "BECS Direct Debit, account ending in 3456", "BSB 000000"),
     "pm_link": ("Link", "Link: jenny@example.com", "jenny@example.com"),
     "pm_paypal": ("PayPal", "PayPal: jenny.rosen@example.com", "jenny.rosen@example.com"),
     "pm_klarna": ("Klarna", "Klarna", ""),
@@ -72,7 +72,7 @@ def test_every_kind_of_method_is_named_with_its_masked_details(session: Callable
     page = session({"GET /api/portal": [(200, data, {})]}).open("/portal/")
     rows = page.locator("#payment-methods > li")
     expect(rows).to_have_count(len(METHODS))
-    expect(rows.nth(0).locator("[data-field=title]")).to_have_text("Chase •••• 6789Chase ending in 6789")
+    expect(rows.nth(0).locator("[data-field=title]")).to_have_text("Chase •••• 6789Chase, account ending in 6789")
     expect(rows.nth(0).locator("[data-field=badge]")).to_have_text("Default")
     expect(page.locator("#payment-methods [data-field=badge]:visible")).to_have_count(1)
     for method in METHODS:
@@ -84,8 +84,8 @@ def test_every_kind_of_method_is_named_with_its_masked_details(session: Callable
     expect(page.locator("#payment-methods")).not_to_contain_text("_")  # no type code such as sepa_debit
 
     # The dialogs name the method the same way.
-    page.get_by_role("button", name="Remove, SEPA Direct Debit ending in 3000").click()
-    expect(page.locator("#remove-text")).to_have_text("SEPA Direct Debit ending in 3000 will be removed from your account.")
+    page.get_by_role("button", name="Remove, SEPA Direct Debit, account ending in 3000").click()
+    expect(page.locator("#remove-text")).to_have_text("SEPA Direct Debit, account ending in 3000 will be removed from your account.")
 
 
 def test_every_type_stripe_has_gets_its_name(session: Callable[..., Session]) -> None:
@@ -106,7 +106,7 @@ def test_a_subscription_names_its_own_method_and_only_then(session: Callable[...
     charged = subscriptions.nth(0).locator("[data-field=charged]")
     expect(charged.locator("[aria-hidden=true]")).to_have_text("SEPA Direct Debit •••• 3000")
     expect(charged).to_contain_text("Charged to SEPA Direct Debit •••• 3000")
-    expect(charged.locator(".visually-hidden")).to_have_text("SEPA Direct Debit ending in 3000")
+    expect(charged.locator(".visually-hidden")).to_have_text("SEPA Direct Debit, account ending in 3000")
     expect(subscriptions.nth(1).locator("[data-field=charged]")).to_be_hidden()  # the customer's default applies
 
 

@@ -61,11 +61,13 @@
     return details.email || details.payer_email || details.cashtag || details.vpa || '';
   };
 
-  /* As sentences and screen readers say it: "Visa ending in 4242", "SEPA Direct Debit ending in 3000",
-     "PayPal: jenny@example.com". */
+  /* As sentences and screen readers say it: "Visa ending in 4242", "SEPA Direct Debit, account ending
+     in 3000", "PayPal: jenny@example.com". A bank account has its own sentence, so that languages
+     whose words agree with "card" can say "account". */
   const name = (method) => {
     const {last4} = detailsOf(method);
-    if (last4) return t('card', {brand: label(method), last4});
+    if (last4 && (cardOf(method) || method.type === 'kr_card')) return t('card', {brand: label(method), last4});
+    if (last4) return t('account_ending', {name: label(method), last4});
     return account(method) ? t('labelled', {label: label(method), value: account(method)}) : label(method);
   };
 
