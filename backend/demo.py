@@ -37,10 +37,22 @@ def _customer(cid: str, email: str | None, name: str, created: int, **extra: Any
     }
 
 
-def _card(pid: str, customer: str, brand: str, last4: str, month: int, year: int, created: int) -> dict[str, Any]:
+def _card(pid: str, customer: str, brand: str, last4: str, month: int, year: int, created: int,
+          wallet: str | None = None) -> dict[str, Any]:
     return {
         "id": pid, "object": "payment_method", "type": "card", "customer": customer, "created": created,
-        "card": {"brand": brand, "last4": last4, "exp_month": month, "exp_year": year},
+        "card": {"brand": brand, "last4": last4, "exp_month": month, "exp_year": year,
+                 "wallet": {"type": wallet, "dynamic_last4": None} if wallet else None},
+        "billing_details": {"name": None, "email": None},
+    }
+
+
+def _sepa_debit(pid: str, customer: str, bank_code: str, last4: str, created: int) -> dict[str, Any]:
+    """A bank account in the SEPA area, as Stripe keeps it: the bank's code and the IBAN's last four digits."""
+    return {
+        "id": pid, "object": "payment_method", "type": "sepa_debit", "customer": customer, "created": created,
+        "sepa_debit": {"bank_code": bank_code, "branch_code": "", "country": "DE", "last4": last4,
+                       "fingerprint": f"fp_{pid}", "generated_from": {"charge": None, "setup_attempt": None}},
         "billing_details": {"name": None, "email": None},
     }
 
@@ -115,11 +127,13 @@ def demo_objects(now: int) -> dict[str, list[dict[str, Any]]]:
     ]
     payment_methods = [
         _card("pm_jenny_visa", "cus_jenny", "visa", "4242", 12, 2028, now - 400 * DAY),
-        _card("pm_jenny_mc", "cus_jenny", "mastercard", "4444", 3, 2027, now - 100 * DAY),
+        _card("pm_jenny_mc", "cus_jenny", "mastercard", "4444", 3, 2027, now - 100 * DAY, wallet="apple_pay"),
         _card("pm_sam_mc", "cus_sam", "mastercard", "5100", 8, 2029, now - 20 * DAY),
         _card("pm_alex_amex", "cus_alex", "amex", "0005", 1, 2026, now - 500 * DAY),
         _card("pm_kim_visa", "cus_kim", "visa", "1881", 6, 2030, now - 200 * DAY),
         _card("pm_robin_visa", "cus_robin", "visa", "0077", 9, 2029, now - 300 * DAY),
+        # Stripe's test IBAN DE89 3704 0044 0532 0130 00, which her subscription is charged to.
+        _sepa_debit("pm_kim_sepa", "cus_kim", "37040044", "3000", now - 190 * DAY),
     ]
     subscriptions = [
         _subscription("sub_jenny_pro", "cus_jenny", "price_pro_monthly", "active", now - 390 * DAY, now + 12 * DAY),
@@ -131,7 +145,7 @@ def demo_objects(now: int) -> dict[str, list[dict[str, Any]]]:
         _subscription("sub_alex_pro", "cus_alex", "price_pro_yearly", "past_due", now - 400 * DAY, now + 330 * DAY,
                       latest_invoice="in_alex_0002"),
         _subscription("sub_kim_pro", "cus_kim", "price_pro_monthly", "active", now - 190 * DAY, now + 20 * DAY,
-                      cancel_at_period_end=True, cancel_at=now + 20 * DAY),
+                      cancel_at_period_end=True, cancel_at=now + 20 * DAY, default_payment_method="pm_kim_sepa"),
         _subscription("sub_noemail", "cus_noemail", "price_starter_monthly", "active", now - 90 * DAY, now + 3 * DAY),
         _subscription("sub_pat_starter", "cus_pat", "price_starter_monthly", "paused", now - 40 * DAY, now - 10 * DAY,
                       trial_start=now - 40 * DAY, trial_end=now - 10 * DAY),

@@ -89,13 +89,25 @@ INVOICE = fields(
     # Expanded, a discount names its coupon on the receipt; by id it is only an id.
     discounts=Each(DISCOUNT),
 )
+# What a customer knows each kind of payment method by, for every type in Stripe's PaymentMethod
+# reference: the card's brand, last four digits and expiry, the wallet it sits in; the bank's name, or
+# the code that names the bank where Stripe gives no name (SEPA bank code, UK sort code, BSB), with the
+# account's last four digits; the email or handle of a wallet account. Never a fingerprint, a full
+# account or routing number, a mandate, a buyer id, a tax id or a date of birth. A type not listed
+# (iDEAL, Klarna, ...) is shown by its name alone.
+CARD = fields("brand display_brand last4 exp_month exp_year", wallet=fields("type"))
+PRESENT_CARD = fields("brand last4 exp_month exp_year", wallet=fields("type"))
+METHOD_DETAILS: dict[str, Shape] = {
+    "card": CARD, "card_present": PRESENT_CARD, "interac_present": PRESENT_CARD, "kr_card": fields("last4"),
+    "sepa_debit": fields("bank_code last4"), "bacs_debit": fields("sort_code last4"),
+    "au_becs_debit": fields("bsb_number last4"), "payto": fields("bsb_number last4"),
+    "us_bank_account": fields("bank_name last4"), "acss_debit": fields("bank_name last4"),
+    "nz_bank_account": fields("bank_name last4"),
+    "link": fields("email"), "paypal": fields("payer_email"), "cashapp": fields("cashtag"), "upi": fields("vpa"),
+    "custom": fields("display_name"),
+}
 PAYMENT_METHOD = fields(
-    "id object type created",
-    card=fields("brand last4 exp_month exp_year country", wallet=fields("type")),
-    sepa_debit=fields("last4 bank_code country"),
-    us_bank_account=fields("bank_name last4 account_type account_holder_type"),
-    link=fields("email"),
-    billing_details=fields("name email phone", address=ADDRESS),
+    "id object type created", billing_details=fields("name email phone", address=ADDRESS), **METHOD_DETAILS,
 )
 # Who a receipt is for: the invoice's snapshot of the customer, or the customer as now.
 RECEIPT_CUSTOMER = fields("name email", address=ADDRESS, tax_ids=Each(fields("type value")))

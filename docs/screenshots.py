@@ -1,6 +1,6 @@
 """Take the README's pictures: each page of the demo at phone and desktop width, in English
-(left to right) and Arabic (right to left), plus dark mode, and the demo's past-due and paused
-customers, into docs/screenshots/.
+(left to right) and Arabic (right to left), plus dark mode, the demo's past-due and paused
+customers, and the portal of a customer with a bank account as well as a card, into docs/screenshots/.
 
     python docs/screenshots.py
 
@@ -30,6 +30,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 DEMO_EMAIL = "jenny@example.com"
+# Her subscription is charged to a SEPA Direct Debit account, beside her card.
+BANK_EMAIL = "kim@example.com"
 
 
 def free_port() -> int:
@@ -135,6 +137,13 @@ def main() -> None:
                         other.reload()
                         other.locator("#content").wait_for()
                         shoot(other, f"portal-{name}-en-{width}")
+                page = browser.new_context(locale="en-US", timezone_id="UTC").new_page()
+                sign_in(page, base, "/", outbox, BANK_EMAIL)
+                for locale, prefix, width in (("en", "/", "desktop"), ("ar", "/ar/", "phone")):
+                    page.set_viewport_size(WIDTHS[width])
+                    page.goto(f"{base}{prefix}portal/")
+                    page.locator("#content").wait_for()
+                    shoot(page, f"payment-methods-{locale}-{width}")
                 browser.close()
         finally:
             demo.terminate()

@@ -23,6 +23,8 @@ MARKER = "internal-7f3a9c"
 DAY = 86400
 # Stripe's published example objects, the base of every object imported here.
 EXAMPLES = json.loads((Path(__file__).parent / "stripe_examples.json").read_text(encoding="utf-8"))
+# Every type of payment method Stripe has, each with its sub-object as Stripe's reference defines it.
+METHODS = json.loads((Path(__file__).parent / "stripe_payment_methods.json").read_text(encoding="utf-8"))
 # Fields Stripe defines that are the merchant's or the processor's business, not the customer's page.
 INTERNAL = (
     "metadata", "fingerprint", "checks", "networks", "three_d_secure_usage", "generated_from",
@@ -35,8 +37,10 @@ INTERNAL = (
     "default_settings", "livemode", "dynamic_last4", "account_country", "account_name", "pending_update",
     "billing_cycle_anchor_config", "trial_settings", "issuer", "automatic_tax",
     "customer_shipping", "customer_phone", "shipping_cost", "parent", "status_transitions", "from_invoice",
-    "next_invoice_sequence", "delinquent", "tax_exempt", "regulated_status", "display_brand", "funding",
-    "allow_redisplay", "source", "promotion_code", "url", "images",
+    "next_invoice_sequence", "delinquent", "tax_exempt", "regulated_status", "funding",
+    "allow_redisplay", "source", "promotion_code", "url", "images", "institution_number", "transit_number",
+    "buyer_id", "tax_id", "dob", "persistent_token", "payer_id", "pay_id", "account_holder_name", "iin",
+    "cardholder_name", "bic", "logo",
 )
 # Another field Stripe may add tomorrow: an allowlist drops it too.
 UNKNOWN = "added_by_stripe_later"
@@ -59,22 +63,41 @@ def example(kind: str, **changes: Any) -> dict[str, Any]:
 CUSTOMER = "cus_QXg1o8vcGmoR32"
 PRODUCT = EXAMPLES["product"]["id"]
 PRICE = EXAMPLES["price"]["id"]
+# What of each type's sub-object the page receives: what a customer knows the method by.
+SHOWN = {
+    "card": {"brand": "visa", "display_brand": "visa", "last4": "4242", "exp_month": 8, "exp_year": 2030,
+             "wallet": {"type": "link"}},
+    "card_present": {"brand": "visa", "last4": "0000", "exp_month": 12, "exp_year": 2030, "wallet": {"type": "apple_pay"}},
+    "interac_present": {"brand": "interac", "last4": "1234", "exp_month": 11, "exp_year": 2029},
+    "kr_card": {"last4": "1234"},
+    "sepa_debit": {"bank_code": "37040044", "last4": "3000"},
+    "bacs_debit": {"sort_code": "108800", "last4": "2345"},
+    "au_becs_debit": {"bsb_number": "000000", "last4": "3456"},
+    "payto": {"bsb_number": "000000", "last4": "1234"},
+    "us_bank_account": {"bank_name": "STRIPE TEST BANK", "last4": "6789"},
+    "acss_debit": {"bank_name": "TD Canada Trust", "last4": "6789"},
+    "nz_bank_account": {"bank_name": "ANZ Bank New Zealand", "last4": "0010"},
+    "link": {"email": "jenny@example.com"},
+    "paypal": {"payer_email": "jenny@example.com"},
+    "cashapp": {"cashtag": "$jennyrosen"},
+    "upi": {"vpa": "jenny@okbank"},
+    "custom": {"display_name": "Acme Pay"},
+}
+
+
+def method_example(kind: str) -> dict[str, Any]:
+    """Stripe's example payment method, made the type `kind` with that type's sub-object."""
+    if kind == "card":
+        return example("payment_method", id="pm_card", customer=CUSTOMER)
+    method = example("payment_method", id=f"pm_{kind}", customer=CUSTOMER, type=kind)
+    del method["card"]
+    return method | {kind: copy.deepcopy(METHODS["details"][kind])}
 
 
 def stripe_export() -> dict[str, list[dict[str, Any]]]:
     """One customer as Stripe's API gives it with every expandable field expanded."""
-    card = example("payment_method", id="pm_card", customer=CUSTOMER)
-    sepa = example("payment_method", id="pm_sepa", customer=CUSTOMER, type="sepa_debit", card=None, sepa_debit={
-        "bank_code": "37040044", "branch_code": MARKER, "country": "DE", "fingerprint": MARKER,
-        "generated_from": {"charge": MARKER, "setup_attempt": MARKER}, "last4": "3000"})
-    bank = example("payment_method", id="pm_bank", customer=CUSTOMER, type="us_bank_account", card=None,
-                   us_bank_account={
-                       "account_holder_type": "individual", "account_type": "checking", "bank_name": "STRIPE TEST BANK",
-                       "financial_connections_account": MARKER, "fingerprint": MARKER, "last4": "6789",
-                       "networks": {"preferred": MARKER, "supported": [MARKER]}, "routing_number": MARKER,
-                       "status_details": {"blocked": {"reason": MARKER}}})
-    link = example("payment_method", id="pm_link", customer=CUSTOMER, type="link", card=None,
-                   link={"email": "jenny@example.com", "persistent_token": MARKER})
+    methods = [method_example(kind) for kind in METHODS["types"]]
+    card = methods[METHODS["types"].index("card")]
     product = example("product")
     price = example("price", product=product)
     dearer = example("price", id="price_dearer", unit_amount=4000, product=PRODUCT)
@@ -107,7 +130,7 @@ def stripe_export() -> dict[str, list[dict[str, Any]]]:
              "pricing": {"type": "price_details", "price_details": {"price": price, "product": product}}}
     return {kind: marked(objects) for kind, objects in {
         "products": [product], "prices": [price, dearer], "customers": [customer],
-        "payment_methods": [card, sepa, bank, link], "subscriptions": [subscription], "invoices": [invoice],
+        "payment_methods": methods, "subscriptions": [subscription], "invoices": [invoice],
     }.items()}
 
 
@@ -147,7 +170,7 @@ def test_no_metadata_or_internal_field_reaches_any_answer(jenny):
         jenny.post(f"/api/subscriptions/{sub}/update", json={"price": "price_dearer"}, headers=changed),
         jenny.post(f"/api/subscriptions/{sub}/cancel", json={}),
         jenny.post(f"/api/subscriptions/{sub}/resume", json={}),
-        jenny.post("/api/payment_methods/pm_sepa/default", json={}),
+        jenny.post("/api/payment_methods/pm_sepa_debit/default", json={}),
         jenny.patch("/api/customer", json={"name": "Jenny R."}),
         jenny.post("/api/payment_methods/add", json={}),
         jenny.get("/api/portal"),
@@ -161,14 +184,10 @@ def test_no_metadata_or_internal_field_reaches_any_answer(jenny):
 
 def test_the_portal_still_shows_what_the_page_draws(jenny):
     data = jenny.get("/api/portal").json()
-    methods = {m["id"]: m for m in data["payment_methods"]}
-    assert methods["pm_card"]["card"] == {"brand": "visa", "last4": "4242", "exp_month": 8, "exp_year": 2030,
-                                          "country": "US", "wallet": {"type": "link"}}
-    assert methods["pm_sepa"]["sepa_debit"] == {"last4": "3000", "bank_code": "37040044", "country": "DE"}
-    assert methods["pm_bank"]["us_bank_account"] == {"bank_name": "STRIPE TEST BANK", "last4": "6789",
-                                                     "account_type": "checking", "account_holder_type": "individual"}
-    assert methods["pm_link"]["link"] == {"email": "jenny@example.com"}
-    assert methods["pm_card"]["billing_details"]["address"]["city"] == "San Francisco"
+    methods = {m["type"]: m for m in data["payment_methods"]}
+    assert sorted(methods) == METHODS["types"]
+    assert {kind: method.get(kind) for kind, method in methods.items()} == {kind: SHOWN.get(kind) for kind in methods}
+    assert methods["card"]["billing_details"]["address"]["city"] == "San Francisco"
     customer = data["customer"]
     assert customer["invoice_settings"] == {"default_payment_method": "pm_card"}
     assert customer["shipping"] == {"name": "Jenny Rosen", "phone": None, "address": {"country": "DE"}}
@@ -262,3 +281,21 @@ def test_a_field_of_an_unexpected_type_is_dropped_not_passed_whole():
     shown = portal.pick("payment_method", {"id": "pm_1", "type": {"secret": MARKER}, "card": 7,
                                            "billing_details": {"name": ["x", MARKER]}})
     assert shown == {"id": "pm_1", "billing_details": {}}
+
+
+@pytest.mark.parametrize("kind", METHODS["types"])
+def test_each_type_of_payment_method_shows_what_its_customer_knows_it_by_and_nothing_else(kind):
+    """Every type in Stripe's PaymentMethod reference, its sub-object built from the type's schema
+    (tests/stripe_payment_methods.json): the brand, last four digits, bank name or code, a wallet's
+    email pass; fingerprints, account and routing numbers, buyer ids, tax ids and birth dates stay."""
+    shown = portal.pick("payment_method", method_example(kind))
+    assert (shown["type"], shown.get(kind)) == (kind, SHOWN.get(kind))
+    assert set(shown) <= {"id", "object", "type", "created", "billing_details", kind}
+
+
+def test_a_method_named_by_an_expanded_object_is_sent_as_its_id():
+    """The Default badge and a subscription's "Charged to" find the method by id, whatever the store holds."""
+    expanded = method_example("sepa_debit")
+    assert portal.subscription({"default_payment_method": expanded})["default_payment_method"] == "pm_sepa_debit"
+    assert portal.pick("customer", {"invoice_settings": {"default_payment_method": expanded}}) == {
+        "invoice_settings": {"default_payment_method": "pm_sepa_debit"}}

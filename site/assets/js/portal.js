@@ -11,7 +11,7 @@
 (() => {
   'use strict';
 
-  const {lang, page, t, plural, fill, el, lines: fillLines, api, money, percent, date, problem, busy, addressLines, taxId} = window.Porch;
+  const {lang, page, t, plural, fill, el, lines: fillLines, api, money, percent, date, problem, busy, addressLines, taxId, methods} = window.Porch;
   const $ = (id) => document.getElementById(id);
   const actions = {subscription: [], payment_method: [], payment_methods: [], customer: []};
   const HEADINGS = {subscription: 'subscriptions-title', payment_method: 'payment-title', payment_methods: 'payment-title',
@@ -28,10 +28,6 @@
   };
   const SUBSCRIPTION_ORDER = ['past_due', 'unpaid', 'incomplete', 'active', 'trialing', 'paused'];
   const PER = {day: 'per_day', week: 'per_week', month: 'per_month', year: 'per_year'};
-  const BRANDS = {
-    amex: 'American Express', cartes_bancaires: 'Cartes Bancaires', diners: 'Diners Club', discover: 'Discover',
-    eftpos_au: 'eftpos', jcb: 'JCB', mastercard: 'Mastercard', unionpay: 'UnionPay', visa: 'Visa',
-  };
 
   const enabled = (data, feature) => Boolean(data.features && data.features[feature] && data.features[feature].enabled);
   /* Whether the server accepts this action on this subscription or payment method now (its "actions"). */
@@ -229,35 +225,33 @@
       field.discount.className = 'badge badge-good';
       field.discount.hidden = false;
     }
+    // A subscription charged to a method of its own says which; without one, the customer's default applies.
+    const charged = (data.payment_methods || []).find((method) => method.id === methods.idOf(sub.default_payment_method));
+    if (charged) fill(field.charged, 'charged_to', {method: methods.shown(charged)});
     renderActions(field.actions, 'subscription', sub, data);
     const pay = payLink(sub, data, field.title.textContent);
     if (pay) field.actions.prepend(pay);
     return node;
   };
 
-  /* "Visa ending in 4242", as sentences and screen readers say it. */
-  const methodName = (method) => {
-    const card = method.type === 'card' && method.card;
-    return card ? t('card', {brand: BRANDS[card.brand] || words(card.brand), last4: card.last4}) : words(method.type);
+  const defaultMethod = (data) => methods.idOf(data.customer && data.customer.invoice_settings && data.customer.invoice_settings.default_payment_method);
+
+  /* "Expires 08/2030", with an Expired badge once the month is over. */
+  const expiry = (card) => {
+    const shown = el('span', null, t('expires', {date: String(card.exp_month).padStart(2, '0') + '/' + card.exp_year}));
+    const now = new Date();
+    const expired = card.exp_year < now.getFullYear() || (card.exp_year === now.getFullYear() && card.exp_month < now.getMonth() + 1);
+    if (expired) shown.append(' ', el('span', 'badge badge-bad', t('expired')));
+    return shown;
   };
 
   const paymentMethodRow = (method, data) => {
     const [node, field] = row('payment-method-row');
-    const card = method.type === 'card' && method.card;
-    if (card) {
-      const brand = BRANDS[card.brand] || words(card.brand) || t('card');
-      const shown = el('span', null, brand + ' •••• ' + card.last4);
-      shown.setAttribute('aria-hidden', 'true');
-      field.title.append(shown, el('span', 'visually-hidden', t('card', {brand, last4: card.last4})));
-      const now = new Date();
-      const expired = card.exp_year < now.getFullYear() || (card.exp_year === now.getFullYear() && card.exp_month < now.getMonth() + 1);
-      field.expires.textContent = t('expires', {date: String(card.exp_month).padStart(2, '0') + '/' + card.exp_year});
-      if (expired) field.expires.append(' ', el('span', 'badge badge-bad', t('expired')));
-    } else {
-      field.title.textContent = words(method.type);
-    }
-    const settings = data.customer && data.customer.invoice_settings;
-    if (settings && settings.default_payment_method === method.id) {
+    field.title.append(methods.shown(method));
+    const card = methods.cardOf(method);
+    const facts = [...(card && card.exp_year ? [expiry(card)] : []), ...methods.facts(method).map((fact) => el('bdi', null, fact))];
+    facts.forEach((fact, i) => field.facts.append(...(i ? [' · ', fact] : [fact])));
+    if (defaultMethod(data) === method.id) {
       field.badge.textContent = t('default');
       field.badge.className = 'badge badge-info';
       field.badge.hidden = false;
@@ -339,10 +333,10 @@
     const rank = (sub) => (SUBSCRIPTION_ORDER.includes(sub.status) ? SUBSCRIPTION_ORDER.indexOf(sub.status) : 99);
     const subscriptions = [...(data.subscriptions || [])].sort((a, b) => rank(a) - rank(b));
     show($('subscriptions'), $('subscriptions-empty'), subscriptions.map((sub) => subscriptionRow(sub, data)));
-    const defaultId = customer.invoice_settings && customer.invoice_settings.default_payment_method;
-    const methods = [...(data.payment_methods || [])].sort((a, b) => (b.id === defaultId) - (a.id === defaultId));
-    show($('payment-methods'), $('payment-methods-empty'), methods.map((method) => paymentMethodRow(method, data)));
-    renderActions($('payment-methods-actions'), 'payment_methods', methods, data);
+    const defaultId = defaultMethod(data);
+    const saved = [...(data.payment_methods || [])].sort((a, b) => (b.id === defaultId) - (a.id === defaultId));
+    show($('payment-methods'), $('payment-methods-empty'), saved.map((method) => paymentMethodRow(method, data)));
+    renderActions($('payment-methods-actions'), 'payment_methods', saved, data);
     renderDetails(customer, data);
     const section = $('invoices-section');
     if (section) {
@@ -420,8 +414,8 @@
   const arrival = params.get('payment_method') === 'added' ? t('payment_method_added') : '';
   if (params.has('payment_method')) history.replaceState(null, '', location.pathname);
 
-  window.Porch.portal = Object.freeze({actions, allows, reload: load, priceName, perInterval, methodName, learn,
-    named: (id) => names[id] || ''});
+  window.Porch.portal = Object.freeze({actions, allows, reload: load, priceName, perInterval, methodName: methods.name,
+    learn, named: (id) => names[id] || ''});
   /* Scripts loaded after this one register their actions before the data arrives. */
   document.addEventListener('DOMContentLoaded', () => load(arrival));
 })();
