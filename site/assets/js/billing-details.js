@@ -4,13 +4,16 @@
 (() => {
   'use strict';
 
-  const {t, busy, country, taxType} = window.Porch;
+  const {lang, t, busy, country, taxType, taxTypes} = window.Porch;
   const {open, clearErrors} = window.Porch.dialogs;
   const {actions} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const form = $('details-form');
   const MAX_TAX_IDS = 5;
-  const TAX_TYPES = ['eu_vat', 'gb_vat', 'ch_vat', 'no_vat', 'au_abn', 'ca_bn', 'us_ein', 'in_gst', 'br_cnpj', 'jp_cn'];
+  /* Every type Stripe has, by name in the page's language; a new row starts on the first, EU VAT. */
+  const collator = new Intl.Collator(lang);
+  const TAX_TYPES = Object.keys(taxTypes).sort((a, b) => collator.compare(taxType(a), taxType(b)));
+  const FIRST_TAX_TYPE = 'eu_vat';
   const ADDRESS = ['country', 'line1', 'line2', 'city', 'postal_code', 'state'];
   let state = null;
 
@@ -101,7 +104,7 @@
     const type = row.querySelector('[data-field="type"]');
     const types = TAX_TYPES.includes(entry.type) || !entry.type ? TAX_TYPES : [...TAX_TYPES, entry.type];
     type.append(...types.map((code) => new Option(taxType(code), code)));
-    type.value = entry.type || TAX_TYPES[0];
+    type.value = entry.type || FIRST_TAX_TYPE;
     row.querySelector('[data-field="value"]').value = text(entry.value);
     row.querySelector('[data-field="remove"]').addEventListener('click', () => {
       const next = row.nextElementSibling || row.previousElementSibling;
