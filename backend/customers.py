@@ -37,8 +37,7 @@ class Shipping(Body):
 
 
 class TaxId(Body):
-    type: str = Field(max_length=40, description="eu_vat, gb_vat, ch_vat, no_vat, au_abn, ca_bn, us_ein, in_gst, "
-                                                 "br_cnpj or jp_cn")
+    type: str = Field(max_length=40, description="One of Stripe's tax_id types, such as eu_vat, gb_vat or au_abn")
     value: str = Field(max_length=60)
 
 
@@ -59,12 +58,21 @@ def _invalid(code: str, problem: addresses.Invalid) -> APIError:
     return APIError(400, code, problem.message, param=problem.param, example=problem.example)
 
 
-def _checked(changes: dict[str, Any]) -> dict[str, Any]:
-    """The changes normalised, checked in the order the form shows them; the first problem is a 400 naming its field."""
+def _country(address: dict[str, Any] | None) -> str | None:
+    """The address's country where it is one, for reading a phone number written without +."""
+    code = str((address or {}).get("country") or "").strip().upper()
+    return code if code in addresses.countries() else None
+
+
+def _checked(changes: dict[str, Any], on_file: dict[str, Any]) -> dict[str, Any] | APIError:
+    """The changes normalised, checked in the order the form shows them; the first problem is a
+    400 naming its field. A phone number is read in the country of the address it goes with:
+    the one sent with it, else the one on file."""
     out = dict(changes)
+    home = _country(changes["address"] if "address" in changes else on_file.get("address"))
     try:
         if "phone" in changes:
-            out["phone"] = addresses.phone(changes["phone"], "phone")
+            out["phone"] = addresses.phone(changes["phone"], "phone", home)
         if changes.get("address") is not None:
             out["address"] = addresses.address(changes["address"], "address")
         shipping = changes.get("shipping")
@@ -74,11 +82,11 @@ def _checked(changes: dict[str, Any]) -> dict[str, Any]:
                 raise addresses.Invalid("Enter the name of the person who receives deliveries.", "shipping.name")
             out["shipping"] = {
                 "name": name,
-                "phone": addresses.phone(shipping.get("phone"), "shipping.phone"),
+                "phone": addresses.phone(shipping.get("phone"), "shipping.phone", _country(shipping["address"]) or home),
                 "address": addresses.address(shipping["address"], "shipping.address"),
             }
     except addresses.Invalid as problem:
-        raise _invalid("invalid_phone" if problem.param.endswith("phone") else "invalid_address", problem) from None
+        return _invalid("invalid_phone" if problem.param.endswith("phone") else "invalid_address", problem)
     return out
 
 
@@ -122,11 +130,12 @@ async def update_customer(request: Request) -> Response:
     refused = [name for name in changes if ALLOWED_AS[name] not in feature.allowed_updates]
     if refused:
         raise APIError(403, "feature_disabled", f"Changing '{refused[0]}' is not allowed.")
-    changes = _checked(changes)
 
     def apply(conn: sa.Connection, actor: Actor) -> tuple[int, dict[str, Any]] | APIError:
         customer = billing.get(conn, "customers", customer_id) or {}
-        update = dict(changes)
+        update = _checked(changes, customer)
+        if isinstance(update, APIError):
+            return update
         if "tax_ids" in update:
             listed = _tax_ids(update["tax_ids"], customer.get("tax_ids"))
             if isinstance(listed, APIError):

@@ -27,7 +27,7 @@ def _expanded(value: Any) -> dict[str, Any]:
 
 
 def customer_object(customer: dict[str, Any]) -> dict[str, Any]:
-    return _full("customer", portal.pick("customer", customer))
+    return _full("customer", portal.pick("customer", customer, lines=False))
 
 
 def subscription_object(conn: sa.Connection, sub: dict[str, Any], customer: str,
@@ -67,7 +67,7 @@ def subscription_deleted(conn: sa.Connection, webhooks: list[Webhook], actor: Ac
 def payment_method_detached(conn: sa.Connection, webhooks: list[Webhook], actor: Actor,
                             method: dict[str, Any]) -> str:
     """Detached as Stripe does it: the method belongs to nobody now; the event says whose it was."""
-    obj = _full("payment_method", portal.pick("payment_method", method)) | {"customer": None}
+    obj = _full("payment_method", portal.pick("payment_method", method, lines=False)) | {"customer": None}
     return events.record(conn, webhooks, actor, "payment_method.detached", obj, {"customer": actor.customer})
 
 

@@ -30,10 +30,18 @@ from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
-from backend import addresses
-from backend.i18n import ALIASES, SOURCE, direction, folder, native_name, plural_samples, translations
-from backend.markup import headline_html
+from backend import addresses, tax_ids
 from backend.config import FONTS, Config
+from backend.i18n import (
+    ALIASES,
+    SOURCE,
+    direction,
+    folder,
+    native_name,
+    plural_samples,
+    translations,
+)
+from backend.markup import headline_html
 
 # Page name -> file in the output folder.
 PAGES = {
@@ -49,6 +57,8 @@ ASSET_CACHE = "public, max-age=31536000, immutable"
 # Compressed bytes of a page and everything it loads (one round trip for sign-in).
 BUDGETS = {"login": 14 * 1024, "portal": 28 * 1024, "receipt": 28 * 1024}
 AA = 4.5  # WCAG 2.2 AA contrast for text
+# Each tax id type's abbreviation, for the pages to name a type by it and its country's name.
+TAX_TYPES = {kind: found.abbreviation for kind, found in tax_ids.TYPES.items()}
 COMPRESSIBLE = (".html", ".css", ".js", ".svg", ".json")
 # Page surfaces, light and dark; link colours are derived from the accent to stay readable on them.
 SURFACES = {
@@ -167,6 +177,7 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
                 "bases": bases,
                 "plural_samples": plural_samples(locale),
                 "countries_url": _write_asset(tmp, "json", "countries.json", names.encode()),
+                "tax_types": TAX_TYPES,
             }
             for page in pages if base == "/" else localized(pages):
                 path = base.lstrip("/") + PAGES[page]
@@ -306,11 +317,13 @@ def theme_colors(config: Config) -> tuple[dict[str, object], list[str]]:
     }, warnings
 
 
-def country_names(locale: str) -> list[tuple[str, str]]:
-    """(code, name) of every country the API accepts, named in `locale` and in that language's alphabetical order."""
+def country_names(locale: str) -> list[tuple[str, str, dict[str, object]]]:
+    """(code, name, the fields its addresses have) of every country the API accepts, named in
+    `locale` and in that language's alphabetical order: the form shows the fields of the chosen one."""
     names = Locale.parse(folder(locale)).territories
     english = Locale("en").territories
-    return sorted(((code, names.get(code) or english[code]) for code in addresses.countries()), key=lambda item: _sort_key(item[1]))
+    return sorted(((code, names.get(code) or english[code], addresses.form(code)) for code in addresses.countries()),
+                  key=lambda item: _sort_key(item[1]))
 
 
 def _sort_key(name: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from backend import availability
+from backend import addresses, availability
 from backend.config import Config, Features
 from backend.markup import headline_html
 
@@ -112,6 +112,10 @@ PAYMENT_METHOD = fields(
 # Who a receipt is for: the invoice's snapshot of the customer, or the customer as now.
 RECEIPT_CUSTOMER = fields("name email", address=ADDRESS, tax_ids=Each(fields("type value")))
 
+# Where each kind holds postal addresses; a browser gets each one's lines in its country's order too.
+POSTAL = {"customer": (("address",), ("shipping", "address")), "payment_method": (("billing_details", "address"),),
+          "receipt_customer": (("address",),)}
+
 FIELDS: dict[str, dict[str, Shape]] = {
     "customer": CUSTOMER, "subscription": SUBSCRIPTION, "item": ITEM, "price": PRICE, "product": PRODUCT, "invoice": INVOICE,
     "payment_method": PAYMENT_METHOD, "receipt_customer": RECEIPT_CUSTOMER,
@@ -156,9 +160,20 @@ def _shown(shape: Shape, value: Any) -> Any:
             if key in value and (shown := _shown(inner, value[key])) is not _DROP}
 
 
-def pick(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """A stored object as a browser may see it: the fields of FIELDS[kind], at every depth."""
+def pick(kind: str, obj: dict[str, Any], lines: bool = True) -> dict[str, Any]:
+    """A stored object as a browser may see it: the fields of FIELDS[kind], at every depth, and
+    with `lines` each postal address's `lines` ("10117 Berlin"), which the page shows as they come.
+    Events leave them out (lines=False): their objects keep Stripe's fields only."""
     shown: dict[str, Any] = _shown(FIELDS[kind], obj)
+    for path in POSTAL.get(kind, ()) if lines else ():
+        *parents, last = path
+        holder: Any = shown
+        for key in parents:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and isinstance(holder.get(last), dict):
+            found = addresses.lines(holder[last])
+            if found:
+                holder[last] = holder[last] | {"lines": found}
     return shown
 
 

@@ -1,116 +1,141 @@
-"""Tax ids as customers type them: the type's format checked (and the ABN's checksum),
-the value put in its usual form, and the country it belongs to, as Stripe's tax_id has."""
+"""Tax ids as customers type them, for every type Stripe accepts: checked with python-stdnum
+where it knows the type (format, length and check digits), kept as written where it does not,
+and stored in their usual form with the country Stripe gives them."""
 
 from __future__ import annotations
 
-import re
+import functools
+import importlib
 from dataclasses import dataclass
-from typing import Callable
+from types import ModuleType
+
+from stdnum.exceptions import InvalidChecksum, ValidationError
 
 from backend.addresses import Invalid
 
 MAX = 5
+# A value of a type stdnum cannot check is kept as written, within this many characters.
+MAX_UNCHECKED = 40
 
 
 @dataclass(frozen=True)
-class Format:
-    country: str
-    pattern: str  # matched against the value upper-cased, without spaces, dots, hyphens and slashes
-    message: str
-    shape: Callable[[re.Match[str]], str] = lambda m: m.group(0)
+class Kind:
+    """A tax id type: its official abbreviation (the same in every language, so a page names the
+    type by it and the country), and stdnum's module for it with a valid number of that form."""
+
+    abbreviation: str
+    module: str | None = None
+    example: str | None = None
 
 
-# EU VAT numbers by prefix: whose they are, what follows the prefix, that in words, and an
-# example. Greece uses EL; XI is Northern Ireland, which keeps EU VAT numbers for goods.
-EU_VAT = {
-    "AT": ("an Austrian", r"U\d{8}", "ATU and 8 digits", "ATU12345678"),
-    "BE": ("a Belgian", r"[01]\d{9}", "BE and 10 digits, the first 0 or 1", "BE0123456789"),
-    "BG": ("a Bulgarian", r"\d{9,10}", "BG and 9 or 10 digits", "BG123456789"),
-    "CY": ("a Cypriot", r"\d{8}[A-Z]", "CY, 8 digits and a letter", "CY12345678X"),
-    "CZ": ("a Czech", r"\d{8,10}", "CZ and 8 to 10 digits", "CZ12345678"),
-    "DE": ("a German", r"\d{9}", "DE and 9 digits", "DE123456789"),
-    "DK": ("a Danish", r"\d{8}", "DK and 8 digits", "DK12345678"),
-    "EE": ("an Estonian", r"\d{9}", "EE and 9 digits", "EE123456789"),
-    "EL": ("a Greek", r"\d{9}", "EL and 9 digits", "EL123456789"),
-    "ES": ("a Spanish", r"[A-Z0-9]\d{7}[A-Z0-9]", "ES and 9 letters or digits", "ESA1234567Z"),
-    "FI": ("a Finnish", r"\d{8}", "FI and 8 digits", "FI12345678"),
-    "FR": ("a French", r"[A-HJ-NP-Z0-9]{2}\d{9}", "FR, 2 letters or digits and 9 digits", "FRAB123456789"),
-    "HR": ("a Croatian", r"\d{11}", "HR and 11 digits", "HR12345678912"),
-    "HU": ("a Hungarian", r"\d{8}", "HU and 8 digits", "HU12345678"),
-    "IE": ("an Irish", r"\d{7}[A-W][A-I]?|\d[A-Z+*]\d{5}[A-W]", "IE, 7 digits and 1 or 2 letters", "IE1234567AB"),
-    "IT": ("an Italian", r"\d{11}", "IT and 11 digits", "IT12345678912"),
-    "LT": ("a Lithuanian", r"\d{9}|\d{12}", "LT and 9 or 12 digits", "LT123456789123"),
-    "LU": ("a Luxembourg", r"\d{8}", "LU and 8 digits", "LU12345678"),
-    "LV": ("a Latvian", r"\d{11}", "LV and 11 digits", "LV12345678912"),
-    "MT": ("a Maltese", r"\d{8}", "MT and 8 digits", "MT12345678"),
-    "NL": ("a Dutch", r"\d{9}B\d{2}", "NL, 9 digits, B and 2 digits", "NL123456789B01"),
-    "PL": ("a Polish", r"\d{10}", "PL and 10 digits", "PL1234567890"),
-    "PT": ("a Portuguese", r"\d{9}", "PT and 9 digits", "PT123456789"),
-    "RO": ("a Romanian", r"[1-9]\d{1,9}", "RO and 2 to 10 digits", "RO1234567891"),
-    "SE": ("a Swedish", r"\d{10}01", "SE and 12 digits ending in 01", "SE123456789101"),
-    "SI": ("a Slovenian", r"\d{8}", "SI and 8 digits", "SI12345678"),
-    "SK": ("a Slovak", r"\d{10}", "SK and 10 digits", "SK1234567891"),
-    "XI": ("a Northern Ireland", r"\d{9}|\d{12}|GD\d{3}|HA\d{3}", "XI and 9 digits", "XI123456789"),
+# Every type of Stripe's tax_id.type enum (stripe-python 16, API 2025). The abbreviation is the
+# one the issuing country uses; TIN (taxpayer identification number) where it has none in Latin letters.
+TYPES: dict[str, Kind] = {
+    "ad_nrt": Kind("NRT", "ad.nrt", "U-132950-X"), "ae_trn": Kind("TRN"), "al_tin": Kind("NIPT", "al.nipt", "J91402501L"),
+    "am_tin": Kind("TIN"), "ao_tin": Kind("NIF"), "ar_cuit": Kind("CUIT", "ar.cuit", "20-05536168-2"),
+    "au_abn": Kind("ABN", "au.abn", "83 914 571 673"), "au_acn": Kind("ACN", "au.acn", "004 085 616"),
+    "au_arn": Kind("ARN"), "au_wpn": Kind("WPN"), "aw_tin": Kind("TIN"), "az_tin": Kind("VÖEN", "az.voen", "1401555071"),
+    "ba_tin": Kind("JIB"), "bb_tin": Kind("TIN"), "bd_bin": Kind("BIN"), "bf_ifu": Kind("IFU"), "bg_uic": Kind("UIC"),
+    "bh_vat": Kind("VAT"), "bj_ifu": Kind("IFU"), "bo_tin": Kind("NIT"), "br_cnpj": Kind("CNPJ", "br.cnpj", "16.727.230/0001-97"),
+    "br_cpf": Kind("CPF", "br.cpf", "390.533.447-05"), "bs_tin": Kind("TIN"), "bw_vat": Kind("VAT"),
+    "by_tin": Kind("UNP", "by.unp", "200988541"), "ca_bn": Kind("BN", "ca.bn", "123026635"),
+    "ca_gst_hst": Kind("GST/HST", "ca.bn", "123026635RT0001"), "ca_pst_bc": Kind("PST-BC"), "ca_pst_mb": Kind("PST-MB"),
+    "ca_pst_sk": Kind("PST-SK"), "ca_qst": Kind("QST"), "cd_nif": Kind("NIF"), "ch_uid": Kind("UID", "ch.uid", "CHE-100.155.212"),
+    "ch_vat": Kind("MWST/TVA/IVA", "ch.vat", "CHE-107.787.577 IVA"), "ci_vat": Kind("VAT"), "cl_tin": Kind("RUT", "cl.rut", "76.086.428-5"),
+    "cm_niu": Kind("NIU"), "cn_tin": Kind("USCC", "cn.uscc", "91110000600037341L"), "co_nit": Kind("NIT", "co.nit", "213.123.432-1"),
+    "cr_tin": Kind("TIN"), "cv_nif": Kind("NIF"), "cz_dic": Kind("DIČ", "cz.dic", "25123891"),
+    "de_stn": Kind("St.-Nr.", "de.stnr", "181/815/08155"), "do_rcn": Kind("RNC", "do.rnc", "1-01-85004-3"),
+    "ec_ruc": Kind("RUC", "ec.ruc", "1792060346001"), "eg_tin": Kind("TIN", "eg.tn", "100-531-385"),
+    "es_cif": Kind("NIF", "es.nif", "B64717838"), "et_tin": Kind("TIN"), "eu_oss_vat": Kind("OSS VAT", "eu.oss", "EU372022452"),
+    "eu_vat": Kind("VAT", "eu.vat", "DE136695976"), "fo_vat": Kind("V-tal", "fo.vn", "623857"),
+    "fr_siren": Kind("SIREN", "fr.siren", "404 833 048"), "fr_siret": Kind("SIRET", "fr.siret", "732 829 320 00074"),
+    "fr_spi": Kind("SPI", "fr.nif", "30 23 217 600 053"), "gb_vat": Kind("VAT", "gb.vat", "GB980780684"),
+    "ge_vat": Kind("VAT"), "gh_tin": Kind("TIN", "gh.tin", "C0000803561"), "gi_tin": Kind("TIN"),
+    "gn_nif": Kind("NIF", "gn.nifp", "693-770-885"), "hk_br": Kind("BR"), "hr_oib": Kind("OIB", "hr.oib", "33392005961"),
+    "hu_tin": Kind("TIN"), "ic_nif": Kind("NIF"), "id_npwp": Kind("NPWP", "id.npwp", "01.312.166.0-091.000"),
+    "il_vat": Kind("VAT"), "in_gst": Kind("GSTIN", "in_.gstin", "27AAPFU0939F1ZV"), "is_kt": Kind("kt.", "is_.kennitala", "450401-3150"),
+    "is_vat": Kind("VSK", "is_.vsk", "00621"), "it_cf": Kind("CF", "it.codicefiscale", "RCCMNL83S18D969H"),
+    "jp_cn": Kind("CN", "jp.cn", "5-8356-7825-6246"), "jp_rn": Kind("RN"), "jp_trn": Kind("TRN"),
+    "ke_pin": Kind("PIN", "ke.pin", "P051365947M"), "kg_tin": Kind("TIN"), "kh_tin": Kind("TIN"),
+    "kr_brn": Kind("BRN", "kr.brn", "116-82-00276"), "kz_bin": Kind("BIN"), "la_tin": Kind("TIN"), "li_uid": Kind("UID"),
+    "li_vat": Kind("VAT"), "lk_vat": Kind("VAT"), "ma_vat": Kind("VAT"), "md_cf": Kind("CF"), "md_vat": Kind("VAT"),
+    "me_pib": Kind("PIB", "me.pib", "02655284"), "mk_vat": Kind("EDB", "mk.edb", "4030000375897"), "mr_nif": Kind("NIF"),
+    "mu_vat": Kind("VAT"), "mx_rfc": Kind("RFC", "mx.rfc", "VACE 460910 SX6"), "my_frp": Kind("FRP"), "my_itn": Kind("ITN"),
+    "my_sst": Kind("SST"), "mz_nuit": Kind("NUIT", "mz.nuit", "400 339 910"), "ng_tin": Kind("TIN"),
+    "no_vat": Kind("MVA", "no.mva", "995525828MVA"), "no_voec": Kind("VOEC"), "np_pan": Kind("PAN"), "nz_bn": Kind("NZBN"),
+    "nz_gst": Kind("GST", "nz.ird", "49-091-850"), "om_vat": Kind("VAT"), "pe_ruc": Kind("RUC", "pe.ruc", "20512333797"),
+    "ph_tin": Kind("TIN"), "pl_nip": Kind("NIP", "pl.nip", "856-734-62-15"), "pt_nif": Kind("NIF", "pt.nif", "501964843"),
+    "py_ruc": Kind("RUC", "py.ruc", "80028061-0"), "ro_tin": Kind("CIF", "ro.cf", "RO18547290"),
+    "rs_pib": Kind("PIB", "rs.pib", "101134702"), "ru_inn": Kind("INN", "ru.inn", "123456789047"), "ru_kpp": Kind("KPP"),
+    "sa_vat": Kind("VAT"), "sg_gst": Kind("GST"), "sg_uen": Kind("UEN", "sg.uen", "00192200M"), "si_tin": Kind("DŠ", "si.ddv", "50223054"),
+    "sm_coe": Kind("COE", "sm.coe", "51"), "sn_ninea": Kind("NINEA", "sn.ninea", "3067221"), "sr_fin": Kind("FIN"),
+    "sv_nit": Kind("NIT", "sv.nit", "0614-050707-104-8"), "th_vat": Kind("TIN", "th.tin", "1-2345-45678-78-1"),
+    "tj_tin": Kind("TIN"), "tr_tin": Kind("VKN", "tr.vkn", "4540536920"), "tt_bir": Kind("BIR"), "tt_vat": Kind("VAT"),
+    "tw_vat": Kind("UBN", "tw.ubn", "00501503"), "tz_vat": Kind("VAT"), "ua_vat": Kind("VAT"), "ug_tin": Kind("TIN"),
+    "us_ein": Kind("EIN", "us.ein", "91-1144442"), "uy_ruc": Kind("RUT", "uy.rut", "21-100342-001-7"), "uz_tin": Kind("TIN"),
+    "uz_vat": Kind("VAT"), "ve_rif": Kind("RIF", "ve.rif", "V114702834"), "vn_tin": Kind("MST", "vn.mst", "0100233488"),
+    "za_vat": Kind("VAT"), "zm_tin": Kind("TPIN"), "zw_tin": Kind("TIN"),
 }
+# An EU VAT number's example is one of its own country's, by prefix (stdnum's own examples).
+EU_EXAMPLES = {
+    "AT": "ATU13585627", "BE": "BE0403019261", "BG": "BG175074752", "CY": "CY10259033P", "CZ": "CZ25123891",
+    "DE": "DE136695976", "DK": "DK13585628", "EE": "EE100931558", "EL": "EL094259216", "ES": "ESB58378431",
+    "FI": "FI20774740", "FR": "FR40303265045", "HR": "HR33392005961", "HU": "HU12892312", "IE": "IE6433435F",
+    "IT": "IT00743110157", "LT": "LT119511515", "LU": "LU15027442", "LV": "LV40003521600", "MT": "MT11679112",
+    "NL": "NL004495445B01", "PL": "PL8567346215", "PT": "PT501964843", "RO": "RO18547290", "SE": "SE123456789701",
+    "SI": "SI50223054", "SK": "SK2022749619", "XI": "XI980780684",
+}
+# Greece's VAT numbers start EL; Northern Ireland's XI ones are the UK's. The OSS number is the EU's own, of no country.
 COUNTRY_OF_PREFIX = {"EL": "GR", "XI": "GB"}
-
-FORMATS = {
-    "gb_vat": Format("GB", r"(?:GB)?(\d{9}|\d{12}|GD\d{3}|HA\d{3})",
-                     "Enter a UK VAT number: GB and 9 digits, such as GB123456789.", lambda m: "GB" + m.group(1)),
-    "ch_vat": Format("CH", r"CHE(\d{3})(\d{3})(\d{3})(MWST|TVA|IVA)?",
-                     "Enter a Swiss VAT number: CHE and 9 digits, such as CHE-123.456.789 MWST.",
-                     lambda m: f"CHE-{m.group(1)}.{m.group(2)}.{m.group(3)}" + (f" {m.group(4)}" if m.group(4) else "")),
-    "no_vat": Format("NO", r"(?:NO)?(\d{9})(?:MVA)?",
-                     "Enter a Norwegian VAT number: 9 digits and MVA, such as 123456789MVA.",
-                     lambda m: m.group(1) + "MVA"),
-    "au_abn": Format("AU", r"\d{11}", "Enter an ABN of 11 digits, such as 51 824 753 556."),
-    "ca_bn": Format("CA", r"\d{9}", "Enter a business number of 9 digits, such as 123456789."),
-    "us_ein": Format("US", r"(\d{2})(\d{7})", "Enter an EIN of 9 digits, such as 12-3456789.",
-                     lambda m: f"{m.group(1)}-{m.group(2)}"),
-    "in_gst": Format("IN", r"\d{2}[A-Z]{5}\d{4}[A-Z][1-9A-Z]Z[0-9A-Z]",
-                     "Enter a GSTIN of 15 characters, such as 22AAAAA0000A1Z5."),
-    "br_cnpj": Format("BR", r"(\d{2})(\d{3})(\d{3})(\d{4})(\d{2})",
-                      "Enter a CNPJ of 14 digits, such as 12.345.678/0001-95.",
-                      lambda m: "{}.{}.{}/{}-{}".format(*m.groups())),
-    "jp_cn": Format("JP", r"\d{13}", "Enter a corporate number of 13 digits, such as 1234567891234."),
-}
-TYPES = ("eu_vat", *FORMATS)
-ABN_WEIGHTS = (10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19)
+# Stripe writes these types in their compact form, with the country's prefix for UK VAT numbers.
+COMPACT = {"eu_vat": "", "gb_vat": "GB", "no_vat": ""}
 
 
-def abn_checksum_ok(digits: str) -> bool:
-    """The ATO's check: take 1 from the first digit, weight each digit, the sum divides by 89."""
-    values = [int(d) for d in digits]
-    values[0] -= 1
-    return sum(v * w for v, w in zip(values, ABN_WEIGHTS)) % 89 == 0
+@functools.cache
+def _module(name: str) -> ModuleType:
+    return importlib.import_module("stdnum." + name)
 
 
-def _compact(value: str) -> str:
-    return re.sub(r"[\s.\-/]", "", value).upper()
+def _checked(kind: str, module: ModuleType, value: str) -> str:
+    compact: str = module.validate(value)
+    if kind == "eu_vat" and compact.startswith("GR"):
+        compact = "EL" + compact[2:]
+    if kind in COMPACT:
+        return COMPACT[kind] + compact
+    return module.format(compact) if hasattr(module, "format") else compact
 
 
-def _eu_vat(value: str, param: str) -> tuple[str, str]:
-    compact = _compact(value)
-    prefix = "EL" if compact.startswith("GR") else compact[:2]
-    if prefix not in EU_VAT:
-        raise Invalid("Start the VAT number with its country code, such as DE123456789.", param)
-    whose, pattern, shape, example = EU_VAT[prefix]
-    rest = compact[2:]
-    if not re.fullmatch(pattern, rest):
-        raise Invalid(f"Enter {whose} VAT number: {shape}, such as {example}.", param)
-    return prefix + rest, COUNTRY_OF_PREFIX.get(prefix, prefix)
-
-
-def check(kind: str, value: str, param: str = "value", type_param: str = "type") -> tuple[str, str]:
-    """The value in its usual form and its country, or Invalid naming what to fix."""
-    if kind not in TYPES:
-        raise Invalid("Choose a tax ID type from the list.", type_param)
+def _example(kind: str, value: str) -> str | None:
     if kind == "eu_vat":
-        return _eu_vat(value, param)
-    found = FORMATS[kind]
-    match = re.fullmatch(found.pattern, _compact(value))
-    if match is None:
-        raise Invalid(found.message, param)
-    if kind == "au_abn" and not abn_checksum_ok(match.group(0)):
-        raise Invalid("This ABN is not valid. Check the 11 digits and try again.", param)
-    return found.shape(match), found.country
+        prefix = "".join(value.split()).upper()[:2].replace("GR", "EL")
+        return EU_EXAMPLES.get(prefix, TYPES[kind].example)
+    return TYPES[kind].example
+
+
+def country(kind: str, value: str) -> str | None:
+    """The tax id's country as Stripe gives it: the type's, or for an EU VAT number its prefix's."""
+    if kind == "eu_oss_vat":
+        return None
+    if kind == "eu_vat":
+        return COUNTRY_OF_PREFIX.get(value[:2], value[:2])
+    return kind.split("_")[0].upper()
+
+
+def check(kind: str, value: str, param: str = "value", type_param: str = "type") -> tuple[str, str | None]:
+    """The value in its usual form and its country, or Invalid naming what to fix."""
+    found = TYPES.get(kind)
+    if found is None:
+        raise Invalid("Choose a tax ID type from the list.", type_param)
+    if found.module is None:
+        text = " ".join(value.split())
+        if not any(c.isalnum() for c in text) or len(text) > MAX_UNCHECKED:
+            raise Invalid("This tax ID is not valid. Check it and try again.", param)
+        return text, country(kind, text)
+    try:
+        stored = _checked(kind, _module(found.module), value)
+    except InvalidChecksum:
+        raise Invalid("This tax ID is not valid. Check it and try again.", param) from None
+    except ValidationError:
+        example = _example(kind, value)
+        raise Invalid(f"Enter the tax ID in this form: {example}.", param, example) from None
+    return stored, country(kind, stored)

