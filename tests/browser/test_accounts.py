@@ -1,0 +1,73 @@
+"""The menu of accounts in Debian's Chromium, against the real backend: a customer whose newer,
+empty account hides a past-due one signs in, finds the past-due one in the menu beside "Signed in
+as", and switches to it with the keyboard; the page says so and shows that account's bill."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from conftest import NOW
+from test_accessibility import RULES
+from test_self_service import sign_in, status, tab  # noqa: F401 (tab is a fixture)
+
+from backend.store import billing
+
+pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
+
+DAY = 86400
+AXE = Axe()
+
+
+@pytest.fixture
+def alex_twice(db: Any) -> None:
+    """Alex signs up again: a newer customer on the same address, with no subscription, which
+    Stripe's rule signs in as (neither has an active or trialing plan), hiding the past-due one."""
+    db.run(billing.upsert, "customers", [{
+        "id": "cus_alex_new", "object": "customer", "email": "alex@example.com", "name": None, "created": NOW - 2 * DAY,
+    }])
+
+
+def test_a_past_due_account_behind_a_newer_empty_one_is_one_switch_away(tab, live_server, alex_twice) -> None:
+    page = sign_in(tab, live_server, "alex@example.com")
+    expect(page.locator("#subscriptions-empty")).to_be_visible()  # the empty one, as sign-in picks it
+    menu = page.get_by_role("combobox", name="Account")
+    expect(menu).to_be_visible()
+    expect(menu).to_have_accessible_description(
+        "Your email address has more than one account. Choose one to see its billing.")
+    expect(menu.locator("option")).to_have_text([
+        "Customer since Sep 19, 2026 – No subscription",
+        "Alex Kim – Pro (Past due)",
+    ])
+    expect(menu).to_have_value("cus_alex_new")
+
+    # Choosing alone changes nothing: the button does, so arrowing through the list never reloads the page.
+    menu.focus()
+    page.keyboard.press("ArrowDown")
+    expect(menu).to_have_value("cus_alex")
+    page.keyboard.press("Tab")
+    switch = page.get_by_role("button", name="Switch")
+    expect(switch).to_be_focused()
+    expect(page.locator("#subscriptions-empty")).to_be_visible()
+    page.keyboard.press("Enter")
+
+    expect(status(page)).to_have_text("Switched to Alex Kim.")
+    expect(page.locator("#subscriptions > li")).to_contain_text("Past due")
+    expect(page.locator("#invoices")).to_contain_text("Open")
+    expect(menu).to_have_value("cus_alex")
+    expect(switch).to_be_focused()
+    assert AXE.run(page, options=RULES).response["violations"] == []
+
+    # A fresh page stays on the account switched to.
+    page.reload()
+    expect(page.locator("#subscriptions > li")).to_contain_text("Past due")
+    expect(page.get_by_role("combobox", name="Account")).to_have_value("cus_alex")
+
+
+def test_a_customer_alone_on_the_address_sees_no_menu(tab, live_server) -> None:
+    page = sign_in(tab, live_server, "sam@example.com")
+    expect(page.locator("#subscriptions > li")).to_have_count(1)
+    expect(page.locator("#accounts")).to_be_hidden()
+
