@@ -85,10 +85,11 @@ def switch_session(
 
 
 async def switch(request: Request) -> Response:
+    # Signed in before the body is read, as every private operation: no session, no other answer than 401.
+    await auth.signed_in(request)
     await json_body(request, Body)
     token = auth.session_token(request)
-    if not token:
-        raise APIError(401, "not_signed_in", "Sign in to continue.")
+    assert token is not None  # signed_in found its session
     state = request.app.state
     outcome = await state.db.call(
         switch_session, state.secret, token, request.path_params["id"], auth.client_address(request), auth.now(request)
