@@ -71,3 +71,23 @@ def test_a_customer_alone_on_the_address_sees_no_menu(tab, live_server) -> None:
     expect(page.locator("#subscriptions > li")).to_have_count(1)
     expect(page.locator("#accounts")).to_be_hidden()
 
+
+
+def test_another_tab_follows_a_switch_and_closes_its_dialogs(tab, live_server) -> None:
+    page = sign_in(tab, live_server)
+    other = page.context.new_page()
+    other.goto(f"{live_server.url}/portal/")
+    expect(other.locator("#subscriptions > li")).to_contain_text("Pro")
+    other.get_by_role("button", name="Edit details").click()
+    expect(other.get_by_role("dialog", name="Billing details")).to_be_visible()
+
+    menu = page.get_by_role("combobox", name="Account")
+    menu.select_option("cus_jenny_old")
+    page.get_by_role("button", name="Switch").click()
+    expect(status(page)).to_have_text("Switched to Jenny Rosen.")
+
+    # The other tab's form was Jenny's current customer's; saving it now would change the one switched to.
+    expect(other.get_by_role("dialog", name="Billing details")).to_be_hidden()
+    expect(status(other)).to_have_text("Switched to Jenny Rosen.")
+    expect(other.locator("#subscriptions > li")).to_contain_text("Canceled")
+    expect(other.get_by_role("combobox", name="Account")).to_have_value("cus_jenny_old")

@@ -11,6 +11,9 @@
   const select = document.getElementById('account');
   let current = null;
   let names = {};
+  /* Tabs share the session cookie: after a switch in one, the others show the new customer at once,
+     their dialogs closed, rather than offer changes on the old customer's page that would reach the new one. */
+  const tabs = 'BroadcastChannel' in window ? new BroadcastChannel('porch-account') : null;
 
   const status = (code) => {
     const key = 'status_' + code;
@@ -37,6 +40,13 @@
     select.replaceChildren(...accounts.map((account) => new Option(label(account), account.id, false, account.id === current)));
   });
 
+  if (tabs) {
+    tabs.addEventListener('message', (event) => {
+      document.querySelectorAll('dialog[open]').forEach((dialog) => dialog.close());
+      portal.reload(String(event.data));
+    });
+  }
+
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const id = select.value;
@@ -50,7 +60,9 @@
       return;
     }
     if (result.ok) {
-      await portal.reload(t('account_switched', {name: names[id]}));
+      const message = t('account_switched', {name: names[id]});
+      if (tabs) tabs.postMessage(message);
+      await portal.reload(message);
       return;
     }
     /* A 404: the account no longer has this address. The list is out of date; show the new one. */
