@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, keys, portal, ratelimit, sessions
+from backend import auth, emails, keys, portal, ratelimit, sessions
 from backend.errors import APIError
 from backend.events import Actor, audit
 from backend.guards import Body, json_body
@@ -47,8 +47,12 @@ def summary(customer: dict[str, Any], subscriptions: list[dict[str, Any]]) -> di
 
 def listed(conn: sa.Connection, session: sessions.Live) -> list[dict[str, Any]] | None:
     """The customers this session may switch between, in the order sign-in prefers them; None when
-    there is no other. The common case, one customer, costs one indexed query."""
-    ids = billing.customers_for_email(conn, session.email) if session.email else []
+    there is no other. The common case, one customer, costs no query: the session's own counted them."""
+    if session.email is None:
+        return None
+    if not session.others and emails.lookup_forms(session.email) == [session.email]:
+        return None  # no other customer has the address, and it has no other spelling to look for
+    ids = billing.customers_for_email(conn, session.email)
     if session.customer not in ids:
         # An import changed the address of the customer signed in as: it stays reachable in its session.
         ids = [session.customer, *ids]
