@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from conftest import NOW
-from test_accessibility import RULES
+from routed import PORTAL, refusal, session, site  # noqa: F401 (site and session are fixtures)
+from test_accessibility import RULES, scheme, violations  # noqa: F401 (scheme is a fixture)
 from test_self_service import sign_in, status, tab  # noqa: F401 (tab is a fixture)
 
 from backend.store import billing
@@ -91,3 +92,37 @@ def test_another_tab_follows_a_switch_and_closes_its_dialogs(tab, live_server) -
     expect(status(other)).to_have_text("Switched to Jenny Rosen.")
     expect(other.locator("#subscriptions > li")).to_contain_text("Canceled")
     expect(other.get_by_role("combobox", name="Account")).to_have_value("cus_jenny_old")
+
+
+ACCOUNTS = [
+    {"id": "cus_1", "name": "Jenny", "created": 1_700_000_000, "subscriptions": []},
+    {"id": "cus_2", "name": None, "created": 1_600_000_000,
+     "subscriptions": [{"status": "past_due", "plan": "Pro"}, {"status": "canceled", "plan": None}]},
+]
+
+
+def test_the_menu_in_light_and_dark_on_a_phone_and_right_to_left(session, scheme) -> None:
+    s = session({"GET /api/portal": [(200, {**PORTAL, "accounts": ACCOUNTS}, {})]}, color_scheme=scheme)
+    page = s.open("/portal/")
+    menu = page.get_by_role("combobox", name="Account")
+    expect(menu.locator("option")).to_have_text(["Jenny – No subscription",
+                                                 "Customer since Sep 13, 2020 – Pro (Past due), Canceled"])
+    found = violations(page, "menu of accounts")
+    page.goto(page.url.replace("/portal/", "/ar/portal/"))
+    expect(page.locator("#accounts")).to_be_visible()
+    found += violations(page, "menu of accounts in Arabic")
+    assert found == []
+
+
+def test_an_account_gone_meanwhile_is_said_and_the_list_refreshed(session) -> None:
+    s = session({
+        "GET /api/portal": [(200, {**PORTAL, "accounts": ACCOUNTS}, {}), (200, PORTAL, {})],
+        "POST /api/accounts/cus_2/switch": [(404, refusal("not_found"), {})],
+    })
+    page = s.open("/portal/")
+    page.get_by_role("combobox", name="Account").select_option("cus_2")
+    page.get_by_role("button", name="Switch").click()
+    expect(page.get_by_role("alert").filter(has_text="This option is not available.")).to_be_visible()
+    expect(page.locator("#accounts")).to_be_hidden()  # the new list: no other account left
+    (call,) = s.sent("POST /api/accounts/cus_2/switch")
+    assert call["body"] == "{}" and call["headers"]["content-type"] == "application/json"
