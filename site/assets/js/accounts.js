@@ -43,7 +43,8 @@
   if (tabs) {
     tabs.addEventListener('message', (event) => {
       document.querySelectorAll('dialog[open]').forEach((dialog) => dialog.close());
-      portal.reload(String(event.data));
+      /* The name only: each tab says it in its own language. */
+      portal.reload(t('account_switched', {name: String(event.data)}));
     });
   }
 
@@ -60,9 +61,8 @@
       return;
     }
     if (result.ok) {
-      const message = t('account_switched', {name: names[id]});
-      if (tabs) tabs.postMessage(message);
-      await portal.reload(message);
+      if (tabs) tabs.postMessage(names[id]);
+      await portal.reload(t('account_switched', {name: names[id]}));
       return;
     }
     /* A 404: the account no longer has this address. The list is out of date; show the new one. */
