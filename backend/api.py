@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, i18n, portal, sessions, signin
+from backend import accounts, auth, i18n, portal, sessions, signin
 from backend.errors import APIError
 from backend.guards import Body, json_body
 from backend.jsonio import JSONResponse
@@ -56,21 +56,18 @@ async def login_verify(request: Request) -> Response:
     address = auth.client_address(request)
 
     def verify_and_open(conn: Any) -> tuple[dict[str, Any], str] | APIError:
-        customer = signin.verify_code(conn, state.secret, body.challenge, body.code, address, now)
-        if isinstance(customer, APIError):
-            return customer
-        return billing.get(conn, "customers", customer) or {}, sessions.create(conn, state.secret, customer, now)
+        proof = signin.verify_code(conn, state.secret, body.challenge, body.code, address, now)
+        if isinstance(proof, APIError):
+            return proof
+        token = sessions.create(conn, state.secret, proof.customer, now, proof.email)
+        return billing.get(conn, "customers", proof.customer) or {}, token
 
     outcome = await state.db.call(verify_and_open)
     if isinstance(outcome, APIError):
         raise outcome
     customer, token = outcome
     response = JSONResponse({"customer": portal.pick("customer", customer)})
-    secure = auth.secure(request)
-    response.set_cookie(
-        sessions.cookie_name(secure), token, max_age=sessions.ABSOLUTE, path="/", secure=secure, httponly=True,
-        samesite="lax",
-    )
+    auth.set_session_cookie(request, response, token)
     return response
 
 
@@ -86,12 +83,18 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def _portal_and_accounts(conn: Any, session: sessions.Live) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
+    return billing.portal(conn, session.customer), accounts.listed(conn, session)
+
+
 async def portal_data(request: Request) -> Response:
-    _, data = await auth.read_signed_in(request, billing.portal)
+    _, (data, others) = await auth.read_session(request, _portal_and_accounts)
     if data is None:
         raise APIError(401, "not_signed_in", "Sign in to continue.")
     state = request.app.state
-    return JSONResponse(portal.view(state.config, data, state.portal_shared))
+    shown = portal.view(state.config, data, state.portal_shared)
+    # Only when there is a choice: most customers have one account, and their answer stays as it was.
+    return JSONResponse(shown if others is None else shown | {"accounts": others})
 
 
 async def health(request: Request) -> Response:
@@ -108,7 +111,10 @@ OPERATIONS = [
     Operation("post", "/api/logout", logout, "Revoke the session", Body, 204, None, private=False, errors=(400, 415)),
     Operation("get", "/api/portal", portal_data, "Everything the portal shows of the signed-in customer",
               answer={"type": "object", "properties": {k: OBJECT for k in ("customer", "business", "features")}
-                      | {k: {"type": "array", "items": OBJECT} for k in ("subscriptions", "invoices", "payment_methods")}}),
+                      | {k: {"type": "array", "items": OBJECT} for k in ("subscriptions", "invoices", "payment_methods")}
+                      | {"accounts": {"type": "array", "items": OBJECT, "description":
+                         "Every customer with the signed-in email address, when there are two or more: "
+                         "POST /api/accounts/{id}/switch moves the session to one."}}}),
     Operation("get", "/api/health", health, "200 when the store answers, 503 otherwise", private=False, errors=(503,)),
     Operation("get", "/api/openapi.json", openapi_json, "This document", private=False),
 ]

@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend import (
-    api, customers, event_types, idempotency, invoices, payment_methods, plans, portal, ratelimit, sessions, signin,
-    subscriptions,
+    accounts, api, customers, event_types, idempotency, invoices, payment_methods, plans, portal, ratelimit, sessions,
+    signin, subscriptions,
 )
 from backend.config import Config
 from backend.errors import APIError, api_error, error_response, internal_error
@@ -63,7 +63,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 OPERATIONS = (
     api.OPERATIONS + customers.OPERATIONS + subscriptions.OPERATIONS + plans.OPERATIONS
-    + payment_methods.OPERATIONS + invoices.OPERATIONS
+    + payment_methods.OPERATIONS + invoices.OPERATIONS + accounts.OPERATIONS
 )
 ROUTES: list[BaseRoute] = [op.route() for op in OPERATIONS]
 

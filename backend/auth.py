@@ -6,6 +6,7 @@ from typing import Callable, TypeVar
 
 import sqlalchemy as sa
 from starlette.requests import Request
+from starlette.responses import Response
 
 from backend import sessions
 from backend.errors import APIError
@@ -27,6 +28,14 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(sessions.cookie_name(secure(request)))
 
 
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    secure_cookie = secure(request)
+    response.set_cookie(
+        sessions.cookie_name(secure_cookie), token, max_age=sessions.ABSOLUTE, path="/", secure=secure_cookie,
+        httponly=True, samesite="lax",
+    )
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -35,8 +44,8 @@ def _not_signed_in() -> APIError:
     return APIError(401, "not_signed_in", "Sign in to continue.")
 
 
-async def read_signed_in(request: Request, read: Callable[[sa.Connection, str], T]) -> tuple[str, T]:
-    """The customer id of the request's live session, or 401, and what `read` finds for that customer.
+async def read_session(request: Request, read: Callable[[sa.Connection, sessions.Live], T]) -> tuple[sessions.Live, T]:
+    """The request's live session, or 401, and what `read` finds for it.
 
     The check and the read share one transaction and one trip to a worker thread:
     the portal's hot path pays for one, not two."""
@@ -46,16 +55,22 @@ async def read_signed_in(request: Request, read: Callable[[sa.Connection, str], 
     state = request.app.state
     at = now(request)
 
-    def check_and_read(conn: sa.Connection) -> tuple[str | None, bool, T | None]:
-        customer, stale = sessions.customer_for(conn, state.secret, token, at)
-        return customer, stale, None if customer is None else read(conn, customer)
+    def check_and_read(conn: sa.Connection) -> tuple[sessions.Live | None, T | None]:
+        session = sessions.live(conn, state.secret, token, at)
+        return session, None if session is None else read(conn, session)
 
-    customer, stale, found = await state.db.read(check_and_read)
-    if customer is None:
+    session, found = await state.db.read(check_and_read)
+    if session is None:
         raise _not_signed_in()
-    if stale:
+    if session.stale:
         await state.db.call(sessions.touch, state.secret, token, at)
-    return customer, found  # type: ignore[return-value]
+    return session, found  # type: ignore[return-value]
+
+
+async def read_signed_in(request: Request, read: Callable[[sa.Connection, str], T]) -> tuple[str, T]:
+    """The customer id of the request's live session, or 401, and what `read` finds for that customer."""
+    session, found = await read_session(request, lambda conn, live: read(conn, live.customer))
+    return session.customer, found
 
 
 async def signed_in(request: Request) -> str:

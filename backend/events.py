@@ -59,10 +59,7 @@ def record(
     conn.execute(events.insert().values(
         id=event_id, type=event_type, created=actor.now, customer=actor.customer, data=json.dumps(event)
     ))
-    conn.execute(audit_log.insert().values(
-        at=actor.now, customer=actor.customer, action=event_type, object_id=str(obj.get("id", "")),
-        client=actor.client, event=event_id, detail=json.dumps(previous or {}),
-    ))
+    audit(conn, actor, event_type, str(obj.get("id", "")), previous or {}, event_id)
     rows = [
         {"event_id": event_id, "url": hook.url, "status": "pending", "attempts": 0, "next_attempt_at": actor.now}
         for hook in webhooks
@@ -71,6 +68,15 @@ def record(
     if rows:
         conn.execute(webhook_deliveries.insert(), rows)
     return event_id
+
+
+def audit(conn: sa.Connection, actor: Actor, action: str, object_id: str, detail: dict[str, Any],
+          event_id: str = "") -> None:
+    """One audit log entry; `event_id` is empty for what sends no webhook, such as a switch of customer."""
+    conn.execute(audit_log.insert().values(
+        at=actor.now, customer=actor.customer, action=action, object_id=object_id, client=actor.client,
+        event=event_id, detail=json.dumps(detail),
+    ))
 
 
 def signature(secret: bytes, timestamp: int, body: bytes) -> str:

@@ -109,6 +109,8 @@ METHOD_DETAILS: dict[str, Shape] = {
 PAYMENT_METHOD = fields(
     "id object type created", billing_details=fields("name email phone", address=ADDRESS), **METHOD_DETAILS,
 )
+# Another customer with the signed-in email address, in the menu of accounts (backend/accounts.py).
+ACCOUNT = fields("id name created", subscriptions=Each(fields("status plan")))
 # Who a receipt is for: the invoice's snapshot of the customer, or the customer as now.
 RECEIPT_CUSTOMER = fields("name email", address=ADDRESS, tax_ids=Each(fields("type value")))
 
@@ -118,7 +120,7 @@ POSTAL = {"customer": (("address",), ("shipping", "address")), "payment_method":
 
 FIELDS: dict[str, dict[str, Shape]] = {
     "customer": CUSTOMER, "subscription": SUBSCRIPTION, "item": ITEM, "price": PRICE, "product": PRODUCT, "invoice": INVOICE,
-    "payment_method": PAYMENT_METHOD, "receipt_customer": RECEIPT_CUSTOMER,
+    "payment_method": PAYMENT_METHOD, "receipt_customer": RECEIPT_CUSTOMER, "account": ACCOUNT,
 }
 _DROP = object()
 

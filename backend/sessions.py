@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
 from backend import keys
-from backend.store.tables import sessions
+from backend.store.tables import customers, sessions
 
 IDLE = 30 * 60
 ABSOLUTE = 12 * 60 * 60
@@ -15,31 +17,65 @@ SECURE_COOKIE = "__Host-porch_session"
 LOCAL_COOKIE = "porch_session"
 
 
-def create(conn: sa.Connection, secret: bytes, customer: str, now: int) -> str:
+@dataclass(frozen=True)
+class Live:
+    """A live session: whose it is, the email its code proved (None for sessions opened before
+    sessions kept it), when it was opened, and whether its last_seen is stale enough to be touched."""
+
+    customer: str
+    email: str | None
+    created: int
+    stale: bool
+    # How many other customers have exactly the proven address: where none has, the portal need not look further.
+    others: int = 0
+
+
+def create(
+    conn: sa.Connection, secret: bytes, customer: str, now: int, email: str | None = None, created: int | None = None
+) -> str:
+    """A new session's token. `created` is when its email was proven, if earlier than now."""
     token = keys.token()
     conn.execute(
         sessions.insert().values(
-            token_hash=keys.digest(secret, "session", token), customer=customer, created=now, last_seen=now, revoked=False
+            token_hash=keys.digest(secret, "session", token), customer=customer, email=email,
+            created=now if created is None else created, last_seen=now, revoked=False,
         )
     )
     return token
 
 
 # Built once: every signed-in request runs it, and building a statement costs more than running it.
-LIVE = sa.select(sessions.c.customer, sessions.c.created, sessions.c.last_seen, sessions.c.revoked).where(
-    sessions.c.token_hash == sa.bindparam("token_hash")
+# Counting the other customers here, by index, costs the database microseconds; a query of its own
+# would cost the portal's hot read a round of SQLAlchemy's execution layer, much more.
+OTHERS = (
+    sa.select(sa.func.count()).select_from(customers)
+    .where(customers.c.email_lower == sessions.c.email, customers.c.id != sessions.c.customer)
+    .scalar_subquery()
 )
+LIVE = sa.select(
+    sessions.c.customer, sessions.c.email, sessions.c.created, sessions.c.last_seen, sessions.c.revoked,
+    OTHERS.label("others"),
+).where(sessions.c.token_hash == sa.bindparam("token_hash"))
 
 
-def customer_for(conn: sa.Connection, secret: bytes, token: str, now: int) -> tuple[str | None, bool]:
-    """The session's customer while it is live (not revoked, not idle too long, not too old),
-    and whether its last_seen is stale enough to be touched.
+def live(conn: sa.Connection, secret: bytes, token: str, now: int) -> Live | None:
+    """The session while it is live: not revoked, not idle too long, not too old.
 
     Only reads: on SQLite a write would take the single write lock on every request."""
     row = conn.execute(LIVE, {"token_hash": keys.digest(secret, "session", token)}).first()
     if row is None or row.revoked or now - row.last_seen >= IDLE or now - row.created >= ABSOLUTE:
-        return None, False
-    return row.customer, now - row.last_seen >= TOUCH_AFTER
+        return None
+    return Live(row.customer, row.email, row.created, now - row.last_seen >= TOUCH_AFTER, row.others)
+
+
+def move(conn: sa.Connection, secret: bytes, token: str, session: Live, customer: str, now: int) -> str:
+    """Put a live session on another customer of its email under a new token; the old token stops working.
+
+    A new token, not the old one re-pointed: whatever is keyed by the token (an Idempotency-Key's
+    answer, a copy of the cookie) cannot carry over from one customer to the other. The new session
+    keeps the old one's start, so switching never stretches the 12 hours a proven code is good for."""
+    revoke(conn, secret, token)
+    return create(conn, secret, customer, now, session.email, session.created)
 
 
 def touch(conn: sa.Connection, secret: bytes, token: str, now: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -36,6 +37,13 @@ SLOWED_SENDS_PER_EMAIL_AND_ADDRESS = (Limit(1, 6 * HOUR),)
 # Verifying, per client address: a rate of requests, and of wrong tries across all emails.
 VERIFIES_PER_ADDRESS = (Limit(30, 60), Limit(300, HOUR))
 FAILURES_PER_ADDRESS = (Limit(30, HOUR), Limit(100, ratelimit.DAY))
+
+
+class Proof(NamedTuple):
+    """What a right code proves: the customer it signs in as, and the (lower-cased) address it was mailed to."""
+
+    customer: str
+    email: str
 
 
 def invalid_code() -> APIError:
@@ -177,8 +185,8 @@ def request_code(
 
 def verify_code(
     conn: sa.Connection, secret: bytes, challenge: str, code: str, address: str, now: int
-) -> str | APIError:
-    """The customer id that a right, fresh, unused code signs in as, or the refusal.
+) -> Proof | APIError:
+    """What a right, fresh, unused code proves, or the refusal.
 
     A refusal is returned, not raised, so that the transaction still commits what
     it counted: the verify itself, and what `_decide` says the outcome counts for.
@@ -197,7 +205,7 @@ def verify_code(
 
 def _decide(
     conn: sa.Connection, secret: bytes, challenge: str, code: str, client: str, now: int
-) -> tuple[str | APIError, list[str]]:
+) -> tuple[Proof | APIError, list[str]]:
     """The outcome of one verify, and the keys it counts for besides the verify.
 
     Only a wrong try against a live challenge is a failure: tries against a spent,
@@ -220,7 +228,7 @@ def _decide(
     customer = billing.customer_for_email(conn, row.email_lower)
     if customer is None:
         return invalid_code(), []
-    return customer, [_signed_in_from(secret, row.email_lower, client)]
+    return Proof(customer, row.email_lower), [_signed_in_from(secret, row.email_lower, client)]
 
 
 def prune(conn: sa.Connection, now: int) -> None:

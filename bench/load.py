@@ -194,7 +194,10 @@ def scripts(label: str, url: str, args: argparse.Namespace, tmp: Path, secret: b
         count = generate(engine, customers=args.customers, seed=1).counts["customers"]
     now, tag = int(time.time()), secrets.token_hex(4)
     picked = sample(db, customers.c.id, SESSIONS)
-    tokens = db.run(lambda conn: [sessions.create(conn, secret, c, now) for c in picked])
+    # Each session with the address it would have proven, so the portal also lists the customers sharing it.
+    proven = dict(db.run(lambda conn: conn.execute(
+        sa.select(customers.c.id, customers.c.email_lower).where(customers.c.id.in_(picked))).all(), write=False))
+    tokens = db.run(lambda conn: [sessions.create(conn, secret, c, now, proven.get(c)) for c in picked])
     found = {endpoint: tmp / f"{endpoint}.lua" for endpoint in ENDPOINTS}
     found["portal"].write_text(PORTAL_LUA % lua_strings(tokens))
     found["code"].write_text(CODE_LUA % (secrets.randbelow(2**23), tag, JSON))

@@ -442,7 +442,7 @@ def test_concurrent_verifies_of_one_code_let_exactly_one_win(client, outbox, app
     def attempt(n):
         outcome = state.db.run(signin.verify_code, state.secret, challenge, code, f"203.0.113.{n + 1}",
                                 int(state.clock()))
-        return outcome if isinstance(outcome, str) else outcome.code
+        return outcome.customer if isinstance(outcome, signin.Proof) else outcome.code
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(attempt, range(16)))

@@ -112,13 +112,13 @@ _HAS_ACTIVE = (
     .where(tables.subscriptions.c.status.in_(ACTIVE))
     .exists()
 )
-# Built once, as every sign-in runs it.
-SIGNS_IN_AS = (
+# Built once, as every sign-in and every portal read runs them. One index (email_lower, created) serves both.
+WITH_EMAIL = (
     sa.select(tables.customers.c.id)
     .where(tables.customers.c.email_lower.in_(sa.bindparam("emails", expanding=True)))
     .order_by(sa.case((_HAS_ACTIVE, 1), else_=0).desc(), tables.customers.c.created.desc(), tables.customers.c.id.desc())
-    .limit(1)
 )
+SIGNS_IN_AS = WITH_EMAIL.limit(1)
 
 
 def customer_for_email(conn: sa.Connection, email: str) -> str | None:
@@ -126,6 +126,27 @@ def customer_for_email(conn: sa.Connection, email: str) -> str | None:
     subscription, else the newest with that address (case-insensitive, its domain in either
     of its forms, Unicode or ASCII)."""
     return conn.execute(SIGNS_IN_AS, {"emails": emails.lookup_forms(email)}).scalar()
+
+
+def customers_for_email(conn: sa.Connection, email: str) -> list[str]:
+    """Every customer with the address, as customer_for_email finds them, in the order it prefers them."""
+    return list(conn.execute(WITH_EMAIL, {"emails": emails.lookup_forms(email)}).scalars())
+
+
+def customers_with_subscriptions(conn: sa.Connection, ids: list[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each of these customers that is stored, in the order given, with its subscriptions (newest first,
+    prices and products expanded)."""
+    found = {c["id"]: c for c in _load(conn.execute(
+        sa.select(tables.customers.c.data).where(tables.customers.c.id.in_(ids))
+    ))}
+    table = tables.subscriptions
+    rows = conn.execute(
+        sa.select(table.c.customer, table.c.data).where(table.c.customer.in_(ids))
+        .order_by(table.c.created.desc(), table.c.id.desc())
+    ).all()
+    subscriptions = [(row.customer, jsonio.loads(row.data)) for row in rows]
+    expand_prices(conn, [sub for _, sub in subscriptions])
+    return [(found[i], [sub for owner, sub in subscriptions if owner == i]) for i in ids if i in found]
 
 
 def _load(rows: Iterable[Any]) -> list[dict[str, Any]]:

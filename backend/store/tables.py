@@ -66,6 +66,9 @@ sessions = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("last_seen", sa.BigInteger, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+    # The lower-cased address the sign-in code proved: the customers the session may switch to are its.
+    # Not secret (the challenges table holds it too) but needed as text, to look customers up by it.
+    sa.Column("email", sa.String(320), nullable=True),
 )
 
 rate_events = sa.Table(

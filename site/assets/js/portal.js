@@ -7,13 +7,16 @@
    A button appears when data.features[feature].enabled (or feature is null) and shows() agree; name(item),
    when given, is added to the button's accessible name ("Remove, Visa ending in 4444").
    When run() resolves to a message the page loads its data again and announces it;
-   to true, it reloads quietly; to false or nothing, nothing happens. */
+   to true, it reloads quietly; to false or nothing, nothing happens.
+   Parts of the page outside the sections push a function onto Porch.portal.rendered: it gets
+   the data each time the page shows it. */
 (() => {
   'use strict';
 
   const {lang, page, t, plural, fill, el, lines: fillLines, api, money, percent, date, problem, busy, addressLines, taxId, methods} = window.Porch;
   const $ = (id) => document.getElementById(id);
   const actions = {subscription: [], payment_method: [], payment_methods: [], customer: []};
+  const rendered = [];
   const HEADINGS = {subscription: 'subscriptions-title', payment_method: 'payment-title', payment_methods: 'payment-title',
     customer: 'details-title'};
   const INVOICE_PAGE = 24;
@@ -346,6 +349,7 @@
       $('invoices').hidden = !invoices.length;
       $('more-invoices').hidden = invoices.length < INVOICE_PAGE;
     }
+    rendered.forEach((draw) => draw(data));
   };
 
   /* "Show more": the next page of invoices after the last one shown. */
@@ -414,8 +418,8 @@
   const arrival = params.get('payment_method') === 'added' ? t('payment_method_added') : '';
   if (params.has('payment_method')) history.replaceState(null, '', location.pathname);
 
-  window.Porch.portal = Object.freeze({actions, allows, reload: load, priceName, perInterval, methodName: methods.name,
-    learn, named: (id) => names[id] || ''});
+  window.Porch.portal = Object.freeze({actions, allows, rendered, reload: load, priceName, perInterval,
+    methodName: methods.name, learn, named: (id) => names[id] || ''});
   /* Scripts loaded after this one register their actions before the data arrives. */
   document.addEventListener('DOMContentLoaded', () => load(arrival));
 })();
