@@ -72,7 +72,7 @@ def payment_method_detached(conn: sa.Connection, webhooks: list[Webhook], actor:
 
 
 def invoice_created(conn: sa.Connection, webhooks: list[Webhook], actor: Actor, invoice: dict[str, Any]) -> str:
-    obj = _full("invoice", portal.invoice(invoice)) | {"customer": actor.customer}
+    obj = _full("invoice", portal.invoice_object(invoice)) | {"customer": actor.customer}
     return events.record(conn, webhooks, actor, "invoice.created", obj)
 
 

@@ -180,22 +180,13 @@ def pick(kind: str, obj: dict[str, Any], lines: bool = True) -> dict[str, Any]:
 
 
 def invoice_taxes(invoice: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per tax the invoice charged or included. The reader stores them as `total_taxes`;
-    `total_tax_amounts` (older API versions, and rows stored before the reader) has the same
-    fields, its tax rate an id or, expanded, the rate with its name and percentage. An invoice
-    that gives only its `tax` total shows that as one unnamed row."""
-    rows = next((invoice[key] for key in ("total_taxes", "total_tax_amounts")
-                 if isinstance(invoice.get(key), list) and invoice[key]), None)
-    if rows is None:
+    """One row per tax the invoice charged or included: the reader stores them as `total_taxes`
+    whatever shape they came in. An invoice that gives only its `tax` total shows that as one unnamed row."""
+    rows = invoice.get("total_taxes")
+    if not isinstance(rows, list) or not rows:
         tax = invoice.get("tax")
         return [{"amount": tax, "inclusive": False}] if isinstance(tax, int) and tax else []
-    found = []
-    for row in rows:
-        if isinstance(row, dict):
-            rate = row["tax_rate"] if isinstance(row.get("tax_rate"), dict) else {}
-            named = {key: rate.get(key) if row.get(key) is None else row[key] for key in ("display_name", "percentage")}
-            found.append(row | named | {"inclusive": row.get("inclusive") is True})
-    return found
+    return [{"display_name": None, "percentage": None} | row for row in rows if isinstance(row, dict)]
 
 
 def invoice_actions(shown: dict[str, Any]) -> list[str]:
@@ -206,10 +197,15 @@ def invoice_actions(shown: dict[str, Any]) -> list[str]:
     return ["pay"] if due and shown.get("hosted_invoice_url") else []
 
 
+def invoice_object(obj: dict[str, Any]) -> dict[str, Any]:
+    """An invoice's fields as they leave the server: its lines carry only what a receipt shows, its
+    links only https, its taxes as rows whatever shape they came in."""
+    return pick("invoice", obj | {"total_taxes": invoice_taxes(obj)})
+
+
 def invoice(obj: dict[str, Any]) -> dict[str, Any]:
-    """An invoice as the customer sees it: its lines carry only what a receipt shows, its links only
-    https, its taxes as rows whatever shape they came in, and the actions open to the customer."""
-    shown = pick("invoice", obj | {"total_taxes": invoice_taxes(obj)})
+    """An invoice as the customer sees it, with the actions open to them (events carry no actions)."""
+    shown = invoice_object(obj)
     return shown | {"actions": invoice_actions(shown)}
 
 

@@ -266,7 +266,7 @@ def test_tax_rows_of_older_api_versions_are_read_from_total_tax_amounts(jenny, d
     assert found == [
         {"amount": 2000, "inclusive": True, "taxable_amount": 10000, "tax_rate": "txr_fr", "display_name": "TVA",
          "percentage": 20.0},
-        {"amount": 500, "inclusive": False, "tax_rate": "txr_city", "display_name": None, "percentage": None},
+        {"amount": 500, "inclusive": False, "taxable_amount": None, "tax_rate": "txr_city", "display_name": None, "percentage": None},
     ]
 
 

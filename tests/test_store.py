@@ -280,9 +280,9 @@ def test_invoices_stored_before_the_status_column_get_their_status_from_their_js
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = conn
         command.upgrade(config, "0004")
-        rows = [("in_old_draft", '{"id": "in_old_draft", "status": "draft"}'),
-                ("in_old_paid", '{"id": "in_old_paid", "status": "paid"}'),
-                ("in_old_none", '{"id": "in_old_none"}')]
+        rows = [("in_old_draft", '{"id": "in_old_draft", "customer": "cus_old", "status": "draft"}'),
+                ("in_old_paid", '{"id": "in_old_paid", "customer": "cus_old", "status": "paid"}'),
+                ("in_old_none", '{"id": "in_old_none", "customer": "cus_old"}')]
         for invoice_id, data in rows:
             conn.execute(sa.text("INSERT INTO invoices (id, customer, created, data) VALUES (:id, 'cus_old', 0, :data)"),
                          {"id": invoice_id, "data": data})

@@ -386,14 +386,14 @@ def test_a_discount_in_any_shape_shows_and_stops_the_offer(shown, shape):
         sub |= {"discount": discount} if shape == "discount" else {"discounts": [discount]}
     (sub,) = shown(discounted)["subscriptions"]
     assert [d["coupon"]["percent_off"] for d in sub["discounts"]] == [25.5]
-    assert "discount" not in sub and sub["retention_offer"] is False
+    assert "discount" not in sub and "retention" not in sub["actions"]
 
 
 def test_without_a_discount_the_offer_is_made(shown):
     def none(export: dict[str, Any]) -> None:
         sub_of(export).update(discount=None, discounts=[])
     (sub,) = shown(none)["subscriptions"]
-    assert sub["discounts"] == [] and sub["retention_offer"] is True
+    assert sub["discounts"] == [] and "retention" in sub["actions"]
 
 
 @pytest.mark.parametrize("shape", ["total_taxes", "total_tax_amounts"])
