@@ -63,7 +63,9 @@ def portal(**customer: Any) -> dict[str, Any]:
     subscriptions = [sub("active", 2900, "usd", default_payment_method="pm_sepa"),
                      sub("trialing", 1200, "eur", default_payment_method=None)]
     return {**PORTAL, "customer": {**PORTAL["customer"], **customer}, "subscriptions": subscriptions,
-            "payment_methods": METHODS, "features": FEATURES}
+            # The server says what each method allows; these may be made the default or removed.
+            "payment_methods": [method | {"actions": ["make_default", "remove"]} for method in METHODS],
+            "features": FEATURES}
 
 
 def test_every_kind_of_method_is_named_with_its_masked_details(session: Callable[..., Session]) -> None:

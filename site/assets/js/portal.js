@@ -182,7 +182,7 @@
   const payLink = (sub, data, name) => {
     const invoice = openInvoice(sub, data);
     if (!invoice) return null;
-    const label = t('pay', {amount: money(invoice.amount_remaining, invoice.currency)});
+    const label = t('pay_amount', {amount: money(invoice.amount_remaining, invoice.currency)});
     const link = el('a', 'pay', label);
     link.href = invoice.hosted_invoice_url;
     link.rel = 'noopener noreferrer';
