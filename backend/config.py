@@ -327,6 +327,15 @@ class Email(Section):
         return value
 
 
+class Billing(Section):
+    engine: Literal["local", "stripe"] = Field(
+        "local",
+        description="Where the truth lives. local: Porch's store, changed by customers and told to the merchant "
+        "by webhooks. stripe: the merchant's Stripe account (PORCH_STRIPE_SECRET_KEY); every customer action is "
+        "carried out in Stripe first, and `python -m backend sync` and Stripe's webhooks keep the store current.",
+    )
+
+
 class Locales(Section):
     """The languages the pages are built in. Each visitor gets the one their browser asks for."""
 
@@ -376,6 +385,7 @@ class Config(Section):
         "such as https://acme.example: lower case, no path, no wildcard.",
     )
     features: Features = Features()
+    billing: Billing = Billing()
     email: Email = Email()
     locales: Locales = Locales()
     webhooks: list[Webhook] = Field(default_factory=list)

@@ -17,6 +17,9 @@ SETTINGS = (
     ("PORCH_SMTP_URL", None, "smtp://user:pass@host:port, smtps://... or smtp+starttls://...; unset: outbox"),
     ("PORCH_OUTBOX_DIR", "./.porch/outbox", "where outbox mail is written as .eml files"),
     ("PORCH_TRUSTED_PROXIES", "", "comma-separated addresses or networks whose X-Forwarded-For is believed"),
+    ("PORCH_STRIPE_SECRET_KEY", None, "billing.engine stripe: the account's secret (sk_) or restricted (rk_) key"),
+    ("PORCH_STRIPE_WEBHOOK_SECRET", None, "billing.engine stripe: the webhook endpoint's signing secret (whsec_)"),
+    ("PORCH_STRIPE_API_BASE", "https://api.stripe.com", "billing.engine stripe: Stripe's API address (tests: an emulator)"),
 )
 SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
 
@@ -38,6 +41,9 @@ class Settings:
     outbox_dir: Path
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default=())
     public_dir: Path = Path("public")
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_api_base: str = "https://api.stripe.com"
     # Secrets the config names by variable (webhook signing keys): read from here, never from os.environ.
     named_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -89,5 +95,8 @@ class Settings:
             smtp_url=smtp_url,
             outbox_dir=Path(get("PORCH_OUTBOX_DIR") or ".porch/outbox"),
             trusted_proxies=tuple(proxies),
+            stripe_secret_key=get("PORCH_STRIPE_SECRET_KEY"),
+            stripe_webhook_secret=get("PORCH_STRIPE_WEBHOOK_SECRET"),
+            stripe_api_base=(get("PORCH_STRIPE_API_BASE") or "https://api.stripe.com").rstrip("/"),
             named_secrets={k: v for k, v in environ.items() if v},
         )

@@ -29,6 +29,9 @@ from backend.settings import Settings
 from backend.store import billing
 from backend.store.database import Database, create_engine, migrate
 
+# The Stripe emulator's fixtures (stripe_emulator), for the tests of billing.engine stripe.
+pytest_plugins = ["tests.stripe_emulator"]
+
 NOW = 1_790_000_000
 SECRET = b"test-secret-that-is-long-enough-0123456789"
 

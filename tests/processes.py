@@ -31,14 +31,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path, name: str) -> None:
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path, name: str,
+                       headers: dict[str, str] | None = None) -> None:
     """Returns once GET `url` answers 200; raises with the process's log if it exits or never answers."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2, headers=headers).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -94,7 +94,7 @@ def test_unknown_keys_are_warnings_with_the_known_ones_listed():
         'config.yaml:3: business.colour: expected a known key, found an unknown key. '
         "Hint: remove it, or use one of: name, headline, privacy_policy_url, terms_of_service_url, support_email.",
         "config.yaml:4: themes: expected a known key, found an unknown key. Hint: remove it, or use one of: "
-        "business, branding, login_link, default_return_url, allowed_origins, features, email, locales, webhooks.",
+        "business, branding, login_link, default_return_url, allowed_origins, features, billing, email, locales, webhooks.",
     ]
 
 
@@ -257,8 +257,8 @@ def test_the_published_json_schema_is_current():
 
 def test_the_json_schema_knows_every_top_level_key():
     assert set(json_schema()["properties"]) == {
-        "business", "branding", "login_link", "default_return_url", "allowed_origins", "features", "email", "locales",
-        "webhooks",
+        "business", "branding", "login_link", "default_return_url", "allowed_origins", "features", "billing", "email",
+        "locales", "webhooks",
     }
 
 

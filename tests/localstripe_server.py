@@ -1,0 +1,29 @@
+"""localstripe, the Stripe emulator, as the tests run it: on loopback only, on the port given, and
+keeping nothing on disk (the stock command listens on every interface and pickles its data to
+/tmp/localstripe.pickle, which several test workers would share).
+
+    python tests/localstripe_server.py PORT
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+from aiohttp import web
+from localstripe import resources
+from localstripe.server import app
+
+
+def main() -> None:
+    port = int(sys.argv[1])
+    # Each worker's emulator starts empty and keeps its data in memory only.
+    resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    web.run_app(app, sock=sock, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()
