@@ -7,12 +7,16 @@ refusals as APIError; nothing else imports `stripe`'s error classes."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import logging
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import stripe
 
 from backend.errors import APIError
 from backend.settings import Settings
+
+log = logging.getLogger("porch.stripe")
 
 # The API version Porch reads and writes, pinned so that an account's default version, or a newer
 # SDK's, never changes the shapes Porch is given. The normalising reader also takes older shapes
@@ -69,3 +73,15 @@ def refusal(exc: stripe.StripeError) -> APIError:
     # changed, and trying again later may work; the merchant sees the cause in the log.
     return APIError(503, "billing_unavailable", "Billing is unavailable right now; nothing was changed. Try again later.",
                     headers={"Retry-After": "30"})
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Run Stripe calls; a Stripe error leaves as the APIError the portal answers with (and the
+    transaction around it rolls back), its cause logged for the merchant."""
+    try:
+        yield
+    except stripe.StripeError as exc:
+        log.warning("Stripe refused or failed: %s (%s, request %s)", exc.user_message or str(exc),
+                    type(exc).__name__, exc.request_id)
+        raise refusal(exc) from exc
