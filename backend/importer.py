@@ -45,16 +45,18 @@ def read_objects(path: Path) -> stripe_objects.Batch:
         raise ImportFileError(f"{path}: {exc}") from None
 
 
+def write(conn: Any, batch: stripe_objects.Batch) -> Imported:
+    """Upsert the batch's objects and remove its deleted ones: the one way Stripe's objects enter the store,
+    from a file, from a sync or from a webhook."""
+    written = {kind: billing.upsert(conn, kind, batch.objects[kind].values()) for kind in billing.KINDS}
+    removed = dict.fromkeys(billing.KINDS, 0)
+    for kind in billing.KINDS:
+        for kind_removed, count in billing.remove(conn, kind, list(batch.deleted[kind])).items():
+            removed[kind_removed] += count
+    return Imported(written, removed)
+
+
 def import_file(db: Database, path: Path) -> Imported:
     """Upsert every object of the file and remove the deleted ones, in one transaction: all of it, or none of it."""
     batch = read_objects(path)
-
-    def write(conn: Any) -> Imported:
-        written = {kind: billing.upsert(conn, kind, batch.objects[kind].values()) for kind in billing.KINDS}
-        removed = dict.fromkeys(billing.KINDS, 0)
-        for kind in billing.KINDS:
-            for kind_removed, count in billing.remove(conn, kind, list(batch.deleted[kind])).items():
-                removed[kind_removed] += count
-        return Imported(written, removed)
-
-    return db.run(write)
+    return db.run(write, batch)
