@@ -50,8 +50,10 @@ def client(settings: Settings, timeout: float = TIMEOUT_SECONDS, retries: int = 
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
-    """A Stripe answer as plain JSON data, as backend.stripe_objects reads it."""
-    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    """A Stripe answer as plain JSON data, as backend.stripe_objects reads it. for_json keeps decimal
+    fields (a price's unit_amount_decimal) as the strings Stripe sent: the SDK's Decimal would not
+    serialise when stored."""
+    return obj.to_dict(for_json=True) if hasattr(obj, "to_dict") else dict(obj)
 
 
 def idempotency_key(request_key: str, step: str) -> str:
