@@ -15,10 +15,25 @@ from localstripe import resources
 from localstripe.server import app
 
 
+def accept_and_ignore(*names: str) -> None:
+    """Let subscription updates carry parameters localstripe 1.15 does not know (it answers 500 to
+    them), ignoring them: the engine always sends them, as Stripe wants. What they do in Stripe is
+    tested at the SDK boundary and in the test-mode suite, never against the emulator."""
+    update = resources.Subscription._update
+
+    def _update(self: resources.Subscription, **data: object) -> object:
+        for name in names:
+            data.pop(name, None)
+        return update(self, **data)
+
+    resources.Subscription._update = _update  # type: ignore[method-assign]
+
+
 def main() -> None:
     port = int(sys.argv[1])
     # Each worker's emulator starts empty and keeps its data in memory only.
     resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
+    accept_and_ignore("proration_behavior", "payment_behavior")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
