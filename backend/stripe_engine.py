@@ -185,7 +185,11 @@ class StripeEngine(CustomerActions):
                 self.client.v1.subscription_schedules.retrieve(str(ref(sub.schedule))) if sub.schedule else
                 self.client.v1.subscription_schedules.create({"from_subscription": sub.id},
                                                              _options(call, "schedule")))
-            current = schedule["phases"][0]
+            # The phase running now (a schedule made for an earlier change may have begun long ago);
+            # the phases given replace the schedule's from it on.
+            started = (schedule.get("current_phase") or {}).get("start_date")
+            current = next((phase for phase in schedule["phases"] if phase["start_date"] == started),
+                           schedule["phases"][0])
             # Discounts of the current phase (a retention coupon) stay through both phases.
             discounts = [reused for discount in current.get("discounts") or [] if (reused := _reused(discount))]
             following: SubscriptionScheduleUpdateParamsPhase = {"items": [{"price": price.id, "quantity": quantity}]}

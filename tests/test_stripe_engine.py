@@ -7,6 +7,7 @@ published example objects. The same actions run against Stripe's test mode in te
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -410,8 +411,13 @@ def test_schedule_change_at_period_end_at_the_sdk_boundary(call: Call) -> None:
     assert changed.subscription["schedule"] == schedule["id"]
 
 
-def test_schedule_change_reuses_the_subscriptions_schedule_at_the_sdk_boundary(call: Call) -> None:
+def test_schedule_change_reuses_the_subscriptions_schedule_from_its_current_phase_at_the_sdk_boundary(
+        call: Call) -> None:
     schedule = example("subscription_schedule")
+    earlier = schedule["phases"][0]
+    now = copy.deepcopy(earlier) | {"start_date": schedule["current_phase"]["start_date"], "end_date": 1800000000}
+    now["items"][0]["price"] = "price_now"
+    schedule["phases"] = [earlier, now]
     client, http = scripted_client((200, schedule), (200, schedule),
                                    (200, example("subscription", schedule=schedule["id"])))
     sub = example_sub(schedule=schedule["id"])
@@ -421,6 +427,10 @@ def test_schedule_change_reuses_the_subscriptions_schedule_at_the_sdk_boundary(c
         ("POST", f"/v1/subscription_schedules/{schedule['id']}"),
         ("GET", f"/v1/subscriptions/{sub.id}"),
     ]
+    phases = {name: value for name, value in http.sent[1].params.items() if name.startswith("phases[0]")}
+    assert phases == {"phases[0][items][0][price]": "price_now", "phases[0][items][0][quantity]": "1",
+                      "phases[0][start_date]": str(schedule["current_phase"]["start_date"]),
+                      "phases[0][end_date]": "1754008472"}
 
 
 def test_drop_scheduled_change_releases_the_schedule_at_the_sdk_boundary(call: Call) -> None:
