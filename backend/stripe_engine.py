@@ -115,7 +115,8 @@ class StripeEngine(CustomerActions):
             now: SubscriptionCancelParams = {"prorate": prorate, "invoice_now": prorate, "expand": ["latest_invoice"]}
             if reason:
                 now["cancellation_details"] = reason
-            # A DELETE: Stripe ignores idempotency keys on it (a second cancel is refused: billing_refused).
+            # A DELETE: Stripe takes idempotency keys on POSTs only; a repeated portal request is answered
+            # from the portal's own idempotency record, and Stripe refuses to cancel a cancelled subscription.
             answer = self.client.v1.subscriptions.cancel(sub.id, now)
             customer = _read(self.client.v1.customers.retrieve(sub.customer)) if prorate else None
             return self._changed(sub, answer, customer)
