@@ -10,6 +10,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import stripe
@@ -49,9 +50,21 @@ def client(settings: Settings, timeout: float = TIMEOUT_SECONDS, retries: int = 
     )
 
 
+def _plain(value: Any) -> Any:
+    # The SDK turns Stripe's decimal strings (a price's unit_amount_decimal) into Decimal, which is not
+    # JSON; the store keeps them as Stripe sends them.
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain(inner) for inner in value]
+    return value
+
+
 def as_dict(obj: Any) -> dict[str, Any]:
     """A Stripe answer as plain JSON data, as backend.stripe_objects reads it."""
-    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    return _plain(obj.to_dict() if hasattr(obj, "to_dict") else dict(obj))
 
 
 def idempotency_key(request_key: str, step: str) -> str:
