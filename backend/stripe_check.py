@@ -27,7 +27,7 @@ def problem(exc: stripe.StripeError, settings: Settings, doing: str) -> str:
                 "key of an account, or it was rolled. Copy it again from https://dashboard.stripe.com/apikeys")
     if isinstance(exc, stripe.PermissionError):
         named = PERMISSION.search(str(exc.user_message or exc))
-        refused = f"403, it lacks {named.group(1)}" if named else f"403: {exc.user_message or exc}"
+        refused = f"403, it lacks {named.group(1)}" if named else f"403: {str(exc.user_message or exc).rstrip('.')}"
         return (f"PORCH_STRIPE_SECRET_KEY lacks a permission Porch needs: Stripe refused {doing} ({refused}). "
                 + PERMISSIONS_HELP)
     if isinstance(exc, stripe.APIConnectionError):

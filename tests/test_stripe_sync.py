@@ -19,8 +19,8 @@ from backend import stripe_sync
 from backend.settings import Settings
 from backend.store import billing, tables
 from backend.store.database import Database, create_engine, migrate
-from tests.stripe_boundary import example, scripted_client
 from tests.processes import free_port
+from tests.stripe_boundary import example, scripted_client
 from tests.stripe_emulator import Emulator
 from tests.test_cli import failure, run
 
