@@ -222,10 +222,12 @@ def test_a_last_run_older_than_stripes_events_makes_a_full_run_and_says_why(stor
     assert synced.why == "Full sync: the changes to read go back 31 days, and Stripe keeps events for 30 days only."
 
 
-def test_prices_come_from_the_prices_api_where_stripe_has_one_at_the_sdk_boundary(store):
-    def listed(*objects: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        return 200, {"object": "list", "data": list(objects), "has_more": False, "url": "/v1/x"}
+def listed(*objects: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Stripe's answer to a list request: one page holding these objects."""
+    return 200, {"object": "list", "data": list(objects), "has_more": False, "url": "/v1/x"}
 
+
+def test_prices_come_from_the_prices_api_where_stripe_has_one_at_the_sdk_boundary(store):
     price = example("price")
     client, http = scripted_client(listed(), listed(example("product", id=price["product"])), listed(price),
                                    listed(), listed(), listed())
@@ -283,3 +285,12 @@ def test_the_command_refuses_to_overwrite_the_local_engines_store(stripe_folder,
     assert failure(run("sync", PORCH_STRIPE_SECRET_KEY=emulator.key, PORCH_STRIPE_API_BASE=emulator.url)) == (
         "Error: billing.engine is local in config.yaml: Porch's store is the truth, and a sync would overwrite it "
         "with Stripe's. Set billing: {engine: stripe} to connect Stripe\n")
+
+
+def test_an_object_the_reader_refuses_stops_the_run_naming_it_at_the_sdk_boundary(store):
+    odd = example("subscription", status="dormant")
+    client, _ = scripted_client(listed(), listed(), listed(), listed(), listed(odd))
+    with pytest.raises(stripe_sync.SyncError) as raised:
+        stripe_sync.sync(store, client)
+    assert str(raised.value) == (f'subscriptions: subscription {odd["id"]} has "status": "dormant"; Stripe\'s are '
+                                 "active, trialing, past_due, unpaid, incomplete, incomplete_expired, canceled, paused")
