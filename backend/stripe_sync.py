@@ -180,8 +180,9 @@ def _batch(objects: Iterable[Obj], where: str) -> stripe_objects.Batch:
 
 def _commit(conn: sa.Connection, batch: stripe_objects.Batch, owners: list[str], step: str, started_at: int,
             cursor: str, seen: list[str]) -> dict[str, int]:
-    """Store a page, and where the step got to, in one transaction; returns how many of each kind went. `owners` are the customers whose every
-    payment method the page lists: any other stored for them was detached in Stripe."""
+    """Store a page, and where the step got to, in one transaction; returns how many of each kind went.
+    `owners` are the customers whose every payment method the page lists: any other stored for them was
+    detached in Stripe."""
     imported = importer.write(conn, batch)
     stale = sorted(billing.payment_method_ids(conn, owners) - set(batch.objects["payment_methods"]))
     removed = billing.remove(conn, "payment_methods", stale)

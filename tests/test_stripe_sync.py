@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,19 +28,19 @@ Sent = tuple[str, str, dict[str, str]]
 
 
 class Counting(stripe.RequestsClient):
-    """Stripe's own HTTP client, recording each request; after `working` requests it sends the rest to a
-    closed port, as when Stripe becomes unreachable mid-run."""
+    """Stripe's own HTTP client, recording each request; once `broken(sent)` holds, it sends that request
+    and the rest to a closed port, as when Stripe becomes unreachable mid-run."""
 
-    def __init__(self, working: int | None = None, closed: str = ""):
+    def __init__(self, broken: Callable[[list[Sent]], bool] = lambda sent: False):
         super().__init__(timeout=10)
         self.sent: list[Sent] = []
-        self.working = working
-        self.closed = closed
+        self.broken = broken
+        self.closed = f"http://127.0.0.1:{free_port()}"
 
     def request(self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None) -> Any:
         parts = urlsplit(url)
         self.sent.append((method.upper(), parts.path, dict(parse_qsl(parts.query))))
-        if self.working is not None and len(self.sent) > self.working:
+        if self.broken(self.sent):
             url = self.closed + parts.path + ("?" + parts.query if parts.query else "")
         return super().request(method, url, headers, post_data)
 
@@ -176,18 +176,11 @@ def test_a_card_detached_in_stripe_leaves_the_store_on_the_next_full_run(store, 
     assert store.run(billing.portal, customer, write=False)["payment_methods"] == []
 
 
-def test_an_interrupted_sync_keeps_its_pages_and_the_next_run_continues_from_the_cursor(store, emulator, tmp_path):
+def test_an_interrupted_sync_keeps_its_pages_and_the_next_run_continues_from_the_cursor(store, emulator):
     client = connect(emulator)
     customers = seed(client, 5)
-    # Where the second page of customers is asked for, in a run that is not interrupted (on another store).
-    other = Database(create_engine(f"sqlite:///{tmp_path / 'measure.db'}"))
-    migrate(other.engine)
-    measure = Counting()
-    stripe_sync.sync(other, connect(emulator, measure), page=2)
-    lists = [number for number, (_, path, _) in enumerate(measure.sent) if path == "/v1/customers"]
-    closed = f"http://127.0.0.1:{free_port()}"
-
-    broken = Counting(working=lists[1], closed=closed)
+    # Stripe stops answering when the second page of customers is asked for.
+    broken = Counting(lambda sent: [path for _, path, _ in sent].count("/v1/customers") == 2)
     with pytest.raises(stripe.APIConnectionError):
         stripe_sync.sync(store, connect(emulator, broken), page=2)
     # The first page of customers (oldest first in localstripe), with their cards, is stored and committed.
@@ -211,6 +204,28 @@ def test_an_interrupted_sync_keeps_its_pages_and_the_next_run_continues_from_the
                              "subscriptions": 5, "invoices": 5}
     # Finished: the next run is incremental.
     assert not stripe_sync.sync(store, client).full
+
+
+def test_an_interrupted_incremental_run_continues_after_its_last_event(store, emulator):
+    client = connect(emulator)
+    customers = seed(client, 3)
+    stripe_sync.sync(store, client)
+    for customer in customers:
+        client.v1.customers.update(customer, {"name": "Renamed " + customer})
+    # One event a page; Stripe stops answering when the page after the first renamed customer's is asked for.
+    broken = Counting(lambda sent: sent[-1][1] == "/v1/events" and any("/v1/customers/" in p for _, p, _ in sent))
+    with pytest.raises(stripe.APIConnectionError):
+        stripe_sync.sync(store, connect(emulator, broken), page=1)
+    names = {c: store.run(billing.get, "customers", c, write=False)["name"] for c in customers}
+    assert [names[c] == "Renamed " + c for c in customers].count(True) == 1
+    cursor = store.run(lambda conn: conn.execute(sa.select(tables.stripe_sync.c.cursor).where(
+        tables.stripe_sync.c.step == "events")).scalar_one(), write=False)
+    measure = Counting()
+    synced = stripe_sync.sync(store, connect(emulator, measure), page=1)
+    assert synced.why.startswith("Continuing the incremental sync begun ")
+    assert measure.sent[0][:2] == ("GET", "/v1/events") and measure.sent[0][2]["starting_after"] == cursor
+    assert synced.written["customers"] == 2
+    assert all(store.run(billing.get, "customers", c, write=False)["name"] == "Renamed " + c for c in customers)
 
 
 def test_a_last_run_older_than_stripes_events_makes_a_full_run_and_says_why(store, emulator):
