@@ -202,7 +202,7 @@ def sync(full: bool, config: str | None) -> None:
 @click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: PORCH_CONFIG or ./config.yaml).")
 @_converting
 def check(config: str | None) -> None:
-    """Validate config.yaml and the environment: database, mail, secret."""
+    """Validate config.yaml and the environment: database, mail, secret; Stripe's key with billing.engine stripe."""
     from backend.mailer import Transport, check_transport
 
     problems: list[str] = []
