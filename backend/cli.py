@@ -8,8 +8,9 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -18,8 +19,8 @@ from backend.config import Config, ConfigError, json_schema, load_config
 from backend.deploy import TARGETS, DeployError, deployment
 from backend.events import signing_secrets
 from backend.importer import ImportFileError, import_file
-from backend.store import billing
 from backend.settings import Settings, SettingsError
+from backend.store import billing
 from backend.store.database import Database, DatabaseError, create_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +86,7 @@ def _database(settings: Settings) -> Database:
 
 
 # Shared with bench/bare.py, so that the load benchmark compares like with like.
-SERVER_OPTIONS = {
+SERVER_OPTIONS: dict[str, Any] = {
     # Proxy headers are read by the app itself, only from PORCH_TRUSTED_PROXIES;
     # uvicorn's own handling would trust 127.0.0.1 by default.
     "proxy_headers": False,
@@ -127,6 +128,17 @@ def serve(config: str | None, host: str, port: int) -> None:
     _serve(settings, portal_config, host, port)
 
 
+def _named(counts: dict[str, int]) -> str:
+    """Counts by kind in words: "1 product, 2 prices"."""
+    return ", ".join(f"{n} {(kind if n != 1 else billing.KINDS[kind][1]).replace('_', ' ')}"
+                     for kind, n in counts.items())
+
+
+def _removed(counts: dict[str, int]) -> str:
+    removed = {kind: n for kind, n in counts.items() if n}
+    return " Removed " + _named(removed) + "." if removed else ""
+
+
 @main.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @_converting
@@ -134,20 +146,63 @@ def import_command(file: Path) -> None:
     """Upsert Stripe-shaped objects from FILE.json into the store; safe to re-run."""
     settings = _settings(require_secret=False)
     imported = import_file(_database(settings), file)
+    click.echo("Imported " + _named(imported.written) + "." + _removed(imported.removed))
 
-    def named(counts: dict[str, int]) -> str:
-        return ", ".join(f"{n} {(kind if n != 1 else billing.KINDS[kind][1]).replace('_', ' ')}"
-                         for kind, n in counts.items())
 
-    removed = {kind: n for kind, n in imported.removed.items() if n}
-    click.echo("Imported " + named(imported.written) + "." + (" Removed " + named(removed) + "." if removed else ""))
+def _progress() -> Callable[[str, int], None]:
+    """Each step's count on stderr: one line a step, rewritten in place on a terminal, a line a page elsewhere."""
+    terminal = click.get_text_stream("stderr").isatty()
+    last: list[str] = []
+
+    def show(step: str, done: int) -> None:
+        if terminal:
+            click.echo(("\n" if last and last[-1] != step else "\r") + f"{step}: {done}", err=True, nl=False)
+        else:
+            click.echo(f"{step}: {done}", err=True)
+        last.append(step)
+
+    return show
+
+
+@main.command()
+@click.option("--full", is_flag=True, help="List everything again, not only what changed since the last run.")
+@click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: PORCH_CONFIG or ./config.yaml).")
+@_converting
+def sync(full: bool, config: str | None) -> None:
+    """Bring the Stripe account's billing data into the store; an interrupted run continues when run again."""
+    import stripe
+
+    from backend import stripe_api, stripe_check, stripe_sync
+
+    settings = _settings(require_secret=False, config=config)
+    if _config(settings.config_path).billing.engine != "stripe":
+        _fail(f"billing.engine is local in {settings.config_path}: Porch's store is the truth, and a sync would "
+              "overwrite it with Stripe's. Set billing: {engine: stripe} to connect Stripe")
+    try:
+        client = stripe_api.client(settings)
+    except stripe_api.NotConfigured as exc:
+        _fail(str(exc))
+    db = _database(settings)
+    progress = _progress()
+    try:
+        synced = stripe_sync.sync(db, client, full=full, progress=progress)
+    except stripe.StripeError as exc:
+        _fail(stripe_check.problem(exc, settings, "during the sync")
+              + ". What was synced so far is kept: run `python -m backend sync` again to continue")
+    except stripe_sync.SyncError as exc:
+        _fail(f"cannot store what Stripe sent: {exc}")
+    finally:
+        if click.get_text_stream("stderr").isatty():
+            click.echo(err=True)
+    click.echo(synced.why)
+    click.echo(f"Synced {_named(synced.written)} in {synced.seconds:.1f} s." + _removed(synced.removed))
 
 
 @main.command()
 @click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: PORCH_CONFIG or ./config.yaml).")
 @_converting
 def check(config: str | None) -> None:
-    """Validate config.yaml and the environment: database, mail, secret."""
+    """Validate config.yaml and the environment: database, mail, secret; Stripe's key with billing.engine stripe."""
     from backend.mailer import Transport, check_transport
 
     problems: list[str] = []
@@ -162,6 +217,7 @@ def check(config: str | None) -> None:
         except SettingsError:
             pass
     config_path = settings.config_path if settings else Path(config or os.environ.get("PORCH_CONFIG") or "config.yaml")
+    portal_config: Config | None = None
     try:
         portal_config = _config(config_path)
         click.echo(f"config:   {config_path} is valid")
@@ -182,8 +238,15 @@ def check(config: str | None) -> None:
         problems.append(str(exc))
     try:
         click.echo("mail:     " + asyncio.run(check_transport(Transport(settings))))
-    except Exception as exc:  # any failure to reach mail is a finding to report, not a crash
+    except Exception as exc:  # noqa: BLE001 - any failure to reach mail is a finding to report, not a crash
         problems.append(f"mail: {exc}")
+    if portal_config is not None and portal_config.billing.engine == "stripe":
+        from backend.stripe_check import problems as stripe_problems
+
+        found = stripe_problems(settings)
+        problems += found
+        if not found:
+            click.echo(f"stripe:   the key lists customers at {settings.stripe_api_base}, webhook secret set")
     if problems:
         _fail("check found problems:\n" + "\n".join(f"  {p}" for p in problems))
     click.echo("All good.")

@@ -34,6 +34,11 @@ def main() -> None:
     # Each worker's emulator starts empty and keeps its data in memory only.
     resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
     accept_and_ignore("proration_behavior", "payment_behavior")
+    # Stripe lists a customer's payment methods of every type when no `type` is given; localstripe
+    # refuses a list without one. It knows cards only, so every type is its cards: accepted, not faked.
+    list_all = resources.PaymentMethod._api_list_all.__func__  # type: ignore[attr-defined]
+    resources.PaymentMethod._api_list_all = classmethod(  # type: ignore[method-assign]
+        lambda cls, url, type="card", **kwargs: list_all(cls, url, type=type, **kwargs))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -104,6 +105,13 @@ def remove(conn: sa.Connection, kind: str, ids: list[str]) -> dict[str, int]:
     _delete(conn, tables.prorations, tables.prorations.c.subscription, subscriptions)
     _delete(conn, tables.retention_offers, tables.retention_offers.c.subscription, subscriptions)
     return removed
+
+
+def payment_method_ids(conn: sa.Connection, customer_ids: list[str]) -> set[str]:
+    """The ids of the payment methods stored for these customers."""
+    table = tables.payment_methods
+    return {found for chunk in _chunks(customer_ids)
+            for found in conn.execute(sa.select(table.c.id).where(table.c.customer.in_(chunk))).scalars()}
 
 
 _HAS_ACTIVE = (

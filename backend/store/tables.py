@@ -168,3 +168,22 @@ retention_offers = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
 )
+
+# `python -m backend sync`: where the last run of each step got to (backend.stripe_sync). The row
+# "run" is the run itself; the others are its steps, each with the id of the last object committed.
+stripe_sync = sa.Table(
+    "stripe_sync",
+    metadata,
+    sa.Column("step", sa.String(32), primary_key=True),
+    # The run's start, by this machine's clock: the next incremental run lists events from here.
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    # Null while the step (or, on the "run" row, the run) is unfinished: a re-run continues it.
+    sa.Column("finished_at", sa.BigInteger, nullable=True),
+    sa.Column("cursor", sa.String(255), nullable=True),
+    # Run row only: null for a full run; else the time the incremental run lists events from.
+    sa.Column("since", sa.BigInteger, nullable=True),
+    # Run row only: JSON lists of event ids. `seen`: events that already existed when the run began,
+    # whose changes it read anyway; `skipped`: the previous run's `seen`, which this run skips.
+    sa.Column("seen", sa.Text, nullable=True),
+    sa.Column("skipped", sa.Text, nullable=True),
+)
