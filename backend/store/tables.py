@@ -168,3 +168,13 @@ retention_offers = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("data", sa.Text, nullable=False),
 )
+
+# Stripe's events applied to the store (backend.stripe_webhooks): a second delivery of one finds its id here.
+stripe_events = sa.Table(
+    "stripe_events",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("applied_at", sa.BigInteger, nullable=False, index=True),
+)
