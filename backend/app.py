@@ -21,7 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend import (
     accounts, api, customers, event_types, idempotency, invoices, payment_methods, plans, portal, ratelimit, sessions,
-    signin, subscriptions,
+    signin, stripe_api, stripe_webhooks, subscriptions,
 )
 from backend.config import Config
 from backend.errors import APIError, api_error, error_response, internal_error
@@ -63,7 +63,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 OPERATIONS = (
     api.OPERATIONS + customers.OPERATIONS + subscriptions.OPERATIONS + plans.OPERATIONS
-    + payment_methods.OPERATIONS + invoices.OPERATIONS + accounts.OPERATIONS
+    + payment_methods.OPERATIONS + invoices.OPERATIONS + accounts.OPERATIONS + stripe_webhooks.OPERATIONS
 )
 ROUTES: list[BaseRoute] = [op.route() for op in OPERATIONS]
 
@@ -73,6 +73,7 @@ def _housekeeping(conn: sa.Connection, now: int) -> None:
     ratelimit.prune(conn, now)
     signin.prune(conn, now)
     sessions.prune(conn, now)
+    stripe_webhooks.prune(conn, now)
 
 
 def create_app(
@@ -123,7 +124,7 @@ def create_app(
             max_age=600,
         ),
         # Inside CORS, so an allowed origin can read a refusal.
-        Middleware(APIGuard, origins=config.origins, routes=ROUTES),
+        Middleware(APIGuard, origins=config.origins, routes=ROUTES, signed=[stripe_webhooks.PATH]),
     ]
     handlers: dict[Any, Any] = {
         APIError: api_error,
@@ -146,5 +147,7 @@ def create_app(
     app.state.clock = clock
     app.state.mail_worker = worker
     app.state.webhook_worker = webhooks
+    # The one Stripe client of the process (billing.engine stripe): the engine's calls and the webhook's reads.
+    app.state.stripe = stripe_api.client(settings) if config.billing.engine == "stripe" else None
     app.state.openapi = document(OPERATIONS) | {"webhooks": event_types.openapi_webhooks()}
     return app

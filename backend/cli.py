@@ -21,6 +21,7 @@ from backend.events import signing_secrets
 from backend.importer import ImportFileError, import_file
 from backend.settings import Settings, SettingsError
 from backend.store import billing
+from backend.stripe_api import NotConfigured
 from backend.store.database import Database, DatabaseError, create_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ def _converting(fn: F) -> F:
             for warning in exc.warnings:
                 click.echo(f"Warning: {warning}", err=True)
             _fail("the config has errors:\n" + "\n".join(f"  {p}" for p in exc.problems))
-        except (SettingsError, ImportFileError, DatabaseError, DeployError) as exc:
+        except (SettingsError, ImportFileError, DatabaseError, DeployError, NotConfigured) as exc:
             _fail(str(exc))
 
     wrapper.__name__ = fn.__name__
@@ -104,7 +105,11 @@ def _serve(settings: Settings, config: Config, host: str, port: int) -> None:
     from backend.app import create_app
 
     app = create_app(settings, config)
-    uvicorn.run(app, host=host, port=port, **SERVER_OPTIONS)
+    # uvicorn's logging, plus Porch's Stripe log at INFO: each webhook event applied is a line the
+    # merchant can find (the rest of Porch logs only what goes wrong).
+    loggers = uvicorn.config.LOGGING_CONFIG["loggers"] | {"porch.stripe": {"handlers": ["default"], "level": "INFO"}}
+    log_config = uvicorn.config.LOGGING_CONFIG | {"loggers": loggers}
+    uvicorn.run(app, host=host, port=port, log_config=log_config, **SERVER_OPTIONS)
 
 
 @click.group()
@@ -322,6 +327,35 @@ def deploy(target: str, site: str | None, backend: str, public: Path, config: st
             _fail(f"login_link.url is not set in {config_path}: set it, or name the portal's address with --site")
     command = f"python -m backend deploy {target} --site {site} --backend {backend} --public {public.resolve()}"
     click.echo(TARGETS[target](deployment(public, site, backend, command)), nl=False)
+
+
+@main.group()
+def stripe() -> None:
+    """Connect Porch to the merchant's Stripe account (billing.engine stripe)."""
+
+
+@stripe.command()
+@click.option("--url", required=True, help="Where Stripe sends events: the portal's https:// address + /api/stripe/webhook.")
+@_converting
+def webhook(url: str) -> None:
+    """Register Porch's webhook endpoint in Stripe, for exactly the events Porch reads, and print its secret."""
+    from backend import stripe_api, stripe_webhooks
+    from backend.errors import APIError
+
+    try:
+        registered = stripe_webhooks.register(stripe_api.client(_settings(require_secret=False)), url)
+    except stripe_webhooks.WebhookURLError as exc:
+        _fail(str(exc))
+    except APIError as exc:
+        _fail(f"Stripe did not register the endpoint: {exc.__cause__ or exc.message}")
+    events = len(stripe_webhooks.EVENTS)
+    if not registered.created:
+        click.echo(f"An endpoint for {url} exists already ({registered.id}): it now sends the {events} events Porch "
+                   "reads. Its signing secret is unchanged: keep PORCH_STRIPE_WEBHOOK_SECRET as it is (the Stripe "
+                   "Dashboard shows it under Developers, Webhooks).")
+        return
+    click.echo(f"Registered {registered.id} for {url}, sending the {events} events Porch reads. Set its signing "
+               f"secret in the backend's environment, then restart it:\n\n  PORCH_STRIPE_WEBHOOK_SECRET={registered.secret}")
 
 
 @main.command()

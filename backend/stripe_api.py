@@ -10,7 +10,6 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Any
 
 import stripe

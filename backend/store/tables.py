@@ -187,3 +187,14 @@ stripe_sync = sa.Table(
     sa.Column("seen", sa.Text, nullable=True),
     sa.Column("skipped", sa.Text, nullable=True),
 )
+
+
+# Stripe's events applied to the store (backend.stripe_webhooks): a second delivery of one finds its id here.
+stripe_events = sa.Table(
+    "stripe_events",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("applied_at", sa.BigInteger, nullable=False, index=True),
+)
