@@ -195,6 +195,7 @@ def test_an_invoice_paid_meanwhile_is_said_and_shown_paid(tab, live_server, db) 
     expect(page.locator("#alert")).to_have_text("This invoice can no longer be paid here.")
     row = page.locator("#invoices tbody tr").filter(has_text="ALEX-0002")
     expect(row).to_contain_text("Paid")
+    expect(row.get_by_role("link", name="Receipt for invoice ALEX-0002")).to_be_focused()  # Pay is gone
     expect(page.get_by_role("link", name=re.compile("^Pay"))).to_have_count(0)
     assert page.url == f"{live_server.url}/portal/"
 

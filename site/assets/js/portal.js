@@ -422,6 +422,13 @@
     $('content').hidden = false;
   };
 
+  /* Focus on an invoice's receipt link in the table, once the Pay pressed is gone; else on the subscriptions. */
+  const focusInvoice = (id) => {
+    const table = $('invoices');
+    const shown = table && [...table.tBodies[0].rows].find((tr) => tr.dataset.invoice === id);
+    (shown ? shown.querySelector('a') : $('subscriptions-title')).focus();
+  };
+
   /* An invoice paid now shows as paid in its row and no longer asks to be paid on its subscription; the
      rest stays as it is, with the invoices "Show more" added. Focus goes to the paid invoice's receipt. */
   const paid = (invoice) => {
@@ -434,8 +441,7 @@
       table.tBodies[0].replaceChildren(...invoices.map(invoiceRow));
     }
     $('status').textContent = t('paid_invoice', {number: invoice.number || invoice.id});
-    const shown = table && [...table.tBodies[0].rows].find((tr) => tr.dataset.invoice === invoice.id);
-    (shown ? shown.querySelector('a') : $('subscriptions-title')).focus();
+    focusInvoice(invoice.id);
   };
 
   const pay = async (invoice, control) => {
@@ -466,6 +472,7 @@
     // Refused: an invoice paid, voided or changed meanwhile shows as it is now, with why it cannot be paid.
     if (result.status === 404 || result.status === 409) await load();
     $('alert').textContent = answer ? t('failed') : sentence(result, 'invoice_not_payable');
+    if (!control.isConnected) focusInvoice(invoice.id);
   };
 
   if ($('more-invoices')) $('more-invoices').addEventListener('click', () => busy($('more-invoices'), t('loading_more'), moreInvoices));
