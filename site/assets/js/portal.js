@@ -492,38 +492,20 @@
     $('alert').textContent = problem(result);
   });
 
-  /* Back from adding a payment method, the query leaves the address bar at once, so that a reload does not
-     repeat it. The merchant's own page returns to ?payment_method=added: the method shows once it is confirmed.
-     Stripe Checkout returns to ?session_id=cs_...: the server fetches the method it saved, which then shows at
-     once. The session's id is the Idempotency-Key, so the same return twice saves it once. */
-  const params = new URLSearchParams(location.search);
-  const session = params.get('session_id');
-  const returned = params.get('payment_method') === 'added';
-  if (session !== null || params.has('payment_method')) {
-    params.delete('session_id');
-    params.delete('payment_method');
-    const rest = params.toString();
-    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
-  }
-  const arrive = async () => {
-    if (!session) {
-      await load(returned ? t('payment_method_added') : '');
-      return;
-    }
-    $('status').textContent = t('loading');
-    const result = await api('POST', 'payment_methods/added', {session}, {'Idempotency-Key': session});
-    if (result.status === 401) {
-      location.replace(page('login/'));
-      return;
-    }
-    const added = (result.ok && result.data && result.data.payment_methods) || [];
-    const said = added.length ? t('added', {card: methods.name(added[0])}) : t('payment_method_added');
-    await load(result.ok ? said : '');
-    if (!result.ok) $('alert').textContent = sentence(result, 'add_failed');
+  /* What the page says when it first shows. A script loaded after this one may first do what the address
+     asks (the return from a payment processor's page): arrive(step), where step() resolves to
+     [status, alert], the message to announce and the refusal to show once the page is there. */
+  let arrival = async () => ['', ''];
+  const first = async () => {
+    const [message, refusal] = await arrival();
+    await load(message);
+    if (refusal) $('alert').textContent = refusal;
   };
 
   window.Porch.portal = Object.freeze({actions, allows, rendered, reload: load, priceName, perInterval,
-    methodName: methods.name, learn, named: (id) => names[id] || ''});
+    methodName: methods.name, learn, named: (id) => names[id] || '', arrive: (step) => {
+      arrival = step;
+    }});
   /* Scripts loaded after this one register their actions before the data arrives. */
-  document.addEventListener('DOMContentLoaded', arrive);
+  document.addEventListener('DOMContentLoaded', first);
 })();
