@@ -79,8 +79,8 @@
   }
   arrive(async () => {
     if (!session) return [returned ? t('payment_method_added') : '', ''];
-    // Signed out meanwhile: the page's first load goes to the sign-in page.
     const result = await api('POST', 'payment_methods/added', {session}, {'Idempotency-Key': session});
+    // Signed out meanwhile (401): nothing to say, the page's first load goes to the sign-in page.
     if (!result.ok) return ['', result.status === 401 ? '' : sentence(result, 'add_failed')];
     const added = (result.data && result.data.payment_methods) || [];
     return [added.length ? t('added', {card: methodName(added[0])}) : t('payment_method_added'), ''];
