@@ -77,14 +77,19 @@ def test_sign_in_in_every_state(session: Callable[..., Session], scheme: str) ->
 
 def test_every_status_with_its_notice_and_pay_link(session: Callable[..., Session], scheme: str) -> None:  # noqa: F811
     invoice = {"id": "in_open", "number": "ACME-2", "created": T, "currency": "usd", "total": 2900, "amount_due": 2900,
-               "amount_paid": 0, "amount_remaining": 2900, "status": "open", "hosted_invoice_url": "https://pay.example/in_open"}
+               "amount_paid": 0, "amount_remaining": 2900, "status": "open", "hosted_invoice_url": "https://pay.example/in_open",
+               "actions": ["pay"]}
     statuses = [sub(status, 2900, "usd", actions=["cancel"], latest_invoice="in_open") | {"id": f"sub_{status}"}
                 for status in ("past_due", "unpaid", "incomplete", "incomplete_expired", "paused", "trialing")]
     paused = sub("active", 2900, "usd", pause_collection={"behavior": "void", "resumes_at": T + 86400})
-    portal = {**SELF_SERVICE, "subscriptions": [*statuses, paused], "invoices": [invoice]}
+    # Paid with the card on file: no hosted page, so Pay is a button.
+    on_file = invoice | {"id": "in_on_file", "number": "ACME-3", "hosted_invoice_url": None}
+    portal = {**SELF_SERVICE, "subscriptions": [*statuses, paused], "invoices": [invoice, on_file]}
     s = session({"GET /api/portal": [(200, portal, {})]}, color_scheme=scheme, viewport={"width": 1280, "height": 900})
     page = s.open("/portal/")
     expect(page.locator("#subscriptions [data-field=notice]:visible")).to_have_count(6)
+    expect(page.get_by_role("link", name="Pay invoice ACME-2")).to_be_visible()
+    expect(page.get_by_role("button", name="Pay invoice ACME-3")).to_be_visible()
     assert violations(page, "statuses") == []
 
 

@@ -23,9 +23,10 @@ ONLY_CARD = {"id": "pm_only", "type": "card", "card": {"brand": "visa", "last4":
 
 
 def open_invoice(url: str = PAY_URL) -> dict[str, Any]:
+    """An open invoice that the server accepts paying now ("actions"), as GET /api/portal shows it."""
     return {"id": "in_open", "number": "ACME-2", "created": T - 3 * DAY, "currency": "usd", "total": 2900,
             "amount_due": 2900, "amount_paid": 0, "amount_remaining": 2900, "status": "open", "subscription": "sub_x",
-            "hosted_invoice_url": url, "invoice_pdf": None}
+            "hosted_invoice_url": url, "invoice_pdf": None, "actions": ["pay"]}
 
 
 def portal_with(subscription: dict[str, Any], invoices: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -66,15 +67,24 @@ def test_past_due_says_what_failed_offers_pay_and_no_change_of_plan(opened: Sess
 
 
 @pytest.mark.parametrize(("invoice", "why"), [
-    (open_invoice("http://pay.example/in_open"), "a link that is not https"),
-    (open_invoice() | {"status": "paid", "amount_remaining": 0}, "nothing left to pay"),
+    (open_invoice() | {"actions": []}, "the server does not accept paying it"),
+    (open_invoice() | {"status": "paid", "amount_remaining": 0, "actions": []}, "nothing left to pay"),
     (open_invoice() | {"id": "in_other"}, "not the subscription's latest invoice"),
 ])
-def test_no_pay_link_without_an_open_invoice_to_pay_over_https(opened: Session, invoice: Any, why: str) -> None:
+def test_no_pay_without_an_open_invoice_the_server_accepts_paying(opened: Session, invoice: Any, why: str) -> None:
     past_due = sub("past_due", 2900, "usd", actions=["cancel"], latest_invoice="in_open")
     row = row_of(opened, portal_with(past_due, [invoice]))
     expect(row.locator("[data-field=notice]")).to_be_visible()
     expect(row.get_by_role("link")).to_have_count(0)
+    expect(row.get_by_role("button", name=re.compile("^Pay"))).to_have_count(0)
+
+
+def test_pay_without_a_hosted_page_is_a_button_never_a_link_to_a_script(opened: Session) -> None:
+    """Paid through the server (the card on file) where the invoice has no web page of its own."""
+    past_due = sub("past_due", 2900, "usd", actions=["cancel"], latest_invoice="in_open")
+    row = row_of(opened, portal_with(past_due, [open_invoice("javascript:alert(1)")]))
+    expect(row.get_by_role("link")).to_have_count(0)
+    expect(row.get_by_role("button", name="Pay $29.00, Plan usd")).to_be_visible()
 
 
 @pytest.mark.parametrize(("status", "badge", "notice", "pays"), [

@@ -14,7 +14,8 @@
   /* Refusals the customer cannot fix in a field, by the API's error code. */
   const REFUSALS = {
     feature_disabled: 'unavailable', last_payment_method: 'last_payment_method', offer_used: 'offer_used',
-    not_cancelable: 'not_cancelable', not_updatable: 'not_updatable',
+    not_cancelable: 'not_cancelable', not_updatable: 'not_updatable', card_declined: 'card_declined',
+    billing_unavailable: 'billing_unavailable', billing_refused: 'billing_refused', invoice_not_payable: 'invoice_not_payable',
   };
 
   /* What to say of a field the API refused, in the page's language (the API's own sentence is
@@ -34,10 +35,11 @@
     return result.example && has(key + '_example') ? t(key + '_example', {example: result.example}) : t(key);
   };
 
-  const sentence = (result) => {
+  /* `stale`: what to say of a 404 or 409 without a code of its own, the thing acted on having changed or gone. */
+  const sentence = (result, stale = 'conflict') => {
     if (REFUSALS[result.code]) return t(REFUSALS[result.code]);
     if (result.status === 403) return t('unavailable');
-    if (result.status === 404 || result.status === 409) return t('conflict');
+    if (result.status === 404 || result.status === 409) return t(stale);
     if (result.status === 400 && result.param) return fieldText(result);
     return problem(result);
   };

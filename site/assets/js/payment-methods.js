@@ -5,7 +5,7 @@
 
   const {t, api, page, busy} = window.Porch;
   const {open, clearErrors, sentence, uuid} = window.Porch.dialogs;
-  const {actions, allows, methodName} = window.Porch.portal;
+  const {actions, allows, methodName, arrive} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const path = (method, action) => 'payment_methods/' + encodeURIComponent(method.id) + (action ? '/' + action : '');
 
@@ -52,7 +52,7 @@
     else session.refuse($('remove-form'), result);
   });
 
-  /* Adding happens on the processor's page; it sends the customer back to ?payment_method=added. */
+  /* Adding happens on the processor's page, which sends the customer back here. */
   actions.payment_methods.push({
     feature: 'payment_method_update', label: 'add_payment_method',
     shows: (methods, data) => Boolean(data.features.payment_method_update.can_add),
@@ -62,5 +62,27 @@
       else $('alert').textContent = t('failed');
       return false;
     }),
+  });
+
+  /* Back from adding, the query leaves the address bar at once, so that a reload does not repeat it.
+     The merchant's own page (add_url) returns to ?payment_method=added: the method shows once it is
+     confirmed. Stripe Checkout returns to ?session_id=cs_...: the server fetches the method it saved,
+     which shows at once. The session's id is the Idempotency-Key: the same return twice saves it once. */
+  const params = new URLSearchParams(location.search);
+  const session = params.get('session_id');
+  const returned = params.get('payment_method') === 'added';
+  if (session !== null || params.has('payment_method')) {
+    params.delete('session_id');
+    params.delete('payment_method');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+  }
+  arrive(async () => {
+    if (!session) return [returned ? t('payment_method_added') : '', ''];
+    const result = await api('POST', 'payment_methods/added', {session}, {'Idempotency-Key': session});
+    // Signed out meanwhile (401): nothing to say, the page's first load goes to the sign-in page.
+    if (!result.ok) return ['', result.status === 401 ? '' : sentence(result, 'add_failed')];
+    const added = (result.data && result.data.payment_methods) || [];
+    return [added.length ? t('added', {card: methodName(added[0])}) : t('payment_method_added'), ''];
   });
 })();

@@ -14,6 +14,7 @@
   'use strict';
 
   const {lang, page, t, plural, fill, el, lines: fillLines, api, money, percent, date, problem, busy, addressLines, taxId, methods} = window.Porch;
+  const {sentence, uuid} = window.Porch.dialogs;
   const $ = (id) => document.getElementById(id);
   const actions = {subscription: [], payment_method: [], payment_methods: [], customer: []};
   const rendered = [];
@@ -23,6 +24,7 @@
   let loaded = false;
   let acting = false;
   let invoices = [];
+  let current = {};
 
   const TONES = {
     active: 'good', paid: 'good', trialing: 'info', draft: 'info', open: 'warn', past_due: 'warn',
@@ -166,7 +168,8 @@
     return NOTICES[sub.status] ? [NOTICES[sub.status], t('notice_' + sub.status)] : null;
   };
 
-  /* The open invoice that would set a failed subscription right: its latest invoice, else its newest open one. */
+  /* The open invoice that would set a failed subscription right: its latest invoice, else its newest open one,
+     when the server accepts paying it now (its "actions"). */
   const UNSETTLED = ['past_due', 'unpaid', 'incomplete'];
   const openInvoice = (sub, data) => {
     if (!UNSETTLED.includes(sub.status)) return null;
@@ -174,20 +177,36 @@
     const found = sub.latest_invoice
       ? all.find((invoice) => invoice.id === sub.latest_invoice)
       : all.find((invoice) => invoice.subscription === sub.id && invoice.status === 'open');
-    const payable = found && found.status === 'open' && found.amount_remaining > 0;
-    const url = payable && found.hosted_invoice_url;
-    return typeof url === 'string' && /^https:\/\//i.test(url) ? found : null;
+    return allows(found, 'pay') ? found : null;
+  };
+
+  /* Pay: POST /api/invoices/{id}/pay. The server pays it now with the card on file and answers the invoice,
+     or answers the page where the customer pays (the invoice's hosted page, or the processor's). An invoice
+     with a hosted page is offered as a link to it, so that it still opens in a new tab, and a press goes
+     through the server first. */
+  const payControl = (invoice, text, label, className) => {
+    const hosted = safeUrl(invoice.hosted_invoice_url);
+    const control = el(hosted ? 'a' : 'button', className, text);
+    if (hosted) {
+      control.href = hosted;
+      control.rel = 'noopener noreferrer';
+    } else {
+      control.type = 'button';
+    }
+    control.setAttribute('aria-label', label);
+    control.addEventListener('click', (event) => {
+      if (hosted && (event.ctrlKey || event.metaKey || event.shiftKey)) return;
+      event.preventDefault();
+      pay(invoice, control);
+    });
+    return control;
   };
 
   const payLink = (sub, data, name) => {
     const invoice = openInvoice(sub, data);
     if (!invoice) return null;
     const label = t('pay_amount', {amount: money(invoice.amount_remaining, invoice.currency)});
-    const link = el('a', 'pay', label);
-    link.href = invoice.hosted_invoice_url;
-    link.rel = 'noopener noreferrer';
-    link.setAttribute('aria-label', t('action_on', {action: label, item: name}));
-    return link;
+    return payControl(invoice, label, t('action_on', {action: label, item: name}), 'pay');
   };
 
   const subscriptionRow = (sub, data) => {
@@ -296,6 +315,7 @@
       return td;
     };
     const number = invoice.number || invoice.id;
+    tr.dataset.invoice = invoice.id;
     cell('date', invoice.created ? date(invoice.created) : '');
     const receipt = el('a', null, number);
     receipt.href = page('receipt/?invoice=') + encodeURIComponent(invoice.id);
@@ -314,8 +334,9 @@
       a.setAttribute('aria-label', t(label, {number}));
       links.append(a);
     };
-    // An open invoice is paid on its hosted page: the link to it then says Pay.
-    if ((invoice.actions || []).includes('pay')) link(invoice.hosted_invoice_url, 'pay', 'pay_label');
+    // An invoice the customer can pay says Pay, in place of the link that views it.
+    const plain = safeUrl(invoice.hosted_invoice_url) ? null : 'quiet';
+    if (allows(invoice, 'pay')) links.append(payControl(invoice, t('pay'), t('pay_label', {number}), plain));
     else link(invoice.hosted_invoice_url, 'view_invoice', 'view_invoice_label');
     link(invoice.invoice_pdf, 'download_pdf', 'download_pdf_label');
     cell('', links).className = 'links-cell';
@@ -329,13 +350,18 @@
     empty.hidden = rows.length > 0;
   };
 
-  const render = (data) => {
-    const customer = data.customer || {};
+  const renderSubscriptions = (data) => {
     scheduled = [];
-    fill($('who'), 'signed_in_as', {email: el('strong', null, customer.email || '')});
     const rank = (sub) => (SUBSCRIPTION_ORDER.includes(sub.status) ? SUBSCRIPTION_ORDER.indexOf(sub.status) : 99);
     const subscriptions = [...(data.subscriptions || [])].sort((a, b) => rank(a) - rank(b));
     show($('subscriptions'), $('subscriptions-empty'), subscriptions.map((sub) => subscriptionRow(sub, data)));
+  };
+
+  const render = (data) => {
+    const customer = data.customer || {};
+    current = data;
+    fill($('who'), 'signed_in_as', {email: el('strong', null, customer.email || '')});
+    renderSubscriptions(data);
     const defaultId = defaultMethod(data);
     const saved = [...(data.payment_methods || [])].sort((a, b) => (b.id === defaultId) - (a.id === defaultId));
     show($('payment-methods'), $('payment-methods-empty'), saved.map((method) => paymentMethodRow(method, data)));
@@ -396,6 +422,59 @@
     $('content').hidden = false;
   };
 
+  /* Focus on an invoice's receipt link in the table, once the Pay pressed is gone; else on the subscriptions. */
+  const focusInvoice = (id) => {
+    const table = $('invoices');
+    const shown = table && [...table.tBodies[0].rows].find((tr) => tr.dataset.invoice === id);
+    (shown ? shown.querySelector('a') : $('subscriptions-title')).focus();
+  };
+
+  /* An invoice paid now shows as paid in its row and no longer asks to be paid on its subscription; the
+     rest stays as it is, with the invoices "Show more" added. Focus goes to the paid invoice's receipt. */
+  const paid = (invoice) => {
+    const swap = (list) => list.map((old) => (old.id === invoice.id ? invoice : old));
+    current = {...current, invoices: swap(current.invoices || [])};
+    renderSubscriptions(current);
+    const table = $('invoices');
+    if (table) {
+      invoices = swap(invoices);
+      table.tBodies[0].replaceChildren(...invoices.map(invoiceRow));
+    }
+    $('status').textContent = t('paid_invoice', {number: invoice.number || invoice.id});
+    focusInvoice(invoice.id);
+  };
+
+  const pay = async (invoice, control) => {
+    if (acting) return;
+    acting = true;
+    $('alert').textContent = '';
+    let result;
+    try {
+      const path = 'invoices/' + encodeURIComponent(invoice.id) + '/pay';
+      result = await busy(control, t('working'), () => api('POST', path, {}, {'Idempotency-Key': uuid()}));
+    } finally {
+      acting = false;
+    }
+    if (!result) return;
+    if (result.status === 401) {
+      location.replace(page('login/'));
+      return;
+    }
+    const answer = result.ok ? result.data || {} : null;
+    if (answer && answer.invoice) {
+      paid(answer.invoice);
+      return;
+    }
+    if (answer && safeUrl(answer.url)) {
+      location.assign(answer.url);
+      return;
+    }
+    // Refused: an invoice paid, voided or changed meanwhile shows as it is now, with why it cannot be paid.
+    if (result.status === 404 || result.status === 409) await load();
+    $('alert').textContent = answer ? t('failed') : sentence(result, 'invoice_not_payable');
+    if (!control.isConnected) focusInvoice(invoice.id);
+  };
+
   if ($('more-invoices')) $('more-invoices').addEventListener('click', () => busy($('more-invoices'), t('loading_more'), moreInvoices));
 
   $('retry').addEventListener('click', async () => {
@@ -413,13 +492,20 @@
     $('alert').textContent = problem(result);
   });
 
-  /* Back from the payment processor's page: say so once, and keep the query out of the address bar. */
-  const params = new URLSearchParams(location.search);
-  const arrival = params.get('payment_method') === 'added' ? t('payment_method_added') : '';
-  if (params.has('payment_method')) history.replaceState(null, '', location.pathname);
+  /* What the page says when it first shows. A script loaded after this one may first do what the address
+     asks (the return from a payment processor's page): arrive(step), where step() resolves to
+     [status, alert], the message to announce and the refusal to show once the page is there. */
+  let arrival = async () => ['', ''];
+  const first = async () => {
+    const [message, refusal] = await arrival();
+    await load(message);
+    if (refusal) $('alert').textContent = refusal;
+  };
 
   window.Porch.portal = Object.freeze({actions, allows, rendered, reload: load, priceName, perInterval,
-    methodName: methods.name, learn, named: (id) => names[id] || ''});
+    methodName: methods.name, learn, named: (id) => names[id] || '', arrive: (step) => {
+      arrival = step;
+    }});
   /* Scripts loaded after this one register their actions before the data arrives. */
-  document.addEventListener('DOMContentLoaded', () => load(arrival));
+  document.addEventListener('DOMContentLoaded', first);
 })();
