@@ -2,8 +2,9 @@
 
 A raise inside a transaction rolls it back, so a refusal never leaves half a change behind. The
 one exception is `Refused` (see there). Every code is listed once, in CODES, with its status and a
-sentence in English; the pages say each in the customer's language by code (the build writes the
-list into the portal's shared data, site/assets/js/dialogs.js reads it)."""
+sentence in English; the pages say each in the customer's language by code: PAGE_TEXT names the
+page string for each code a customer can meet, and the build writes it into the pages' strings,
+where site/assets/js/dialogs.js reads it."""
 
 from __future__ import annotations
 
@@ -45,6 +46,21 @@ CODES: dict[str, tuple[int, str]] = {
     "internal_error": (500, "Something went wrong on our side."),
     "unavailable": (503, "The service is briefly unavailable. Try again in a moment."),
     "billing_unavailable": (503, "The billing system does not answer. Try again in a moment."),
+}
+
+# What the pages say, in the customer's language, for the codes a customer meets in a dialog:
+# code -> the key of a translated string (site/templates/partials/strings.html). Refusals they
+# cannot fix in a field are `refusals`; those naming a field to fix are `fields`. Any other code
+# is said by its status (site/assets/js/dialogs.js).
+PAGE_TEXT: dict[str, dict[str, str]] = {
+    "refusals": {
+        "feature_disabled": "unavailable", "last_payment_method": "last_payment_method", "offer_used": "offer_used",
+        "not_cancelable": "not_cancelable", "not_updatable": "not_updatable",
+    },
+    "fields": {
+        "duplicate_tax_id": "fix_duplicate_tax_id", "invalid_quantity": "fix_quantity",
+        "currency_mismatch": "fix_currency",
+    },
 }
 
 
