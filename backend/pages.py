@@ -32,6 +32,7 @@ from markupsafe import Markup
 
 from backend import addresses, tax_ids
 from backend.config import FONTS, Config
+from backend.errors import PAGE_TEXT
 from backend.i18n import (
     ALIASES,
     SOURCE,
@@ -41,7 +42,6 @@ from backend.i18n import (
     plural_samples,
     translations,
 )
-from backend.errors import PAGE_TEXT
 from backend.markup import headline_html
 
 # Page name -> file in the output folder.

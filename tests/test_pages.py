@@ -17,8 +17,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 from backend import addresses
-from backend.errors import CODES, PAGE_TEXT
 from backend.config import FONTS, load_config, parse_config
+from backend.errors import CODES, PAGE_TEXT
 from backend.i18n import LOCALES
 from backend.markup import headline_html
 from backend.pages import (
