@@ -7,15 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from starlette.requests import Request
 from starlette.responses import Response
 
 from backend import auth, emails, keys, portal, ratelimit, sessions
 from backend.errors import APIError
 from backend.events import Actor, audit
-from backend.guards import Body, json_body
+from backend.guards import Body
 from backend.jsonio import JSONResponse
-from backend.openapi import OBJECT, Operation, returns
+from backend.openapi import OBJECT, returns
+from backend.pipeline import Edge, Endpoint
 from backend.ratelimit import Limit
 from backend.store import billing
 from backend.store.database import hold
@@ -61,54 +61,46 @@ def listed(conn: sa.Connection, session: sessions.Live) -> list[dict[str, Any]] 
     return [summary(customer, subs) for customer, subs in billing.customers_with_subscriptions(conn, ids)]
 
 
-def _not_found() -> APIError:
-    return APIError(404, "not_found", "No such account.")
-
-
 def switch_session(
     conn: sa.Connection, secret: bytes, token: str, target: str, client: str, now: int
-) -> tuple[dict[str, Any], str | None] | APIError:
+) -> tuple[dict[str, Any], str | None]:
     """Move the session to `target`, a customer with the address it proved: the customer, and the new
     token (None when it is already that customer's). Any other customer is a 404, as others' objects are."""
     session = sessions.live(conn, secret, token, now)
     if session is None:
-        return APIError(401, "not_signed_in", "Sign in to continue.")
+        raise APIError(401, "not_signed_in", "Sign in to continue.")
     if target == session.customer:
         return billing.get(conn, "customers", target) or {}, None
     if session.email is None or target not in billing.customers_for_email(conn, session.email):
-        return _not_found()
+        raise APIError(404, "not_found", "No such account.")
     limit_key = "switch:email:" + keys.digest(secret, "rate", session.email)
     hold(conn, limit_key)
     wait = ratelimit.retry_after(conn, limit_key, SWITCHES, now)
     if wait:
-        return ratelimit.refusal(wait, "switches")
+        raise ratelimit.refusal(wait, "switches")
     ratelimit.record(conn, now, limit_key)
     new_token = sessions.move(conn, secret, token, session, target, now)
     audit(conn, Actor(session.customer, client, now), "session.switched", target, {"customer": session.customer})
     return billing.get(conn, "customers", target) or {}, new_token
 
 
-async def switch(request: Request) -> Response:
-    # Signed in before the body is read, as every private operation: no session, no other answer than 401.
-    await auth.signed_in(request)
-    await json_body(request, Body)
+async def switch(edge: Edge) -> Response:
+    """An edge handler: it answers with the new session's cookie."""
+    request = edge.request
     token = auth.session_token(request)
-    assert token is not None  # signed_in found its session
+    assert token is not None  # the pipeline found its session
     state = request.app.state
-    outcome = await state.db.call(
+    customer, new_token = await state.db.call(
         switch_session, state.secret, token, request.path_params["id"], auth.client_address(request), auth.now(request)
     )
-    if isinstance(outcome, APIError):
-        raise outcome
-    customer, new_token = outcome
     response = JSONResponse({"customer": portal.pick("customer", customer)})
     if new_token is not None:
         auth.set_session_cookie(request, response, new_token)
     return response
 
 
-OPERATIONS = [
-    Operation("post", "/api/accounts/{id}/switch", switch,
-              "Sign in as another customer with the email address the session proved; the session gets a new token",
-              Body, answer=returns(customer=OBJECT), errors=(404, 429), idempotent=False),
+ENDPOINTS = [
+    Endpoint("post", "/api/accounts/{id}/switch",
+             "Sign in as another customer with the email address the session proved; the session gets a new token",
+             switch, body=Body, answer=returns(customer=OBJECT), errors=(404, 429)),
 ]

@@ -6,14 +6,14 @@ from typing import Any
 
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import accounts, auth, i18n, portal, sessions, signin
+from backend import accounts, auth, availability, portal, sessions, signin
 from backend.errors import APIError
-from backend.guards import Body, json_body
+from backend.guards import Body
 from backend.jsonio import JSONResponse
-from backend.openapi import OBJECT, Operation, openapi_json, returns
+from backend.openapi import OBJECT, returns
+from backend.pipeline import Edge, Endpoint, locale
 from backend.store import billing
 
 
@@ -30,49 +30,36 @@ class VerifyRequest(Body):
     code: str = Field(pattern=r"^[0-9]{6}$")
 
 
-def _login_enabled(request: Request) -> None:
-    if not request.app.state.config.login_link.enabled:
-        raise APIError(404, "login_disabled", "Sign-in is switched off for this portal.")
-
-
-async def login_code(request: Request) -> Response:
-    _login_enabled(request)
-    body = await json_body(request, CodeRequest)
+async def login_code(edge: Edge) -> Response:
+    request, body = edge.request, edge.body
     email = signin.normalise_email(body.email)
     state = request.app.state
-    config = state.config
-    asked = [body.locale] if body.locale else i18n.accepted(request.headers.get("accept-language", ""))
-    locale = i18n.match(asked, config.locales.offered) or config.locales.default
-    challenge = await state.db.call(signin.request_code, state.secret, email, auth.client_address(request), auth.now(request), locale)
+    spoken = locale(request, state.config, body.locale)
+    challenge = await state.db.call(signin.request_code, state.secret, email, auth.client_address(request), auth.now(request), spoken)
     state.mail_worker.wake.set()
     return JSONResponse({"challenge": challenge}, status_code=202)
 
 
-async def login_verify(request: Request) -> Response:
-    _login_enabled(request)
-    body = await json_body(request, VerifyRequest)
+async def login_verify(edge: Edge) -> Response:
+    request, body = edge.request, edge.body
     state = request.app.state
     now = auth.now(request)
     address = auth.client_address(request)
 
-    def verify_and_open(conn: Any) -> tuple[dict[str, Any], str] | APIError:
+    def verify_and_open(conn: Any) -> tuple[dict[str, Any], str]:
+        # A wrong code raises errors.Refused: the failed try is counted and committed, then refused.
         proof = signin.verify_code(conn, state.secret, body.challenge, body.code, address, now)
-        if isinstance(proof, APIError):
-            return proof
         token = sessions.create(conn, state.secret, proof.customer, now, proof.email)
         return billing.get(conn, "customers", proof.customer) or {}, token
 
-    outcome = await state.db.call(verify_and_open)
-    if isinstance(outcome, APIError):
-        raise outcome
-    customer, token = outcome
+    customer, token = await state.db.call(verify_and_open)
     response = JSONResponse({"customer": portal.pick("customer", customer)})
     auth.set_session_cookie(request, response, token)
     return response
 
 
-async def logout(request: Request) -> Response:
-    await json_body(request, Body)
+async def logout(edge: Edge) -> Response:
+    request = edge.request
     state = request.app.state
     token = auth.session_token(request)
     if token:
@@ -87,7 +74,9 @@ def _portal_and_accounts(conn: Any, session: sessions.Live) -> tuple[dict[str, A
     return billing.portal(conn, session.customer), accounts.listed(conn, session)
 
 
-async def portal_data(request: Request) -> Response:
+async def portal_data(edge: Edge) -> Response:
+    """Its own session check: the portal's hot path reads the session and the data in one transaction."""
+    request = edge.request
     _, (data, others) = await auth.read_session(request, _portal_and_accounts)
     if data is None:
         raise APIError(401, "not_signed_in", "Sign in to continue.")
@@ -97,24 +86,32 @@ async def portal_data(request: Request) -> Response:
     return JSONResponse(shown if others is None else shown | {"accounts": others})
 
 
-async def health(request: Request) -> Response:
-    if await run_in_threadpool(request.app.state.db.ping):
+async def health(edge: Edge) -> Response:
+    if await run_in_threadpool(edge.request.app.state.db.ping):
         return JSONResponse({"status": "ok"})
     return JSONResponse({"error": {"code": "unavailable", "message": "The store does not answer."}}, status_code=503)
 
 
-OPERATIONS = [
-    Operation("post", "/api/login/code", login_code, "Mail a one-time code to a customer's email", CodeRequest,
-              202, returns(challenge={"type": "string"}), private=False, errors=(400, 404, 413, 415, 429)),
-    Operation("post", "/api/login/verify", login_verify, "Exchange a challenge and its code for a session cookie",
-              VerifyRequest, 200, returns(customer=OBJECT), private=False, errors=(400, 401, 404, 413, 415, 429)),
-    Operation("post", "/api/logout", logout, "Revoke the session", Body, 204, None, private=False, errors=(400, 415)),
-    Operation("get", "/api/portal", portal_data, "Everything the portal shows of the signed-in customer",
-              answer={"type": "object", "properties": {k: OBJECT for k in ("customer", "business", "features")}
-                      | {k: {"type": "array", "items": OBJECT} for k in ("subscriptions", "invoices", "payment_methods")}
-                      | {"accounts": {"type": "array", "items": OBJECT, "description":
-                         "Every customer with the signed-in email address, when there are two or more: "
-                         "POST /api/accounts/{id}/switch moves the session to one."}}}),
-    Operation("get", "/api/health", health, "200 when the store answers, 503 otherwise", private=False, errors=(503,)),
-    Operation("get", "/api/openapi.json", openapi_json, "This document", private=False),
+async def openapi_json(edge: Edge) -> Response:
+    return JSONResponse(edge.request.app.state.openapi)
+
+
+ENDPOINTS = [
+    Endpoint("post", "/api/login/code", "Mail a one-time code to a customer's email", login_code, auth="none",
+             feature=availability.login_feature, body=CodeRequest, status=202,
+             answer=returns(challenge={"type": "string"}), errors=(400, 404, 413, 415, 429)),
+    Endpoint("post", "/api/login/verify", "Exchange a challenge and its code for a session cookie", login_verify,
+             auth="none", feature=availability.login_feature, body=VerifyRequest,
+             answer=returns(customer=OBJECT), errors=(400, 401, 404, 413, 415, 429)),
+    Endpoint("post", "/api/logout", "Revoke the session", logout, auth="none", body=Body, status=204, answer=None,
+             errors=(400, 415)),
+    Endpoint("get", "/api/portal", "Everything the portal shows of the signed-in customer", portal_data,
+             auth="session", checks_session=True,
+             answer={"type": "object", "properties": {k: OBJECT for k in ("customer", "business", "features")}
+                     | {k: {"type": "array", "items": OBJECT} for k in ("subscriptions", "invoices", "payment_methods")}
+                     | {"accounts": {"type": "array", "items": OBJECT, "description":
+                        "Every customer with the signed-in email address, when there are two or more: "
+                        "POST /api/accounts/{id}/switch moves the session to one."}}}),
+    Endpoint("get", "/api/health", "200 when the store answers, 503 otherwise", health, auth="none", errors=(503,)),
+    Endpoint("get", "/api/openapi.json", "This document", openapi_json, auth="none"),
 ]

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 import sqlalchemy as sa
 from starlette.applications import Starlette
@@ -20,18 +21,34 @@ from starlette.routing import BaseRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend import (
-    accounts, api, customers, event_types, idempotency, invoices, payment_methods, plans, portal, ratelimit, sessions,
-    signin, stripe_api, stripe_webhooks, subscriptions,
+    accounts,
+    api,
+    customers,
+    event_types,
+    idempotency,
+    invoices,
+    payment_methods,
+    plans,
+    portal,
+    ratelimit,
+    sessions,
+    signin,
+    stripe_api,
+    stripe_webhooks,
+    subscriptions,
 )
 from backend.config import Config
+from backend.engine import Engine
 from backend.errors import APIError, api_error, error_response, internal_error
-from backend.guards import APIGuard, APIHeaders
-from backend.mailer import MailWorker, Transport
 from backend.events import WebhookWorker, signing_secrets
+from backend.guards import APIGuard, APIHeaders
+from backend.local_engine import LocalEngine
+from backend.mailer import MailWorker, Transport
 from backend.openapi import document
-from backend.settings import Settings
+from backend.settings import Settings, SettingsError
 from backend.static import NOT_A_PAGE, Site
 from backend.store.database import Database, create_engine
+from backend.stripe_engine import StripeEngine
 
 log = logging.getLogger("porch")
 HOUSEKEEPING_EVERY = 600
@@ -61,11 +78,25 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return internal_error(NOT_A_PAGE)
 
 
-OPERATIONS = (
-    api.OPERATIONS + customers.OPERATIONS + subscriptions.OPERATIONS + plans.OPERATIONS
-    + payment_methods.OPERATIONS + invoices.OPERATIONS + accounts.OPERATIONS + stripe_webhooks.OPERATIONS
+# The API, one table (backend/pipeline.py): every route, and the OpenAPI document that describes it.
+ENDPOINTS = (
+    api.ENDPOINTS + customers.ENDPOINTS + subscriptions.ENDPOINTS + plans.ENDPOINTS
+    + payment_methods.ENDPOINTS + invoices.ENDPOINTS + accounts.ENDPOINTS + stripe_webhooks.ENDPOINTS
 )
+OPERATIONS = [endpoint.operation() for endpoint in ENDPOINTS]
 ROUTES: list[BaseRoute] = [op.route() for op in OPERATIONS]
+
+
+def billing_engine(settings: Settings, config: Config) -> Engine:
+    """The engine config.yaml's billing.engine names. The stripe engine needs its key now, so that a
+    missing one stops the start, named, instead of failing the first customer's change."""
+    if config.billing.engine == "local":
+        return LocalEngine(config, settings)
+    try:
+        # cast: the stripe engine's methods are written module by module (stripe_customers, ...).
+        return cast(Engine, StripeEngine(stripe_api.client(settings), config))
+    except stripe_api.NotConfigured as exc:
+        raise SettingsError([str(exc)]) from None
 
 
 def _housekeeping(conn: sa.Connection, now: int) -> None:
@@ -86,6 +117,7 @@ def create_app(
     webhook_client: Any = None,
 ) -> Starlette:
     """The app; `background=False` leaves the mail queue to be drained by the caller (tests do)."""
+    engine = billing_engine(settings, config)
     db = Database(create_engine(settings.database_url))
     worker = MailWorker(db, transport or Transport(settings), config, settings.secret_key, clock)
     webhooks = WebhookWorker(db, signing_secrets(settings, config), clock, webhook_client)
@@ -143,11 +175,12 @@ def create_app(
     app.state.config = config
     app.state.portal_shared = portal.shared(config)
     app.state.db = db
+    app.state.engine = engine
     app.state.secret = settings.secret_key
     app.state.clock = clock
     app.state.mail_worker = worker
     app.state.webhook_worker = webhooks
     # The one Stripe client of the process (billing.engine stripe): the engine's calls and the webhook's reads.
-    app.state.stripe = stripe_api.client(settings) if config.billing.engine == "stripe" else None
+    app.state.stripe = engine.client if isinstance(engine, StripeEngine) else None
     app.state.openapi = document(OPERATIONS) | {"webhooks": event_types.openapi_webhooks()}
     return app

@@ -46,6 +46,28 @@ def ends_at_once(config: Config, sub: dict[str, Any]) -> bool:
     return config.features.subscription_cancel.mode == "immediately" or sub.get("status") == "paused"
 
 
+# Features: each endpoint of the table names one of these (backend/pipeline.py), and the pipeline
+# refuses with its answer before it reads the body.
+
+
+def login_feature(config: Config) -> APIError | None:
+    if not config.login_link.enabled:
+        return APIError(404, "login_disabled", "Sign-in is switched off for this portal.")
+    return None
+
+
+def customer_update_feature(config: Config) -> APIError | None:
+    if not config.features.customer_update.enabled:
+        return APIError(403, "feature_disabled", "Updating billing details is switched off.")
+    return None
+
+
+def invoice_history_feature(config: Config) -> APIError | None:
+    if not config.features.invoice_history.enabled:
+        return APIError(403, "feature_disabled", "Invoice history is switched off.")
+    return None
+
+
 # Subscriptions
 
 
@@ -154,6 +176,19 @@ def subscription_actions(config: Config, sub: dict[str, Any], taken: bool) -> li
 def payment_method_feature(config: Config) -> APIError | None:
     if not config.features.payment_method_update.enabled:
         return APIError(403, "feature_disabled", "Changing payment methods is switched off.")
+    return None
+
+
+def add_refusal(config: Config) -> APIError | None:
+    """Whether the customer can be sent to add a payment method: with the local engine, to the
+    merchant's add_url; with either, back to the portal's address, login_link.url."""
+    if refused := payment_method_feature(config):
+        return refused
+    if config.billing.engine == "local" and not config.features.payment_method_update.add_url:
+        return APIError(403, "feature_disabled",
+                        "Adding a payment method is not set up: features.payment_method_update.add_url is unset.")
+    if not config.login_link.url:
+        return APIError(403, "feature_disabled", "Adding a payment method is not set up: login_link.url is unset.")
     return None
 
 

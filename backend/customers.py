@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import Field
-from starlette.requests import Request
-from starlette.responses import Response
 
-from backend import addresses, auth, event_types, idempotency, portal, tax_ids
+from backend import addresses, availability, changes, portal, tax_ids
+from backend.billing_types import Customer
+from backend.config import Config
+from backend.context import Context
 from backend.errors import APIError
-from backend.events import Actor
-from backend.guards import Body, json_body
-from backend.openapi import OBJECT, Operation, returns
+from backend.guards import Body
+from backend.openapi import OBJECT, returns
+from backend.pipeline import Endpoint
 from backend.store import billing
 
 # Body field -> its name in features.customer_update.allowed_updates.
@@ -64,7 +63,7 @@ def _country(address: dict[str, Any] | None) -> str | None:
     return code if code in addresses.countries() else None
 
 
-def _checked(changes: dict[str, Any], on_file: dict[str, Any]) -> dict[str, Any] | APIError:
+def _checked(changes: dict[str, Any], on_file: dict[str, Any]) -> dict[str, Any]:
     """The changes normalised, checked in the order the form shows them; the first problem is a
     400 naming its field. A phone number is read in the country of the address it goes with:
     the one sent with it, else the one on file."""
@@ -86,16 +85,17 @@ def _checked(changes: dict[str, Any], on_file: dict[str, Any]) -> dict[str, Any]
                 "address": addresses.address(shipping["address"], "shipping.address"),
             }
     except addresses.Invalid as problem:
-        return _invalid("invalid_phone" if problem.param.endswith("phone") else "invalid_address", problem)
+        raise _invalid("invalid_phone" if problem.param.endswith("phone") else "invalid_address", problem) from None
     return out
 
 
-def _tax_ids(wanted: list[dict[str, str]] | None, current: dict[str, Any] | None) -> dict[str, Any] | APIError:
+def _tax_ids(wanted: list[dict[str, str]] | None, current: dict[str, Any] | None) -> dict[str, Any]:
     """The new tax id list; ids already on file keep their id, and their value even when Porch
-    does not know their type (imported from the payment processor)."""
+    does not know their type (imported from the payment processor). New ones have no id: the
+    engine gives them theirs."""
     wanted = wanted or []
     if len(wanted) > tax_ids.MAX:
-        return APIError(400, "invalid_tax_id", f"You can add up to {tax_ids.MAX} tax IDs.", param="tax_ids")
+        raise APIError(400, "invalid_tax_id", f"You can add up to {tax_ids.MAX} tax IDs.", param="tax_ids")
     on_file = {(t.get("type"), t.get("value")): t for t in (current or {}).get("data", [])}
     data: list[dict[str, Any]] = []
     for n, item in enumerate(wanted):
@@ -106,51 +106,49 @@ def _tax_ids(wanted: list[dict[str, str]] | None, current: dict[str, Any] | None
             try:
                 value, country = tax_ids.check(item["type"], item["value"], f"tax_ids[{n}].value", f"tax_ids[{n}].type")
             except addresses.Invalid as problem:
-                return _invalid("invalid_tax_id", problem)
+                raise _invalid("invalid_tax_id", problem) from None
             entry = on_file.get((item["type"], value)) or {
-                "id": "txi_" + secrets.token_hex(12), "object": "tax_id", "type": item["type"], "value": value,
-                "country": country,
+                "object": "tax_id", "type": item["type"], "value": value, "country": country,
             }
         if any(e["type"] == entry["type"] and e["value"] == entry["value"] for e in data):
-            return APIError(400, "duplicate_tax_id", "This tax ID is already in the list.", param=f"tax_ids[{n}].value")
+            raise APIError(400, "duplicate_tax_id", "This tax ID is already in the list.", param=f"tax_ids[{n}].value")
         data.append(entry)
     return {"object": "list", "data": data}
 
 
-async def update_customer(request: Request) -> Response:
-    customer_id = await auth.signed_in(request)
-    config = request.app.state.config
-    body = await json_body(request, CustomerUpdate)
-    if "email" in body.model_fields_set:
-        raise APIError(403, "email_locked", "The email address cannot be changed here.")
-    feature = config.features.customer_update
-    if not feature.enabled:
-        raise APIError(403, "feature_disabled", "Updating billing details is switched off.")
-    changes = body.model_dump(exclude_unset=True, exclude={"email"})
-    refused = [name for name in changes if ALLOWED_AS[name] not in feature.allowed_updates]
+def refusal(config: Config, fields: set[str]) -> APIError | None:
+    """Why these fields may not be changed, or None. The email never is: nobody changes it through
+    the login link."""
+    if "email" in fields:
+        return APIError(403, "email_locked", "The email address cannot be changed here.")
+    allowed = config.features.customer_update.allowed_updates
+    refused = [name for name in ALLOWED_AS if name in fields and ALLOWED_AS[name] not in allowed]
     if refused:
-        raise APIError(403, "feature_disabled", f"Changing '{refused[0]}' is not allowed.")
-
-    def apply(conn: sa.Connection, actor: Actor) -> tuple[int, dict[str, Any]] | APIError:
-        customer = billing.get(conn, "customers", customer_id) or {}
-        update = _checked(changes, customer)
-        if isinstance(update, APIError):
-            return update
-        if "tax_ids" in update:
-            listed = _tax_ids(update["tax_ids"], customer.get("tax_ids"))
-            if isinstance(listed, APIError):
-                return listed
-            update["tax_ids"] = listed
-        previous = {name: customer.get(name) for name in update}
-        customer.update(update)
-        billing.upsert(conn, "customers", [customer])
-        event_types.customer_updated(conn, config.webhooks, actor, customer, previous)
-        return 200, {"customer": portal.pick("customer", customer)}
-
-    return await idempotency.apply(request, customer_id, apply, body)
+        return APIError(403, "feature_disabled", f"Changing '{refused[0]}' is not allowed.")
+    return None
 
 
-OPERATIONS = [
-    Operation("patch", "/api/customer", update_customer, "Change the customer's billing details (never the email)",
-              CustomerUpdate, answer=returns(customer=OBJECT)),
+def update(ctx: Context, wanted: dict[str, Any]) -> Customer:
+    """Change the customer's billing details: checked and normalised here, made by the engine."""
+    if refused := refusal(ctx.config, set(wanted)):
+        raise refused
+    customer = Customer.of(billing.get(ctx.conn, "customers", ctx.customer) or {"id": ctx.customer})
+    checked = _checked(wanted, customer.data)
+    if "tax_ids" in checked:
+        checked["tax_ids"] = _tax_ids(checked["tax_ids"], customer.data.get("tax_ids"))
+    after = ctx.engine.update_customer(ctx.call, customer, checked)
+    changes.customer(ctx, after)
+    return Customer.of(after)
+
+
+def _update(ctx: Context) -> dict[str, Any]:
+    body: CustomerUpdate = ctx.body
+    customer = update(ctx, body.model_dump(exclude_unset=True))
+    return {"customer": portal.pick("customer", customer.data)}
+
+
+ENDPOINTS = [
+    Endpoint("patch", "/api/customer", "Change the customer's billing details (never the email)", _update,
+             feature=availability.customer_update_feature, body=CustomerUpdate, idempotent=True,
+             answer=returns(customer=OBJECT)),
 ]

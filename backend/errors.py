@@ -1,10 +1,69 @@
-"""The one error shape of the HTTP API: {"error": {"code", "message"}}."""
+"""The one error model of the HTTP API: code raises APIError, the edge answers {"error": {"code", "message"}}.
+
+A raise inside a transaction rolls it back, so a refusal never leaves half a change behind. The
+one exception is `Refused` (see there). Every code is listed once, in CODES, with its status and a
+sentence in English; the pages say each in the customer's language by code: PAGE_TEXT names the
+page string for each code a customer can meet, and the build writes it into the pages' strings,
+where site/assets/js/dialogs.js reads it."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
 from backend.jsonio import JSONResponse
+
+# code -> (HTTP status, what it means in English). An error's own message may say more.
+CODES: dict[str, tuple[int, str]] = {
+    "invalid_request": (400, "The request is not valid."),
+    "invalid_json": (400, "The request body is not valid JSON."),
+    "invalid_quantity": (400, "Choose a quantity the plan allows."),
+    "invalid_address": (400, "Check the address."),
+    "invalid_phone": (400, "Check the phone number."),
+    "invalid_tax_id": (400, "Check the tax ID."),
+    "duplicate_tax_id": (400, "This tax ID is already in the list."),
+    "currency_mismatch": (400, "This plan is not sold in the subscription's currency."),
+    "not_signed_in": (401, "Sign in to continue."),
+    "invalid_code": (401, "The code is wrong, used or expired. Ask for a new code."),
+    "card_declined": (402, "The card was declined."),
+    "feature_disabled": (403, "This is switched off."),
+    "email_locked": (403, "The email address cannot be changed here."),
+    "cross_site": (403, "Cross-site requests are not allowed."),
+    "not_found": (404, "No such object."),
+    "login_disabled": (404, "Sign-in is switched off for this portal."),
+    "method_not_allowed": (405, "This endpoint does not take that method."),
+    "already_default": (409, "This is already the default payment method."),
+    "last_payment_method": (409, "Add another payment method before removing this one."),
+    "not_cancelable": (409, "This subscription cannot be canceled."),
+    "not_resumable": (409, "This subscription is not set to cancel."),
+    "not_updatable": (409, "This subscription's plan cannot be changed."),
+    "offer_used": (409, "This subscription has had the offer already."),
+    "invoice_not_payable": (409, "This invoice has nothing left to pay."),
+    "billing_refused": (409, "The billing system refused the change."),
+    "payload_too_large": (413, "The request body is too large."),
+    "unsupported_media_type": (415, "Send the request body as application/json."),
+    "idempotency_mismatch": (422, "This Idempotency-Key was used for a different request."),
+    "rate_limited": (429, "Too many requests. Try again later."),
+    "internal_error": (500, "Something went wrong on our side."),
+    "unavailable": (503, "The service is briefly unavailable. Try again in a moment."),
+    "billing_unavailable": (503, "The billing system does not answer. Try again in a moment."),
+}
+
+# What the pages say, in the customer's language, for the codes a customer meets in a dialog:
+# code -> the key of a translated string (site/templates/partials/strings.html). Refusals they
+# cannot fix in a field are `refusals`; those naming a field to fix are `fields`. Any other code
+# is said by its status (site/assets/js/dialogs.js).
+PAGE_TEXT: dict[str, dict[str, str]] = {
+    "refusals": {
+        "feature_disabled": "unavailable", "last_payment_method": "last_payment_method", "offer_used": "offer_used",
+        "not_cancelable": "not_cancelable", "not_updatable": "not_updatable", "card_declined": "card_declined",
+        "billing_unavailable": "billing_unavailable", "billing_refused": "billing_refused",
+        "invoice_not_payable": "invoice_not_payable",
+    },
+    "fields": {
+        "duplicate_tax_id": "fix_duplicate_tax_id", "invalid_quantity": "fix_quantity",
+        "currency_mismatch": "fix_currency",
+    },
+}
 
 
 class APIError(Exception):
@@ -15,12 +74,31 @@ class APIError(Exception):
         example: str | None = None,
     ):
         super().__init__(message)
+        assert CODES.get(code, (status,))[0] == status, f"{code} is listed in CODES with another status"
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
         self.param = param
         self.example = example
+
+
+def refuse(code: str, message: str | None = None, param: str | None = None) -> APIError:
+    """The error for a listed code, with its status and, unless given, its sentence."""
+    status, default = CODES[code]
+    return APIError(status, code, message or default, param=param)
+
+
+class Refused(Exception):
+    """A refusal that keeps what its transaction wrote: Database.run commits, then raises `error`.
+
+    The one use is sign-in: a wrong code is refused, yet the try must still be counted, or
+    guessing would cost nothing (backend/signin.py, verify_code). Everything else raises
+    APIError, and the transaction rolls back."""
+
+    def __init__(self, error: APIError):
+        super().__init__(error.message)
+        self.error = error
 
 
 def error_response(

@@ -1,7 +1,10 @@
 """State changes that run once: the one place a change is applied, recorded and
 answered, so that a repeat with the same Idempotency-Key (same session, within
 24 hours) gets the first answer and changes nothing, sends no second webhook, and
-so that the limit on a customer's changes is kept in one place."""
+so that the limit on a customer's changes is kept in one place.
+
+A change refuses by raising APIError: the transaction rolls back, and nothing of it (not even
+the key) is kept, so the same request may be tried again."""
 
 from __future__ import annotations
 
@@ -28,8 +31,9 @@ KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # Per customer, whichever session: a person changes a few things a minute, while a script would
 # send a webhook per change and, with always_invoice, an invoice per plan toggle.
 CHANGES = (Limit(20, 60), Limit(100, 3600))
-# A change returns (status, body) or the refusal; it must refuse before it writes.
-Change = Callable[[sa.Connection, Actor], "tuple[int, dict[str, Any] | None] | APIError"]
+# A change gets the connection, who asks and the key its engine calls are made under; it returns
+# (status, body) or raises APIError.
+Change = Callable[[sa.Connection, Actor, str], "tuple[int, dict[str, Any] | None]"]
 
 
 def _fingerprint(request: Request, body: BaseModel | None) -> str:
@@ -47,8 +51,11 @@ async def apply(request: Request, customer: str, change: Change, body: BaseModel
     scope = keys.digest(state.secret, "idempotency", auth.session_token(request) or customer)
     fingerprint = _fingerprint(request, body)
     limit_key = "change:customer:" + customer
+    # The engine's calls repeat the same keys when the request does, so a retried request whose
+    # answer was lost is not carried out twice in the billing system either.
+    call_key = keys.digest(state.secret, "idempotency", scope + key) if key is not None else keys.token()
 
-    def once(conn: sa.Connection) -> tuple[int, dict[str, Any] | None] | APIError:
+    def once(conn: sa.Connection) -> tuple[int, dict[str, Any] | None]:
         billing.lock_customer(conn, customer)
         if key is not None:
             stored = conn.execute(
@@ -59,16 +66,14 @@ async def apply(request: Request, customer: str, change: Change, body: BaseModel
             ).first()
             if stored is not None:
                 if stored.fingerprint != fingerprint:
-                    return APIError(422, "idempotency_mismatch",
+                    raise APIError(422, "idempotency_mismatch",
                                     "This Idempotency-Key was used for a different request.")
                 return stored.status, json.loads(stored.body)
         # Under the customer's lock, so that changes racing in from several processes are all counted.
         wait = ratelimit.retry_after(conn, limit_key, CHANGES, actor.now)
         if wait:
-            return ratelimit.refusal(wait, "changes")
-        outcome = change(conn, actor)
-        if isinstance(outcome, APIError):
-            return outcome
+            raise ratelimit.refusal(wait, "changes")
+        outcome = change(conn, actor, call_key)
         ratelimit.record(conn, actor.now, limit_key)
         if key is not None:
             conn.execute(idempotency_keys.delete().where(
@@ -84,8 +89,6 @@ async def apply(request: Request, customer: str, change: Change, body: BaseModel
     except sa.exc.IntegrityError:
         # The same key raced in from another request; it has committed by now, so answer as it did.
         outcome = await state.db.call(once)
-    if isinstance(outcome, APIError):
-        raise outcome
     status, answer = outcome
     state.webhook_worker.wake.set()
     return Response(status_code=status) if answer is None else JSONResponse(answer, status_code=status)

@@ -1,19 +1,19 @@
-"""Invoice history (features.invoice_history): the customer's invoices page by page, and one
-invoice with what its printable receipt needs."""
+"""Invoice history (features.invoice_history): the customer's invoices page by page, one invoice
+with what its printable receipt needs, and paying an open one through the engine."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import sqlalchemy as sa
-from starlette.requests import Request
-from starlette.responses import Response
-
-from backend import auth, portal
+from backend import availability, portal
+from backend.billing_types import Invoice
+from backend.context import Context
 from backend.errors import APIError
-from backend.jsonio import JSONResponse
-from backend.openapi import OBJECT, Operation, returns
+from backend.guards import Body
+from backend.openapi import OBJECT, returns
+from backend.pipeline import Endpoint
 from backend.store import billing
 
 MAX_LIMIT = 100
@@ -23,37 +23,29 @@ SNAPSHOT = {"name": "customer_name", "email": "customer_email", "address": "cust
             "tax_ids": "customer_tax_ids"}
 
 
-def _feature(request: Request) -> None:
-    if not request.app.state.config.features.invoice_history.enabled:
-        raise APIError(403, "feature_disabled", "Invoice history is switched off.")
-
-
-def _limit(request: Request) -> int:
-    text = request.query_params.get("limit", str(billing.INVOICE_PAGE))
+def _limit(query: Mapping[str, str]) -> int:
+    text = query.get("limit", str(billing.INVOICE_PAGE))
     if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_LIMIT):
         raise APIError(400, "invalid_request", f"limit must be a whole number from 1 to {MAX_LIMIT}.", param="limit")
     return int(text)
 
 
-async def invoice_list(request: Request) -> Response:
-    customer = await auth.signed_in(request)
-    _feature(request)
-    limit = _limit(request)
-    starting_after = request.query_params.get("starting_after")
-
-    def page(conn: sa.Connection) -> tuple[list[dict[str, Any]], bool] | None:
-        after = None
-        if starting_after is not None:
-            after = billing.owned(conn, "invoices", customer, starting_after)
-            if after is None:
-                return None
-        return billing.invoice_page(conn, customer, limit, after)
-
-    found = await request.app.state.db.read(page)
+def find(ctx: Context, invoice_id: str, param: str | None = None) -> Invoice:
+    found = billing.owned(ctx.conn, "invoices", ctx.customer, invoice_id)
     if found is None:
-        raise APIError(404, "not_found", "No such invoice.", param="starting_after")
-    invoices, has_more = found
-    return JSONResponse({"object": "list", "data": [portal.invoice(i) for i in invoices], "has_more": has_more})
+        raise APIError(404, "not_found", "No such invoice.", param=param)
+    return Invoice.of(found)
+
+
+def page(ctx: Context, limit: int, starting_after: str | None) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the customer's invoices, newest first, after the invoice `starting_after`."""
+    after = find(ctx, starting_after, "starting_after").data if starting_after is not None else None
+    return billing.invoice_page(ctx.conn, ctx.customer, limit, after)
+
+
+def _list(ctx: Context) -> dict[str, Any]:
+    invoices, has_more = page(ctx, _limit(ctx.query), ctx.query.get("starting_after"))
+    return {"object": "list", "data": [portal.invoice(i) for i in invoices], "has_more": has_more}
 
 
 def _receipt_customer(invoice: dict[str, Any], customer: dict[str, Any]) -> dict[str, Any]:
@@ -66,39 +58,44 @@ def _receipt_customer(invoice: dict[str, Any], customer: dict[str, Any]) -> dict
     return portal.pick("receipt_customer", found | {"tax_ids": found["tax_ids"] or []})
 
 
-async def invoice(request: Request) -> Response:
-    customer_id = await auth.signed_in(request)
-    state = request.app.state
-    _feature(request)
-    invoice_id = request.path_params["id"]
+def _one(ctx: Context) -> dict[str, Any]:
+    invoice = find(ctx, ctx.params["id"])
+    customer = billing.get(ctx.conn, "customers", ctx.customer) or {}
+    return {
+        "invoice": portal.invoice(invoice.data),
+        "receipt_url": "/receipt/?invoice=" + quote(invoice.id, safe=""),
+        "customer": _receipt_customer(invoice.data, customer),
+        "business": portal.business(ctx.config),
+    }
 
-    def read(conn: sa.Connection) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        found = billing.owned(conn, "invoices", customer_id, invoice_id)
-        return None if found is None else (found, billing.get(conn, "customers", customer_id) or {})
 
-    found = await state.db.read(read)
-    if found is None:
-        raise APIError(404, "not_found", "No such invoice.")
-    invoice, customer = found
-    return JSONResponse({
-        "invoice": portal.invoice(invoice),
-        "receipt_url": "/receipt/?invoice=" + quote(invoice_id, safe=""),
-        "customer": _receipt_customer(invoice, customer),
-        "business": portal.business(state.config),
-    })
+def pay(ctx: Context, invoice_id: str) -> dict[str, Any]:
+    """Pay an open invoice: paid now ({"invoice"}), or the page where the customer pays ({"url"})."""
+    invoice = find(ctx, invoice_id)
+    if invoice.status != "open" or invoice.amount_remaining <= 0:
+        raise APIError(409, "invoice_not_payable", "This invoice has nothing left to pay.")
+    payment = ctx.engine.pay_invoice(ctx.call, invoice)
+    if payment.invoice is None:
+        return {"url": payment.url}
+    billing.upsert(ctx.conn, "invoices", [payment.invoice])
+    return {"invoice": portal.invoice(payment.invoice)}
 
 
 LIST = {"type": "object", "properties": {
     "object": {"type": "string", "const": "list"}, "data": {"type": "array", "items": OBJECT},
     "has_more": {"type": "boolean"},
 }}
-OPERATIONS = [
-    Operation("get", "/api/invoices", invoice_list, "The customer's invoices, newest first, a page at a time",
-              answer=LIST, errors=(400, 403, 404), query=(
-                  ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": billing.INVOICE_PAGE}),
-                  ("starting_after", {"type": "string", "description": "The last invoice id of the previous page"}),
-              )),
-    Operation("get", "/api/invoices/{id}", invoice, "One of the customer's invoices, with what its receipt shows",
-              answer=returns(invoice=OBJECT, receipt_url={"type": "string"}, customer=OBJECT, business=OBJECT),
-              errors=(403, 404)),
+ENDPOINTS = [
+    Endpoint("get", "/api/invoices", "The customer's invoices, newest first, a page at a time", _list,
+             feature=availability.invoice_history_feature, answer=LIST, errors=(400, 404), query=(
+                 ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": billing.INVOICE_PAGE}),
+                 ("starting_after", {"type": "string", "description": "The last invoice id of the previous page"}),
+             )),
+    Endpoint("get", "/api/invoices/{id}", "One of the customer's invoices, with what its receipt shows", _one,
+             feature=availability.invoice_history_feature,
+             answer=returns(invoice=OBJECT, receipt_url={"type": "string"}, customer=OBJECT, business=OBJECT),
+             errors=(404,)),
+    Endpoint("post", "/api/invoices/{id}/pay", "Pay an open invoice: paid now, or the page where the customer pays",
+             lambda ctx: pay(ctx, ctx.params["id"]), feature=availability.invoice_history_feature, body=Body,
+             idempotent=True, answer=returns(invoice=OBJECT, url={"type": "string"}), errors=(404, 409, 422)),
 ]

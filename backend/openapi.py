@@ -12,7 +12,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend import __version__
-from backend.jsonio import JSONResponse
 
 ERROR = {
     "type": "object",
@@ -106,7 +105,3 @@ def document(operations: list[Operation]) -> dict[str, Any]:
             "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "__Host-porch_session"}},
         },
     }
-
-
-async def openapi_json(request: Request) -> JSONResponse:
-    return JSONResponse(request.app.state.openapi)

@@ -32,6 +32,7 @@ from markupsafe import Markup
 
 from backend import addresses, tax_ids
 from backend.config import FONTS, Config
+from backend.errors import PAGE_TEXT
 from backend.i18n import (
     ALIASES,
     SOURCE,
@@ -178,6 +179,7 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
                 "plural_samples": plural_samples(locale),
                 "countries_url": _write_asset(tmp, "json", "countries.json", names.encode()),
                 "tax_types": TAX_TYPES,
+                "error_text": PAGE_TEXT,
             }
             for page in pages if base == "/" else localized(pages):
                 path = base.lstrip("/") + PAGES[page]

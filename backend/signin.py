@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
 from backend import keys, ratelimit
-from backend.errors import APIError
+from backend.errors import APIError, Refused
 from backend.ratelimit import Limit
 from backend.store import billing
 from backend.store.database import hold
@@ -185,11 +185,12 @@ def request_code(
 
 def verify_code(
     conn: sa.Connection, secret: bytes, challenge: str, code: str, address: str, now: int
-) -> Proof | APIError:
-    """What a right, fresh, unused code proves, or the refusal.
+) -> Proof:
+    """What a right, fresh, unused code proves; else raises Refused.
 
-    A refusal is returned, not raised, so that the transaction still commits what
-    it counted: the verify itself, and what `_decide` says the outcome counts for.
+    Refused, not APIError, so that the transaction still commits what it counted
+    (Database.run commits, then raises the error): the verify itself, and what
+    `_decide` says the outcome counts for.
     """
     client = ratelimit.client(address)
     verify_key, failure_key = "verify:address:" + client, _address_failures(client)
@@ -197,9 +198,11 @@ def verify_code(
     verifies, failures = ratelimit.waits(conn, [(verify_key, VERIFIES_PER_ADDRESS), (failure_key, FAILURES_PER_ADDRESS)], now)
     wait = max(verifies + failures)
     if wait:
-        return rate_limited(wait)
+        raise Refused(rate_limited(wait))
     outcome, counted = _decide(conn, secret, challenge, code, client, now)
     ratelimit.record(conn, now, verify_key, *counted)
+    if isinstance(outcome, APIError):
+        raise Refused(outcome)
     return outcome
 
 

@@ -35,7 +35,8 @@ from starlette.responses import Response
 from backend import importer, stripe_api, stripe_objects
 from backend.errors import APIError
 from backend.jsonio import JSONResponse
-from backend.openapi import Operation, returns
+from backend.openapi import returns
+from backend.pipeline import Edge, Endpoint
 from backend.store import billing, tables
 from backend.store.database import hold
 
@@ -167,9 +168,10 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-async def webhook(request: Request) -> Response:
+async def webhook(edge: Edge) -> Response:
     """Stripe's deliveries: signed, not sent by a browser, so the API's browser guards do not apply
     (backend.guards lets PATH through); the signature is what admits them."""
+    request = edge.request
     state = request.app.state
     if state.config.billing.engine != "stripe":
         raise APIError(404, "not_found", "No such API endpoint.")
@@ -197,10 +199,10 @@ async def webhook(request: Request) -> Response:
     return JSONResponse({"received": True, "applied": True})
 
 
-OPERATIONS = [
-    Operation("post", PATH, webhook, "Stripe's events (billing.engine stripe), signed with the endpoint's secret",
-              status=200, answer=returns(received={"type": "boolean"}, applied={"type": "boolean"}),
-              private=False, errors=(400, 404, 413, 503), idempotent=False),
+ENDPOINTS = [
+    Endpoint("post", PATH, "Stripe's events (billing.engine stripe), signed with the endpoint's secret", webhook,
+             auth="none", answer=returns(received={"type": "boolean"}, applied={"type": "boolean"}),
+             errors=(400, 404, 413, 503)),
 ]
 
 

@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from business_helpers import act
 from conftest import Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 
+from backend import customers
+from backend.errors import APIError
 from backend.store import billing
 from backend.store.tables import audit_log, events
 
@@ -267,3 +270,20 @@ def test_the_openapi_document_lists_the_tax_id_fields(client):
     body = schema["paths"]["/api/customer"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["tax_ids"]["maxItems"] == 5
     assert set(schema["components"]["schemas"]["TaxId"]["properties"]) == {"type", "value"}
+
+
+# The business function, called without HTTP.
+
+def test_update_is_a_business_function_and_the_engine_gives_new_tax_ids_their_id(db, settings):
+    config = "features: {customer_update: {allowed_updates: [name, tax_id]}}"
+    customer = act(db, settings, customers.update, {"name": "  Jenny R.", "tax_ids": [
+        {"type": "eu_vat", "value": "DE123456789"}]}, config=config)
+    (tax_id,) = customer.data["tax_ids"]["data"]
+    assert tax_id["id"].startswith("txi_") and tax_id["value"] == "DE123456789"
+    assert db.run(billing.get, "customers", "cus_jenny")["tax_ids"] == customer.data["tax_ids"]
+    with pytest.raises(APIError) as refused:
+        act(db, settings, customers.update, {"phone": "+49 30 1234567"}, config=config)
+    assert (refused.value.status, refused.value.code) == (403, "feature_disabled")
+    with pytest.raises(APIError) as locked:
+        act(db, settings, customers.update, {"email": "x@example.com"}, config=config)
+    assert locked.value.code == "email_locked"

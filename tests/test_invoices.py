@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from business_helpers import act
 from conftest import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 
+from backend import invoices
+from backend.errors import APIError
 from backend.importer import import_file
 from backend.store import billing
 
@@ -316,3 +319,55 @@ def test_an_invoice_issued_without_customer_details_has_none_to_show(jenny, db, 
     customer = jenny.get("/api/invoices/in_x").json()["customer"]
     assert customer["name"] is None and customer["email"] is None and customer["tax_ids"] == []
     assert not any(customer["address"].values())
+
+
+# Paying an invoice (POST /api/invoices/{id}/pay): through the engine; the local one sends the customer
+# to the invoice's hosted page.
+
+def pay(client: TestClient, invoice_id: str) -> Any:
+    return client.post(f"/api/invoices/{invoice_id}/pay", json={})
+
+
+def test_an_open_invoice_is_paid_on_its_hosted_page(client, outbox):
+    sign_in(client, outbox, "alex@example.com")
+    answer = pay(client, "in_alex_0002")
+    assert answer.status_code == 200
+    assert answer.json() == {"url": "https://invoice.example.com/i/in_alex_0002"}
+
+
+def test_a_paid_invoice_is_not_payable(jenny):
+    answer = pay(jenny, "in_jenny_0013")
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "invoice_not_payable"
+
+
+def test_another_customers_invoice_is_not_found(jenny):
+    answer = pay(jenny, "in_alex_0002")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_an_open_invoice_without_a_page_to_pay_it_on_is_refused(client, outbox, db):
+    db.run(lambda conn: billing.upsert(conn, "invoices", [billing.get(conn, "invoices", "in_alex_0002")
+                                                          | {"hosted_invoice_url": None}]))
+    sign_in(client, outbox, "alex@example.com")
+    answer = pay(client, "in_alex_0002")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "invoice_not_payable")
+
+
+def test_the_openapi_document_lists_pay(client):
+    entry = client.get("/api/openapi.json").json()["paths"]["/api/invoices/{id}/pay"]["post"]
+    assert set(entry["responses"]) >= {"200", "401", "403", "404", "409"}
+    assert set(entry["responses"]["200"]["content"]["application/json"]["schema"]["properties"]) == {"invoice", "url"}
+
+
+def test_pay_is_a_business_function(db, settings):
+    assert act(db, settings, invoices.pay, "in_alex_0002", customer="cus_alex") == {
+        "url": "https://invoice.example.com/i/in_alex_0002"}
+    with pytest.raises(APIError) as refused:
+        act(db, settings, invoices.pay, "in_jenny_0013")
+    assert refused.value.code == "invoice_not_payable"
+
+
+def test_a_page_of_invoices_is_a_business_function(db, settings):
+    found, more = act(db, settings, invoices.page, 5, "in_jenny_0009")
+    assert [i["id"] for i in found] == JENNYS[5:10] and more

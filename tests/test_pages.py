@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po, write_po
 
 from backend import addresses
 from backend.config import FONTS, load_config, parse_config
+from backend.errors import CODES, PAGE_TEXT
 from backend.i18n import LOCALES
 from backend.markup import headline_html
 from backend.pages import (
@@ -605,3 +606,12 @@ def test_receipt_page_prints_clean_and_keeps_the_back_link(tmp_path: Path) -> No
     assert strings(html)["not_found"] == "We can't find this invoice."
     assert "cancel" not in strings(html)  # the portal's own text stays on the portal
     assert result.weights["receipt"] < result.weights["portal"] <= BUDGETS["portal"]
+
+
+def test_the_portal_says_each_error_code_from_the_servers_one_list(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    shown = strings(read(out, "portal/index.html"))
+    assert shown["error_text"] == PAGE_TEXT
+    for said in PAGE_TEXT.values():
+        for code, key in said.items():
+            assert code in CODES and key in shown, (code, key)

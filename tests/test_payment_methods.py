@@ -12,9 +12,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from business_helpers import act
 from conftest import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 
+from backend import payment_methods
+from backend.billing_types import Customer
+from backend.errors import APIError
 from backend.store import billing
 from backend.store.tables import audit_log, events
 
@@ -274,6 +278,9 @@ def test_the_openapi_document_lists_the_payment_method_operations(client):
     assert paths["/api/payment_methods/add"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "type": "object", "properties": {"url": {"type": "string"}}}
     assert "/api/payment_methods/{id}/default" in paths
+    added = paths["/api/payment_methods/added"]["post"]
+    assert added["requestBody"]["content"]["application/json"]["schema"]["required"] == ["session"]
+    assert "Idempotency-Key" in [parameter["name"] for parameter in added["parameters"]]
 
 
 def test_a_subscription_that_named_the_removed_method_falls_back_to_the_default(client, outbox, db):
@@ -287,3 +294,33 @@ def test_a_subscription_that_named_the_removed_method_falls_back_to_the_default(
     answer = client.request("DELETE", "/api/payment_methods/pm_jenny_mc", json={})
     assert answer.status_code == 204
     assert db.run(billing.get, "subscriptions", "sub_jenny_pro")["default_payment_method"] is None
+
+
+# The return from the add-card page (POST /api/payment_methods/added).
+
+def test_the_return_from_the_add_card_page_answers_the_methods_as_they_are(jenny):
+    answer = jenny.post("/api/payment_methods/added", json={"session": "anything"})
+    assert answer.status_code == 200
+    # The local engine learns of a new card from the merchant's next import, so nothing is new yet.
+    assert [m["id"] for m in answer.json()["payment_methods"]] == [
+        m["id"] for m in jenny.get("/api/portal").json()["payment_methods"]]
+
+
+def test_the_return_needs_its_session(jenny):
+    answer = jenny.post("/api/payment_methods/added", json={})
+    assert (answer.status_code, answer.json()["error"]["param"]) == (400, "session")
+
+
+# The business functions, called without HTTP.
+
+def test_make_default_and_remove_are_business_functions(db, settings):
+    customer = act(db, settings, payment_methods.make_default, "pm_jenny_mc")
+    assert customer.default_payment_method == "pm_jenny_mc"
+    act(db, settings, payment_methods.remove, "pm_jenny_mc")
+    assert billing.ref(db.run(billing.get, "payment_methods", "pm_jenny_mc")["customer"]) is None
+    assert Customer.of(db.run(billing.get, "customers", "cus_jenny")).default_payment_method == "pm_jenny_visa"
+    assert [e["type"] for e in stored_events(db)] == ["customer.updated", "payment_method.detached",
+                                                      "customer.updated"]
+    with pytest.raises(APIError) as refused:
+        act(db, settings, payment_methods.remove, "pm_jenny_visa")
+    assert refused.value.code == "last_payment_method"

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from business_helpers import act
 from conftest import NOW
 from subscription_helpers import (
     DAY,
@@ -19,6 +20,8 @@ from subscription_helpers import (
     updates,
 )
 
+from backend import plans
+from backend.errors import APIError
 from backend.store import billing
 
 # Plans
@@ -342,3 +345,30 @@ def test_the_openapi_document_describes_the_subscription_endpoints(client):
     assert {"403", "404", "409"} <= set(preview["responses"])
     assert {"404", "409", "422"} <= set(paths["/api/subscriptions/{id}/resume"]["post"]["responses"])
     assert "403" in paths["/api/plans"]["get"]["responses"]
+
+
+# The business functions, called without HTTP.
+
+def test_preview_and_update_are_business_functions_agreeing_on_the_lines(db, settings):
+    planned = act(db, settings, plans.preview, "sub_jenny_pro", "price_team_monthly", 3, config=updates())
+    assert planned["lines"] == [UNUSED_PRO, TEAM_3] and planned["effective_at"] is None
+    done = act(db, settings, plans.update, "sub_jenny_pro", "price_team_monthly", 3, config=updates())
+    assert (done.subscription.items[0].price.id, done.subscription.items[0].quantity) == ("price_team_monthly", 3)
+    assert done.invoice is None and done.credit == 0
+    ((_, event, _),) = recorded(db)
+    assert event["data"]["object"]["pending_invoice_items"] == [UNUSED_PRO, TEAM_3]
+
+
+def test_always_invoice_makes_the_invoice_the_engine_answered_with(db, settings):
+    done = act(db, settings, plans.update, "sub_jenny_pro", "price_team_monthly", 3,
+               config=updates("always_invoice"))
+    assert done.invoice["amount_due"] == 280
+    assert stored(db, "invoices", done.invoice["id"])["number"] == "JENNY-0014"
+    assert types(db) == ["customer.subscription.updated", "invoice.created"]
+
+
+def test_an_empty_change_is_refused_by_the_business_layer(db, settings):
+    with pytest.raises(APIError) as refused:
+        act(db, settings, plans.update, "sub_jenny_pro", None, None, config=updates())
+    assert refused.value.code == "invalid_request"
+    assert types(db) == []

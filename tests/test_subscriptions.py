@@ -7,6 +7,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from business_helpers import act
 from conftest import HOOK_URL, NOW
 from subscription_helpers import (
     DAY,
@@ -23,7 +24,8 @@ from subscription_helpers import (
     updates,
 )
 
-from backend import proration, stripe_objects
+from backend import proration, stripe_objects, subscriptions
+from backend.errors import APIError
 from backend.store.tables import retention_offers, webhook_deliveries
 
 # Cancel
@@ -338,3 +340,42 @@ def test_another_customers_subscription_is_404_like_a_missing_one(portal, db, ac
 def test_changes_need_a_session(client, action):
     assert_refused(post(client, "sub_jenny_pro", action, {"price": "price_pro_yearly"}), 401, "not_signed_in")
     assert_refused(client.get("/api/plans"), 401, "not_signed_in")
+
+
+# The business functions, called without HTTP.
+
+def test_cancel_is_a_business_function_that_answers_the_subscription(db, settings):
+    done = act(db, settings, subscriptions.cancel, "sub_jenny_pro", None, "  ")
+    assert (done.subscription.id, done.subscription.cancel_at_period_end, done.credit) == ("sub_jenny_pro", True, 0)
+    assert done.subscription.data["cancellation_details"] == {
+        "reason": "cancellation_requested", "feedback": None, "comment": None}
+    assert stored(db, "subscriptions", "sub_jenny_pro")["cancel_at_period_end"] is True
+    assert types(db) == ["customer.subscription.updated"]
+
+
+def test_a_cancellation_now_credits_the_unused_time_on_the_balance(db, settings):
+    done = act(db, settings, subscriptions.cancel, "sub_jenny_pro", None, None, config=IMMEDIATELY)
+    assert done.subscription.status == "canceled" and done.credit > 0
+    assert stored(db, "customers", "cus_jenny")["balance"] == -done.credit
+    assert types(db) == ["customer.subscription.deleted", "customer.updated"]
+
+
+def test_a_refused_business_call_leaves_nothing_behind(db, settings):
+    act(db, settings, subscriptions.cancel, "sub_jenny_pro", None, None)
+    with pytest.raises(APIError) as refused:
+        act(db, settings, subscriptions.cancel, "sub_jenny_pro", None, None)
+    assert refused.value.code == "not_cancelable"
+    with pytest.raises(APIError) as missing:
+        act(db, settings, subscriptions.resume, "sub_alex_pro")
+    assert missing.value.code == "not_found"  # another customer's subscription
+    assert types(db) == ["customer.subscription.updated"]
+
+
+def test_resume_and_retention_are_business_functions_too(db, settings):
+    act(db, settings, subscriptions.cancel, "sub_jenny_pro", None, None)
+    resumed = act(db, settings, subscriptions.resume, "sub_jenny_pro").subscription
+    assert resumed.cancel_at_period_end is False
+    kept = act(db, settings, subscriptions.take_retention, "sub_jenny_pro", config=RETENTION).subscription
+    assert kept.data["discounts"][0]["coupon"]["percent_off"] == 25
+    assert db.run(lambda conn: conn.execute(sa.select(retention_offers.c.subscription)).scalars().all()) == [
+        "sub_jenny_pro"]

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 
+from backend.errors import Refused
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions; a test keeps it equal to Alembic's head.
 # Knowing it lets a start on an up-to-date schema skip importing Alembic (~85 ms).
@@ -134,7 +136,11 @@ class Database:
         with self.engine.connect() as connection:
             connection.execution_options(porch_write=write)
             with connection.begin():
-                return fn(connection, *args)
+                try:
+                    return fn(connection, *args)
+                except Refused as refused:
+                    kept = refused  # leaves the block normally: what it wrote commits (see errors.Refused)
+            raise kept.error
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a function that writes, in one transaction."""

@@ -4,26 +4,22 @@
 (() => {
   'use strict';
 
-  const {t, has, el, api, page, problem} = window.Porch;
+  const {t, has, el, api, page, problem, errorText} = window.Porch;
 
   const uuid = () => {
     if (crypto.randomUUID) return crypto.randomUUID();
     return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
   };
 
-  /* Refusals the customer cannot fix in a field, by the API's error code. */
-  const REFUSALS = {
-    feature_disabled: 'unavailable', last_payment_method: 'last_payment_method', offer_used: 'offer_used',
-    not_cancelable: 'not_cancelable', not_updatable: 'not_updatable', card_declined: 'card_declined',
-    billing_unavailable: 'billing_unavailable', billing_refused: 'billing_refused', invoice_not_payable: 'invoice_not_payable',
-  };
+  /* The string to show for an API error code, from the server's one list of codes (backend/errors.py,
+     PAGE_TEXT, written into the page's strings by the build): refusals the customer cannot fix in a
+     field, and those naming the field to fix. */
+  const REFUSALS = errorText.refusals;
 
   /* What to say of a field the API refused, in the page's language (the API's own sentence is
      English): by the error's code, else by the field's name, with the API's example of a value
      the field takes ("such as 10117") where it gives one. */
-  const FIELD_CODES = {
-    duplicate_tax_id: 'fix_duplicate_tax_id', invalid_quantity: 'fix_quantity', currency_mismatch: 'fix_currency',
-  };
+  const FIELD_CODES = errorText.fields;
   const FIELD_NAMES = {
     postal_code: 'fix_postal_code', state: 'fix_state', country: 'fix_country', line1: 'fix_line1', city: 'fix_city',
     name: 'fix_name', phone: 'fix_phone', type: 'fix_tax_type',

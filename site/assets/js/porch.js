@@ -136,6 +136,7 @@
 
   /* Every tax id type Stripe has, with its official abbreviation ("de_stn": "St.-Nr."). */
   const taxTypes = strings.tax_types || {};
+  const errorText = strings.error_text || {refusals: {}, fields: {}};
   /* "EU VAT number" where the page has a translated name; else the abbreviation and the country
      in the page's language, "St.-Nr. (Deutschland)"; a type unknown even so as its code, "XX TIN". */
   const taxType = (type) => {
@@ -173,5 +174,5 @@
     }
   };
 
-  window.Porch = {lang, page, t, has, plural, fill, el, lines, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType, taxTypes};
+  window.Porch = {lang, page, t, has, plural, fill, el, lines, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType, taxTypes, errorText};
 })();
