@@ -80,8 +80,9 @@ class Engine(Protocol):
         ...
 
     def payment_method_added(self, call: Call, customer: Customer, session: str) -> list[dict[str, Any]]:
-        """On the customer's return: the payment methods the session `session` added (read from the
-        billing system at once, so the page shows them without waiting for a webhook)."""
+        """On the customer's return: the payment methods the session `session` added, and the customer
+        when adding changed it (a first card becomes the default), read from the billing system at once,
+        so the page shows them without waiting for a webhook."""
         ...
 
     # Subscriptions.

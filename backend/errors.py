@@ -21,6 +21,7 @@ CODES: dict[str, tuple[int, str]] = {
     "invalid_phone": (400, "Check the phone number."),
     "invalid_tax_id": (400, "Check the tax ID."),
     "duplicate_tax_id": (400, "This tax ID is already in the list."),
+    "invalid_signature": (400, "The Stripe-Signature header does not match the body."),
     "currency_mismatch": (400, "This plan is not sold in the subscription's currency."),
     "not_signed_in": (401, "Sign in to continue."),
     "invalid_code": (401, "The code is wrong, used or expired. Ask for a new code."),
@@ -46,6 +47,7 @@ CODES: dict[str, tuple[int, str]] = {
     "internal_error": (500, "Something went wrong on our side."),
     "unavailable": (503, "The service is briefly unavailable. Try again in a moment."),
     "billing_unavailable": (503, "The billing system does not answer. Try again in a moment."),
+    "not_configured": (503, "A setting this needs is not set."),
 }
 
 # What the pages say, in the customer's language, for the codes a customer meets in a dialog:

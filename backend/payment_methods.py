@@ -95,8 +95,8 @@ def add_url(ctx: Context, config: Config) -> str:
 def added(ctx: Context, session: str) -> Customer:
     """The customer is back from the add-card page: store what it added at once, so the page shows it."""
     found = ctx.engine.payment_method_added(ctx.call, _customer(ctx), session)
-    if found:
-        billing.upsert(ctx.conn, "payment_methods", found)
+    billing.upsert(ctx.conn, "payment_methods", [obj for obj in found if obj.get("object") == "payment_method"])
+    billing.upsert(ctx.conn, "customers", [obj for obj in found if obj.get("object") == "customer"])
     return _customer(ctx)
 
 

@@ -155,7 +155,7 @@ class CustomerActions:
         """The payment method the customer's completed Checkout Session saved, read from Stripe on
         their return. A customer who had no default payment method gets the new one as their
         default, as Stripe's own customer portal does, so that their next invoice is paid with it;
-        the customer object changes in Stripe, and Stripe's customer.updated event brings it here.
+        the customer as Stripe then answers is returned too, so the page shows the new default at once.
         Someone else's session, or one not completed, is refused as not found."""
         if not session.startswith("cs_"):
             raise _not_added()
@@ -169,8 +169,5 @@ class CustomerActions:
                 or found.get("status") != "complete" or intent.get("status") != "succeeded"):
             raise _not_added()
         if customer.default_payment_method is None:
-            with stripe_api.refusals():
-                self.client.v1.customers.update(
-                    customer.id, {"invoice_settings": {"default_payment_method": method["id"]}},
-                    self._key(call, "default payment method"))
+            return [_stored(method), self.set_default_payment_method(call, customer, PaymentMethod.of(method))]
         return [_stored(method)]

@@ -375,14 +375,18 @@ def test_the_first_card_added_becomes_the_default_at_the_sdk_boundary(config: Co
     customer = Customer.of(example("customer"))
     session = completed(customer.id)
     method_id = session["setup_intent"]["payment_method"]["id"]
-    client, http = scripted_client((200, session), (200, example("customer")))
+    now_default = example("customer", invoice_settings={"default_payment_method": method_id})
+    client, http = scripted_client((200, session), (200, now_default))
 
     added = StripeEngine(client, config).payment_method_added(make_call(conn, customer.id), customer, session["id"])
 
-    assert [m["id"] for m in added] == [method_id]
+    # The customer as Stripe answers is returned too, so the page shows the new default at once.
+    assert [(o["object"], o["id"]) for o in added] == [("payment_method", method_id), ("customer", customer.id)]
+    assert Customer.of(added[1]).default_payment_method == method_id
     _, default = http.sent
     assert (default.method, default.path, default.params) == (
-        "POST", f"/v1/customers/{customer.id}", {"invoice_settings[default_payment_method]": method_id})
+        "POST", f"/v1/customers/{customer.id}", {"invoice_settings[default_payment_method]": method_id,
+                                                  "expand[0]": "tax_ids"})
     assert default.headers["Idempotency-Key"] == stripe_api.idempotency_key("k1", "default payment method")
 
 
