@@ -26,6 +26,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import brotli
+import rcssmin  # type: ignore[import-untyped]
+import rjsmin  # type: ignore[import-untyped]
 from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
@@ -111,13 +113,13 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
         sources: dict[str, str] = {}
         for kind in ("css", "js"):
             for source in sorted((site_dir / "assets" / kind).glob("*.*")):
-                sources[f"{kind}/{source.name}"] = strip_comments(source.read_text(encoding="utf-8"), js=kind == "js")
+                sources[f"{kind}/{source.name}"] = minified(source.read_text(encoding="utf-8"), js=kind == "js")
         colors, adjusted = theme_colors(config)
         warnings += adjusted
         # One environment for every locale, so each template is compiled once; its translations are swapped per locale.
         env = _environment(site_dir)
         theme = _render(env, "theme.css", colors, font=FONTS[config.branding.font])
-        sources["css/theme.css"] = strip_comments(theme, js=False)
+        sources["css/theme.css"] = minified(theme, js=False)
         assets: dict[str, str] = {}
 
         @functools.cache
@@ -343,26 +345,10 @@ def page_weight(root: Path, page: str) -> int:
     return total
 
 
-def strip_comments(text: str, js: bool) -> str:
-    """The source without what only its readers need: indentation, blank lines, and comments that
-    start a line (`/* ... */`, and `// ...` in scripts). Comments after code on a line are kept,
-    so a `/*` inside a string or a regular expression is never mistaken for one."""
-    out: list[str] = []
-    in_comment = False
-    for line in text.splitlines():
-        line = line.strip()
-        if in_comment:
-            if "*/" not in line:
-                continue
-            line, in_comment = line.split("*/", 1)[1].strip(), False
-        while line.startswith("/*"):
-            if "*/" not in line:
-                line, in_comment = "", True
-                break
-            line = line.split("*/", 1)[1].strip()
-        if line and not (js and line.startswith("//")):
-            out.append(line)
-    return "\n".join(out) + "\n"
+def minified(text: str, js: bool) -> str:
+    """The source without what only its readers need (comments, indentation, spaces), by rjsmin and
+    rcssmin: they know strings, regular expressions and template literals, which a line-based cut cannot."""
+    return (rjsmin.jsmin(text) if js else rcssmin.cssmin(text)) + "\n"
 
 
 def fingerprinted(name: str, data: bytes) -> str:
