@@ -3,13 +3,14 @@ event it recorded must validate against its type's schema, as served in the Open
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import jsonschema
 from business_helpers import act
 from subscription_helpers import change_stored, recorded, updates
 
 from backend import event_types, invoices, payment_methods
+from backend.config import WebhookEventOption
 from backend.store import billing
 from tests.stripe_boundary import completed, example, scripted_client
 
@@ -78,6 +79,10 @@ def test_every_event_type_has_one_shape_whatever_action_sent_it(portal, db, cloc
         problems = [error.message for error in jsonschema.Draft202012Validator(served_schema(jenny, kind))
                     .iter_errors(event)]
         assert problems == [], (kind, entry.object_id, problems)
+
+
+def test_a_webhook_may_ask_for_exactly_the_event_types_porch_sends():
+    assert set(get_args(WebhookEventOption)) == {"*"} | set(event_types.OBJECTS)
 
 
 def test_the_events_of_what_only_stripe_does_at_once_have_their_shapes(portal, db, settings):
