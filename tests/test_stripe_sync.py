@@ -5,7 +5,10 @@ localstripe lacks, is tested at the SDK boundary."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +23,7 @@ from backend import stripe_sync
 from backend.settings import Settings
 from backend.store import billing, tables
 from backend.store.database import Database, create_engine, migrate
+from tests.conftest import ROOT
 from tests.processes import free_port
 from tests.stripe_boundary import example, scripted_client
 from tests.stripe_emulator import Emulator
@@ -379,3 +383,18 @@ def test_the_command_refuses_to_run_beside_another_and_runs_once_its_claim_lapse
     store.run(lambda conn: conn.execute(tables.sync_lock.update().values(expires_at=int(at) - 1)))
     assert run("sync", **env).exit_code == 0
     assert stored(store)["customers"] == 1
+
+
+def test_a_sync_process_started_beside_a_running_one_exits_non_zero(stripe_folder, emulator, store, settings):
+    """Two real processes: this one holds the claim, as a running sync does, and a `python -m backend sync`
+    started meanwhile stops at once."""
+    claimed(store, time.time())
+    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("PORCH_")}, "PYTHONPATH": str(ROOT),
+               "PORCH_DATABASE_URL": settings.database_url, "PORCH_STRIPE_SECRET_KEY": emulator.key,
+               "PORCH_STRIPE_API_BASE": emulator.url, "PORCH_OUTBOX_DIR": "outbox"}
+    done = subprocess.run([sys.executable, "-m", "backend", "sync"], check=False, cwd=stripe_folder, env=environ,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: another sync is running since ") and "Traceback" not in done.stderr
+    assert store.run(lambda conn: conn.execute(sa.select(tables.sync_lock.c.owner)).scalar_one(), write=False) == (
+        "process 4242 on elsewhere, run 0badc0de")
