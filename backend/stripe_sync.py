@@ -333,7 +333,8 @@ def sync(db: Database, client: stripe.StripeClient, full: bool = False, now: Cal
     """Run (or continue) a sync, committing `page` objects at a time; returns what it did. Stripe's errors
     leave as stripe.StripeError, with every page committed before them kept and the next run continuing
     after them. SyncBusy: another run holds the store."""
-    claim = Claim(f"process {os.getpid()} on {socket.gethostname()}, run {secrets.token_hex(4)}", now)
+    # Fits the column (255) whatever the host is called; the token tells apart two runs of one process.
+    claim = Claim(f"process {os.getpid()} on {socket.gethostname()[:200]}, run {secrets.token_hex(4)}", now)
     db.run(_claim, claim)
     try:
         return _run(db, client, claim, full, progress, page)
