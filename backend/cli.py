@@ -21,8 +21,8 @@ from backend.events import signing_secrets
 from backend.importer import ImportFileError, import_file
 from backend.settings import Settings, SettingsError
 from backend.store import billing
-from backend.stripe_api import NotConfigured
 from backend.store.database import Database, DatabaseError, create_engine, migrate
+from backend.stripe_api import NotConfigured
 
 ROOT = Path(__file__).resolve().parent.parent
 F = TypeVar("F", bound=Callable[..., Any])
@@ -196,6 +196,8 @@ def sync(full: bool, config: str | None) -> None:
               + ". What was synced so far is kept: run `python -m backend sync` again to continue")
     except stripe_sync.SyncError as exc:
         _fail(f"cannot store what Stripe sent: {exc}")
+    except stripe_sync.SyncBusy as exc:
+        _fail(str(exc))
     finally:
         if click.get_text_stream("stderr").isatty():
             click.echo(err=True)

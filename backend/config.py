@@ -16,11 +16,32 @@ from urllib.parse import urlsplit
 
 import yaml
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from backend.i18n import LOCALES, canonical, match
 
+# What a webhook may ask for: every event type Porch sends (backend/event_types.py makes each, and a
+# test keeps the two lists the same), or "*" for all. A name Porch never sends is a typo that would
+# leave the receiver waiting for nothing, so it stops the start instead.
+WebhookEventOption = Literal[
+    "*",
+    "customer.updated",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "payment_method.attached",
+    "payment_method.detached",
+    "invoice.created",
+    "invoice.paid",
+]
 CancellationReasonOption = Literal[
     "too_expensive",
     "missing_features",
@@ -362,10 +383,15 @@ class Locales(Section):
         return [self.default, *dict.fromkeys(rest)]
 
 
+def _every_event() -> list[WebhookEventOption]:
+    return ["*"]
+
+
 class Webhook(Section):
     url: str = Field(description="The receiver's https URL.")
     secret_env: str = Field(description="Name of the environment variable that holds the signing secret.")
-    events: list[str] = Field(default_factory=lambda: ["*"], description='Event types, or ["*"] for all.')
+    events: list[WebhookEventOption] = Field(default_factory=_every_event,
+                                             description='Event types, or ["*"] for all.')
 
     _url = field_validator("url")(classmethod(lambda cls, v: _https_url(v)))
 

@@ -64,16 +64,34 @@ def subscription_deleted(conn: sa.Connection, webhooks: list[Webhook], actor: Ac
     return events.record(conn, webhooks, actor, "customer.subscription.deleted", obj)
 
 
+def _payment_method(method: dict[str, Any], customer: str | None) -> dict[str, Any]:
+    return _full("payment_method", portal.pick("payment_method", method, lines=False)) | {"customer": customer}
+
+
+def payment_method_attached(conn: sa.Connection, webhooks: list[Webhook], actor: Actor,
+                            method: dict[str, Any]) -> str:
+    """Attached as Stripe says it: the method and whose it is now, without previous_attributes."""
+    return events.record(conn, webhooks, actor, "payment_method.attached", _payment_method(method, actor.customer))
+
+
 def payment_method_detached(conn: sa.Connection, webhooks: list[Webhook], actor: Actor,
                             method: dict[str, Any]) -> str:
     """Detached as Stripe does it: the method belongs to nobody now; the event says whose it was."""
-    obj = _full("payment_method", portal.pick("payment_method", method, lines=False)) | {"customer": None}
-    return events.record(conn, webhooks, actor, "payment_method.detached", obj, {"customer": actor.customer})
+    return events.record(conn, webhooks, actor, "payment_method.detached", _payment_method(method, None),
+                         {"customer": actor.customer})
+
+
+def _invoice(invoice: dict[str, Any], customer: str) -> dict[str, Any]:
+    return _full("invoice", portal.invoice_object(invoice)) | {"customer": customer}
 
 
 def invoice_created(conn: sa.Connection, webhooks: list[Webhook], actor: Actor, invoice: dict[str, Any]) -> str:
-    obj = _full("invoice", portal.invoice_object(invoice)) | {"customer": actor.customer}
-    return events.record(conn, webhooks, actor, "invoice.created", obj)
+    return events.record(conn, webhooks, actor, "invoice.created", _invoice(invoice, actor.customer))
+
+
+def invoice_paid(conn: sa.Connection, webhooks: list[Webhook], actor: Actor, invoice: dict[str, Any]) -> str:
+    """Paid as Stripe says it: the invoice as it now is, without previous_attributes."""
+    return events.record(conn, webhooks, actor, "invoice.paid", _invoice(invoice, actor.customer))
 
 
 # The schemas. Each object lists every field its constructor sends and refuses any other.
@@ -122,9 +140,10 @@ CUSTOMER = _closed("customer", {
     "currency": TEXT, "tax_ids": OBJECT_OR_NULL,
     "invoice_settings": {"type": ["object", "null"], "properties": {"default_payment_method": TEXT}},
 })
-PAYMENT_METHOD = _closed("payment_method", {"id": STRING, "object": _const("payment_method"), "type": STRING,
-                                            "created": MOMENT},
+METHOD_FIELDS = {"id": STRING, "object": _const("payment_method"), "type": STRING, "created": MOMENT}
+PAYMENT_METHOD = _closed("payment_method", METHOD_FIELDS,
                          customer={"type": "null", "description": "Whose it was is in previous_attributes."})
+ATTACHED_PAYMENT_METHOD = _closed("payment_method", METHOD_FIELDS, customer=STRING)
 INVOICE = _closed("invoice", {
     "id": STRING, "object": _const("invoice"), "number": TEXT, "status": TEXT, "currency": STRING,
     "created": MOMENT, "total": INTEGER, "subtotal": INTEGER, "amount_due": INTEGER, "amount_paid": INTEGER,
@@ -135,16 +154,20 @@ OBJECTS = {
     "customer.updated": CUSTOMER,
     "customer.subscription.updated": SUBSCRIPTION,
     "customer.subscription.deleted": SUBSCRIPTION,
+    "payment_method.attached": ATTACHED_PAYMENT_METHOD,
     "payment_method.detached": PAYMENT_METHOD,
     "invoice.created": INVOICE,
+    "invoice.paid": INVOICE,
 }
 SUMMARIES = {
     "customer.updated": "The customer changed billing details or the default payment method, or got credit",
     "customer.subscription.updated": "The customer canceled at the period's end, resumed, took the offer for "
                                      "staying or changed plan, or a removed payment method left the subscription",
     "customer.subscription.deleted": "The customer canceled at once",
+    "payment_method.attached": "The customer added a payment method (billing.engine stripe)",
     "payment_method.detached": "The customer removed a payment method",
     "invoice.created": "A change of plan was invoiced at once (proration_behavior: always_invoice)",
+    "invoice.paid": "The customer paid an open invoice with their default payment method (billing.engine stripe)",
 }
 
 

@@ -9,8 +9,9 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -79,6 +80,13 @@ def audit(conn: sa.Connection, actor: Actor, action: str, object_id: str, detail
     ))
 
 
+def done(conn: sa.Connection, customer: str, action: str, object_id: str) -> bool:
+    """Whether the audit log has `customer` doing `action` to `object_id` already."""
+    found = sa.select(audit_log.c.id).where(audit_log.c.customer == customer, audit_log.c.action == action,
+                                            audit_log.c.object_id == object_id).limit(1)
+    return conn.execute(found).first() is not None
+
+
 def signature(secret: bytes, timestamp: int, body: bytes) -> str:
     """The Porch-Signature header: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">."""
     digest = hmac.new(secret, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -136,7 +144,7 @@ class WebhookWorker(jobs.Worker):
     name = "webhooks"
 
     def __init__(self, db: Database, keys_by_url: dict[str, bytes], clock: Callable[[], float] = time.time,
-                 client: "httpx.AsyncClient | None" = None):
+                 client: httpx.AsyncClient | None = None):
         super().__init__(db, clock)
         self.keys = keys_by_url
         self.client = client

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from backend import availability, portal
+from backend import availability, event_types, portal
 from backend.billing_types import Invoice
 from backend.context import Context
 from backend.errors import APIError
@@ -78,6 +78,9 @@ def pay(ctx: Context, invoice_id: str) -> dict[str, Any]:
     if payment.invoice is None:
         return {"url": payment.url}
     billing.upsert(ctx.conn, "invoices", [payment.invoice])
+    # Only an invoice found open gets here, so one paid now is paid by this request, once.
+    if payment.invoice.get("status") == "paid":
+        event_types.invoice_paid(ctx.conn, ctx.config.webhooks, ctx.actor, payment.invoice)
     return {"invoice": portal.invoice(payment.invoice)}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
-from backend import availability, changes, event_types, portal
+from backend import availability, changes, event_types, events, portal
 from backend.billing_types import Customer, PaymentMethod
 from backend.config import Config
 from backend.context import Context
@@ -93,10 +93,18 @@ def add_url(ctx: Context, config: Config) -> str:
 
 
 def added(ctx: Context, session: str) -> Customer:
-    """The customer is back from the add-card page: store what it added at once, so the page shows it."""
+    """The customer is back from the add-card page: store what it added at once, so the page shows it,
+    with Porch's event for each method attached and for the customer whose default it became."""
     found = ctx.engine.payment_method_added(ctx.call, _customer(ctx), session)
-    billing.upsert(ctx.conn, "payment_methods", [obj for obj in found if obj.get("object") == "payment_method"])
-    billing.upsert(ctx.conn, "customers", [obj for obj in found if obj.get("object") == "customer"])
+    for obj in found:
+        if obj.get("object") == "customer":
+            changes.customer(ctx, obj)
+            continue
+        billing.upsert(ctx.conn, "payment_methods", [obj])
+        # Once per method, however often the customer comes back with its session. Whether it was
+        # stored before cannot tell: Stripe's own payment_method.attached often stores it first.
+        if not events.done(ctx.conn, ctx.customer, "payment_method.attached", obj["id"]):
+            event_types.payment_method_attached(ctx.conn, ctx.config.webhooks, ctx.actor, obj)
     return _customer(ctx)
 
 

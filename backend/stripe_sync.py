@@ -13,11 +13,21 @@ version of its time and without the customer's tax ids, events come in no depend
 one object changed ten times needs one fetch, not ten writes of old states. An object Stripe no
 longer has (404, or a deleted customer) is removed. Events that already existed when the last run
 began are skipped: that run read their changes already. Stripe keeps events for 30 days; a last
-run older than that makes a full run, and the run says why."""
+run older than that makes a full run, and the run says why.
+
+One run at a time: two would each continue from the same cursor and write over each other's pages.
+A run claims the store first (a row of sync_lock, taken under a lock of its own) and renews the claim
+in the transaction of each page it commits; a second run is refused, saying since when the first
+has run. A run that crashed leaves its claim behind, and the claim lapses LEASE seconds after its
+last page; a run that finds its own claim lapsed and taken stops before its next page."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +40,7 @@ import stripe
 
 from backend import importer, stripe_objects
 from backend.store import billing, tables
-from backend.store.database import Database
+from backend.store.database import Database, hold
 from backend.stripe_api import as_dict
 
 PAGE = 100
@@ -52,6 +62,10 @@ TARGETS = {
 # A removed object as the reader takes it, by the kind that was fetched.
 DELETED_OBJECT = {"customers": "customer", "payment_methods": "payment_method", "subscriptions": "subscription",
                   "invoices": "invoice", "products": "product", "prices": "price", "plans": "plan"}
+# How long a run's claim outlives its last committed page: far above the time one page takes (a page of
+# customers lists their payment methods, 8 at a time), so only a run that stopped loses it.
+LEASE = 15 * 60
+LOCK = "sync"
 
 Obj = dict[str, Any]
 Progress = Callable[[str, int], None]
@@ -59,6 +73,18 @@ Progress = Callable[[str, int], None]
 
 class SyncError(Exception):
     """Stripe answered something the sync cannot store; what was committed before stays."""
+
+
+class SyncBusy(Exception):
+    """Another run holds the store."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run's hold on the store: whose it is, and the clock its lease is counted by."""
+
+    owner: str
+    now: Callable[[], float]
 
 
 @dataclass
@@ -85,11 +111,39 @@ def _when(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
+def _claim(conn: sa.Connection, claim: Claim) -> None:
+    # SQLite's writing transactions are serial already; on PostgreSQL two runs starting at once queue here.
+    hold(conn, "porch:sync")
+    table, now = tables.sync_lock, int(claim.now())
+    held = conn.execute(sa.select(table).where(table.c.name == LOCK)).first()
+    if held is not None and held.expires_at > now:
+        raise SyncBusy(f"another sync is running since {_when(held.started_at)} ({held.owner}); wait for it to "
+                       f"finish, or, if it has stopped, run again after {_when(held.expires_at)}, when its claim "
+                       "lapses")
+    conn.execute(table.delete().where(table.c.name == LOCK))
+    conn.execute(table.insert().values(name=LOCK, owner=claim.owner, started_at=now, expires_at=now + LEASE))
+
+
+def _renew(conn: sa.Connection, claim: Claim) -> None:
+    table = tables.sync_lock
+    mine = (table.c.name == LOCK) & (table.c.owner == claim.owner)
+    if not conn.execute(table.update().where(mine).values(expires_at=int(claim.now()) + LEASE)).rowcount:
+        raise SyncBusy(f"this sync went {LEASE // 60} minutes without committing a page, and its claim lapsed and "
+                       "was taken by another run: that run goes on, and this one stops here")
+
+
+def _release(conn: sa.Connection, claim: Claim) -> None:
+    table = tables.sync_lock
+    conn.execute(table.delete().where((table.c.name == LOCK) & (table.c.owner == claim.owner)))
+
+
 def _state(conn: sa.Connection) -> dict[str, Any]:
     return {row.step: row for row in conn.execute(sa.select(tables.stripe_sync))}
 
 
-def _begin(conn: sa.Connection, started_at: int, since: int | None, seen: list[str], skipped: list[str]) -> None:
+def _begin(conn: sa.Connection, claim: Claim, started_at: int, since: int | None, seen: list[str],
+           skipped: list[str]) -> None:
+    _renew(conn, claim)
     conn.execute(tables.stripe_sync.delete())
     conn.execute(tables.stripe_sync.insert(), [{
         "step": RUN, "started_at": started_at, "since": since, "seen": json.dumps(seen),
@@ -103,7 +157,8 @@ def _step(conn: sa.Connection, step: str, started_at: int, **values: Any) -> Non
         conn.execute(table.insert().values(step=step, started_at=started_at, **values))
 
 
-def _finish(conn: sa.Connection, step: str, started_at: int, at: float) -> None:
+def _finish(conn: sa.Connection, claim: Claim, step: str, started_at: int, at: float) -> None:
+    _renew(conn, claim)
     _step(conn, step, started_at, finished_at=int(at))
 
 
@@ -178,11 +233,12 @@ def _batch(objects: Iterable[Obj], where: str) -> stripe_objects.Batch:
     return batch.finished()
 
 
-def _commit(conn: sa.Connection, batch: stripe_objects.Batch, owners: list[str], step: str, started_at: int,
-            cursor: str, seen: list[str]) -> dict[str, int]:
-    """Store a page, and where the step got to, in one transaction; returns how many of each kind went.
-    `owners` are the customers whose every payment method the page lists: any other stored for them was
-    detached in Stripe."""
+def _commit(conn: sa.Connection, claim: Claim, batch: stripe_objects.Batch, owners: list[str], step: str,
+            started_at: int, cursor: str, seen: list[str]) -> dict[str, int]:
+    """Store a page, and where the step got to, in one transaction with the renewal of the run's claim;
+    returns how many of each kind went. `owners` are the customers whose every payment method the page
+    lists: any other stored for them was detached in Stripe."""
+    _renew(conn, claim)
     imported = importer.write(conn, batch)
     stale = sorted(billing.payment_method_ids(conn, owners) - set(batch.objects["payment_methods"]))
     removed = billing.remove(conn, "payment_methods", stale)
@@ -200,8 +256,8 @@ def _event_ids(client: stripe.StripeClient, since: int) -> list[str]:
     return [event.id for event in listing.auto_paging_iter()]
 
 
-def _full(db: Database, client: stripe.StripeClient, state: dict[str, Any], started_at: int, synced: Synced,
-          progress: Progress, size: int) -> None:
+def _full(db: Database, client: stripe.StripeClient, claim: Claim, state: dict[str, Any], started_at: int,
+          synced: Synced, progress: Progress, size: int) -> None:
     for step in STEPS:
         row = state.get(step)
         if row is not None and row.finished_at is not None:
@@ -215,13 +271,13 @@ def _full(db: Database, client: stripe.StripeClient, state: dict[str, Any], star
                     listed = pool.map(lambda owner: _payment_methods(client, owner), owners)
                     page = page + [method for methods in listed for method in methods]
             cursor = owners[-1] if owners else page[-1]["id"]
-            synced.add(page, db.run(_commit, _batch(page, f"{step}: "), owners, step, started_at, cursor, []))
+            synced.add(page, db.run(_commit, claim, _batch(page, f"{step}: "), owners, step, started_at, cursor, []))
             done += len(owners or page)
             progress(step, done)
-        db.run(_finish, step, started_at, time.time())
+        db.run(_finish, claim, step, started_at, time.time())
 
 
-def _incremental(db: Database, client: stripe.StripeClient, state: dict[str, Any], started_at: int,
+def _incremental(db: Database, client: stripe.StripeClient, claim: Claim, state: dict[str, Any], started_at: int,
                  synced: Synced, progress: Progress, size: int) -> None:
     run = state[RUN]
     skipped = set(json.loads(run.skipped or "[]"))
@@ -247,8 +303,8 @@ def _incremental(db: Database, client: stripe.StripeClient, state: dict[str, Any
                 owners.append(target[1])
         # This run read, after each of these events, the object it names: the next run need not.
         seen = [event["id"] for event in page if event["created"] >= started_at - MARGIN]
-        synced.add(objects, db.run(_commit, _batch(objects, "events: "), owners, EVENTS, started_at, page[-1]["id"],
-                                   seen))
+        synced.add(objects, db.run(_commit, claim, _batch(objects, "events: "), owners, EVENTS, started_at,
+                                   page[-1]["id"], seen))
         done += len(page)
         progress(EVENTS, done)
 
@@ -276,24 +332,39 @@ def sync(db: Database, client: stripe.StripeClient, full: bool = False, now: Cal
          progress: Progress = lambda step, done: None, page: int = PAGE) -> Synced:
     """Run (or continue) a sync, committing `page` objects at a time; returns what it did. Stripe's errors
     leave as stripe.StripeError, with every page committed before them kept and the next run continuing
-    after them."""
+    after them. SyncBusy: another run holds the store."""
+    # Fits the column (255) whatever the host is called; the token tells apart two runs of one process.
+    claim = Claim(f"process {os.getpid()} on {socket.gethostname()[:200]}, run {secrets.token_hex(4)}", now)
+    db.run(_claim, claim)
+    try:
+        return _run(db, client, claim, full, progress, page)
+    finally:
+        # A claim the store cannot take back now lapses by itself.
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            db.run(_release, claim)
+
+
+def _run(db: Database, client: stripe.StripeClient, claim: Claim, full: bool, progress: Progress,
+         page: int) -> Synced:
+    now = claim.now
     began = now()
     run: Any = db.run(_state, write=False).get(RUN)
     resume, is_full, why = _plan(run, full, began)
     started_at = run.started_at if resume else int(began)
     if not resume and is_full:
         # Events that exist now describe changes the listing will read: the next run skips them.
-        db.run(_begin, started_at, None, _event_ids(client, started_at - MARGIN), [])
+        db.run(_begin, claim, started_at, None, _event_ids(client, started_at - MARGIN), [])
     elif not resume:
         # Read from the last run that finished (an unfinished one's reach is its own `since`).
         since = run.since if run.finished_at is None else run.started_at - MARGIN
-        db.run(_begin, started_at, since, [], json.loads(run.seen or "[]") if run.finished_at is not None else [])
+        db.run(_begin, claim, started_at, since, [], json.loads(run.seen or "[]") if run.finished_at is not None
+               else [])
     synced = Synced(is_full, why)
     state = db.run(_state, write=False)
     if is_full:
-        _full(db, client, state, started_at, synced, progress, page)
+        _full(db, client, claim, state, started_at, synced, progress, page)
     else:
-        _incremental(db, client, state, started_at, synced, progress, page)
-    db.run(_finish, RUN, started_at, now())
+        _incremental(db, client, claim, state, started_at, synced, progress, page)
+    db.run(_finish, claim, RUN, started_at, now())
     synced.seconds = now() - began
     return synced

@@ -13,8 +13,10 @@ attached, is removed), and records the event's id, in the same transaction. So:
   Stripe holds at that moment, and the customer's lock orders it with the portal's own changes,
   which store Stripe's answers under the same lock. Comparing versions would not do: Stripe's
   objects carry no version, and an event's `created` orders events, not the object's states;
-- nothing is stored unless all of it is: Stripe unreachable on the re-read, or the store failing,
-  answers 5xx and records nothing, and Stripe delivers the event again later (for up to three days).
+- nothing is stored unless all of it is: Stripe unreachable on the re-read, an object the normalising
+  reader refuses, or the store failing, answers 5xx (the error model's JSON, with one line in the log
+  naming the event and why) and records nothing, and Stripe delivers the event again later (for up
+  to three days).
 
 The cost is one Stripe read per event, made while the customer's lock is held (on SQLite, while the
 store's one writer is), bounded by the client's timeout."""
@@ -168,6 +170,30 @@ async def _body(request: Request) -> bytes:
     return body
 
 
+async def _applied(state: Any, event: dict[str, Any]) -> importer.Imported | None:
+    """`apply`, with each way it can fail said in one line of the log and answered 5xx: nothing is
+    recorded, so Stripe's next delivery of the event applies it."""
+    def failed(why: str) -> None:
+        log.error("Stripe event %s (%s) not applied, left for Stripe to deliver again: %s", event["id"],
+                  event["type"], why)
+
+    try:
+        return await state.db.call(apply, state.stripe, event, int(state.clock()))
+    except APIError as exc:
+        failed(exc.message)
+        raise
+    except stripe_objects.ObjectError as exc:
+        failed(f"Stripe's object cannot be stored: {exc}")
+        raise APIError(500, "internal_error", "The event's object cannot be stored; the event is not applied.") from None
+    except sa.exc.SQLAlchemyError as exc:
+        # The driver's own words, not SQLAlchemy's, which quote the statement and the customer's data in it.
+        cause = getattr(exc, "orig", None) or exc
+        first_line = str(cause).partition("\n")[0]
+        failed(f"the store failed: {type(cause).__name__}: {first_line}")
+        raise APIError(503, "unavailable", "The store failed; the event is not applied.",
+                       headers={"Retry-After": "60"}) from None
+
+
 async def webhook(edge: Edge) -> Response:
     """Stripe's deliveries: signed, not sent by a browser, so the API's browser guards do not apply
     (backend.guards lets PATH through); the signature is what admits them."""
@@ -189,7 +215,7 @@ async def webhook(edge: Edge) -> Response:
         raise APIError(400, "invalid_json", "The request body is not a Stripe event.") from None
     if event.get("type") not in READS or not isinstance(event.get("id"), str):
         return JSONResponse({"received": True, "applied": False})
-    imported = await state.db.call(apply, state.stripe, event, int(state.clock()))
+    imported = await _applied(state, event)
     if imported is None:
         log.info("Stripe event %s (%s) was applied before; delivered again", event["id"], event["type"])
         return JSONResponse({"received": True, "applied": False})
@@ -202,7 +228,7 @@ async def webhook(edge: Edge) -> Response:
 ENDPOINTS = [
     Endpoint("post", PATH, "Stripe's events (billing.engine stripe), signed with the endpoint's secret", webhook,
              auth="none", answer=returns(received={"type": "boolean"}, applied={"type": "boolean"}),
-             errors=(400, 404, 413, 503)),
+             errors=(400, 404, 413, 500, 503)),
 ]
 
 

@@ -27,6 +27,14 @@ def example(kind: str, **changes: Any) -> dict[str, Any]:
     return found
 
 
+def completed(customer: str, **changes: Any) -> dict[str, Any]:
+    """Stripe's example Checkout Session, as it is when the customer has saved a card through it."""
+    method = example("payment_method", customer=customer)
+    intent = example("setup_intent", customer=customer, status="succeeded", payment_method=method)
+    return example("checkout.session", **{"mode": "setup", "status": "complete", "customer": customer,
+                                          "setup_intent": intent, "payment_intent": None} | changes)
+
+
 @dataclass
 class Sent:
     method: str

@@ -201,6 +201,15 @@ def test_an_origin_that_can_never_match_is_refused():
     ]
 
 
+def test_a_webhook_asking_for_an_event_porch_never_sends_stops_the_start():
+    assert errors("webhooks: [{url: https://hooks.acme.example/porch, secret_env: HOOK, "
+                  "events: [invoice.paid, invoice.payment_failed]}]\n") == [
+        ('config.yaml:1: webhooks[0].events[1]: expected one of: *, customer.updated, customer.subscription.updated, '
+         'customer.subscription.deleted, payment_method.attached, payment_method.detached, invoice.created or '
+         'invoice.paid, found "invoice.payment_failed". Hint: choose one of the listed values.'),
+    ]
+
+
 def test_urls_that_reach_response_headers_are_single_tokens():
     # Image hosts and origins go into the Content-Security-Policy of every page.
     assert errors('branding: {logo: "https://cdn.acme.example/\\u2028logo.png"}\n'

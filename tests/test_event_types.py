@@ -3,12 +3,16 @@ event it recorded must validate against its type's schema, as served in the Open
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import jsonschema
+from business_helpers import act
 from subscription_helpers import change_stored, recorded, updates
 
-from backend import event_types
+from backend import event_types, invoices, payment_methods
+from backend.config import WebhookEventOption
+from backend.store import billing
+from tests.stripe_boundary import completed, example, scripted_client
 
 RETAIN = "retention: {enabled: true, percent_off: 25, duration_in_months: 3}"
 CREDIT_ON_CANCEL = "mode: immediately, proration_behavior: create_prorations"
@@ -43,6 +47,10 @@ AT_ONCE = [
 ]
 
 
+# What only the stripe engine does at once: adding a card on Stripe's page, and paying with the default card.
+STRIPE_ONLY = {"payment_method.attached", "invoice.paid"}
+
+
 def do(client, actions) -> list[str]:
     sent = []
     for what, method, path, body, kinds in actions:
@@ -66,7 +74,32 @@ def test_every_event_type_has_one_shape_whatever_action_sent_it(portal, db, cloc
 
     events = recorded(db)
     assert [kind for kind, _, _ in events] == expected
-    assert set(expected) == set(event_types.OBJECTS)
+    assert set(expected) | STRIPE_ONLY == set(event_types.OBJECTS)
+    for kind, event, entry in events:
+        problems = [error.message for error in jsonschema.Draft202012Validator(served_schema(jenny, kind))
+                    .iter_errors(event)]
+        assert problems == [], (kind, entry.object_id, problems)
+
+
+def test_a_webhook_may_ask_for_exactly_the_event_types_porch_sends():
+    assert set(get_args(WebhookEventOption)) == {"*"} | set(event_types.OBJECTS)
+
+
+def test_the_events_of_what_only_stripe_does_at_once_have_their_shapes(portal, db, settings):
+    change_stored(db, "customers", "cus_jenny", lambda c: c.update(invoice_settings={"default_payment_method": None}))
+    session = completed("cus_jenny")
+    now_default = example("customer", id="cus_jenny", invoice_settings={
+        "default_payment_method": session["setup_intent"]["payment_method"]["id"]})
+    client, _ = scripted_client((200, session), (200, now_default))
+    act(db, settings, payment_methods.added, session["id"], stripe_client=client)
+    owed = db.run(billing.get, "invoices", "in_alex_0002", write=False)
+    paid = owed | {"status": "paid", "amount_paid": owed["amount_due"], "amount_remaining": 0}
+    client, _ = scripted_client((200, db.run(billing.get, "customers", "cus_alex", write=False)), (200, paid))
+    act(db, settings, invoices.pay, "in_alex_0002", customer="cus_alex", stripe_client=client)
+
+    events = recorded(db)
+    assert [kind for kind, _, _ in events] == ["payment_method.attached", "customer.updated", "invoice.paid"]
+    jenny = portal()
     for kind, event, entry in events:
         problems = [error.message for error in jsonschema.Draft202012Validator(served_schema(jenny, kind))
                     .iter_errors(event)]

@@ -11,11 +11,13 @@ import pytest
 from business_helpers import act
 from conftest import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
+from subscription_helpers import recorded
 
 from backend import invoices
 from backend.errors import APIError
 from backend.importer import import_file
 from backend.store import billing
+from tests.stripe_boundary import scripted_client
 
 JENNYS = [f"in_jenny_{n:04d}" for n in range(13, 0, -1)]
 # Stripe's published example invoice (tests/stripe_examples.json says where from): a draft with one line,
@@ -366,6 +368,30 @@ def test_pay_is_a_business_function(db, settings):
     with pytest.raises(APIError) as refused:
         act(db, settings, invoices.pay, "in_jenny_0013")
     assert refused.value.code == "invoice_not_payable"
+
+
+def test_an_invoice_paid_at_once_in_stripe_is_stored_with_its_event_and_audit_entry(db, settings):
+    open_one = db.run(billing.get, "invoices", "in_alex_0002", write=False)
+    paid = stripe_invoice("in_alex_0002", customer="cus_alex", status="paid", amount_paid=open_one["amount_due"],
+                          amount_due=open_one["amount_due"], amount_remaining=0)
+    customer = db.run(billing.get, "customers", "cus_alex", write=False)
+    client, _ = scripted_client((200, customer), (200, paid))
+    answer = act(db, settings, invoices.pay, "in_alex_0002", customer="cus_alex", stripe_client=client)
+    assert answer["invoice"]["status"] == "paid"
+    assert db.run(billing.get, "invoices", "in_alex_0002", write=False)["status"] == "paid"
+    ((kind, event, entry),) = recorded(db)
+    assert (kind, entry.customer, entry.object_id) == ("invoice.paid", "cus_alex", "in_alex_0002")
+    assert (event["data"]["object"]["status"], event["data"]["object"]["customer"]) == ("paid", "cus_alex")
+    # Paid once: asked again, it has nothing left to pay, and Stripe is not asked.
+    with pytest.raises(APIError) as refused:
+        act(db, settings, invoices.pay, "in_alex_0002", customer="cus_alex", stripe_client=scripted_client()[0])
+    assert refused.value.code == "invoice_not_payable"
+    assert len(recorded(db)) == 1
+
+
+def test_an_invoice_sent_to_its_page_to_pay_records_nothing(db, settings):
+    act(db, settings, invoices.pay, "in_alex_0002", customer="cus_alex")
+    assert recorded(db) == []
 
 
 def test_a_page_of_invoices_is_a_business_function(db, settings):

@@ -21,6 +21,7 @@ from backend.billing_types import Customer
 from backend.errors import APIError
 from backend.store import billing
 from backend.store.tables import audit_log, events
+from tests.stripe_boundary import completed, scripted_client
 
 DAY = 86400
 ADD_SECRET = "add-card-" + "s" * 32
@@ -324,3 +325,50 @@ def test_make_default_and_remove_are_business_functions(db, settings):
     with pytest.raises(APIError) as refused:
         act(db, settings, payment_methods.remove, "pm_jenny_visa")
     assert refused.value.code == "last_payment_method"
+
+
+# A card added through Stripe's Checkout is stored on the customer's return, with Porch's events.
+
+def returned(db, settings, *answers: tuple[int, dict[str, Any]]) -> Customer:
+    client, _ = scripted_client(*answers)
+    customer: Customer = act(db, settings, payment_methods.added, "cs_test_a1", stripe_client=client)
+    return customer
+
+
+def test_a_card_added_in_stripe_is_stored_with_its_event_and_audit_entry_once(db, settings):
+    session = completed("cus_jenny")
+    method = session["setup_intent"]["payment_method"]
+    returned(db, settings, (200, session))
+    assert billing.ref(db.run(billing.get, "payment_methods", method["id"], write=False)["customer"]) == "cus_jenny"
+    (attached,) = stored_events(db)
+    assert attached["type"] == "payment_method.attached"
+    assert (attached["data"]["object"]["id"], attached["data"]["object"]["customer"]) == (method["id"], "cus_jenny")
+    assert "previous_attributes" not in attached["data"]  # as Stripe's own payment_method.attached
+    entry = db.run(lambda conn: conn.execute(sa.select(audit_log)).one(), write=False)
+    assert (entry.customer, entry.action, entry.object_id, entry.event) == (
+        "cus_jenny", "payment_method.attached", method["id"], attached["id"])
+    # The customer comes back with the same session again (a reload): nothing new is added.
+    returned(db, settings, (200, session))
+    assert [e["id"] for e in stored_events(db)] == [attached["id"]]
+
+
+def test_a_card_stripe_stored_first_is_still_the_customers_addition(db, settings):
+    """Stripe's own payment_method.attached often arrives before the customer does."""
+    session = completed("cus_jenny")
+    db.run(billing.upsert, "payment_methods", [session["setup_intent"]["payment_method"] | {"customer": "cus_jenny"}])
+    returned(db, settings, (200, session))
+    assert [e["type"] for e in stored_events(db)] == ["payment_method.attached"]
+
+
+def test_a_first_card_added_becomes_the_default_with_both_events(db, settings):
+    db.run(billing.upsert, "customers", [db.run(billing.get, "customers", "cus_jenny", write=False)
+                                         | {"invoice_settings": {"default_payment_method": None}}])
+    session = completed("cus_jenny")
+    method_id = session["setup_intent"]["payment_method"]["id"]
+    now_default = db.run(billing.get, "customers", "cus_jenny", write=False) | {
+        "invoice_settings": {"default_payment_method": method_id}}
+    customer = returned(db, settings, (200, session), (200, now_default))
+    assert customer.default_payment_method == method_id
+    attached, updated = stored_events(db)
+    assert (attached["type"], updated["type"]) == ("payment_method.attached", "customer.updated")
+    assert updated["data"]["previous_attributes"]["invoice_settings"] == {"default_payment_method": None}

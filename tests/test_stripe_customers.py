@@ -22,7 +22,7 @@ from backend.stripe_customers import CHECKOUT_LOCALES, checkout_locale, with_ses
 from backend.stripe_engine import StripeEngine
 from tests.conftest import SECRET
 from tests.processes import free_port
-from tests.stripe_boundary import example, scripted_client
+from tests.stripe_boundary import completed, example, scripted_client
 from tests.stripe_calls import make_call
 from tests.stripe_emulator import Emulator
 
@@ -348,14 +348,6 @@ def test_only_languages_checkout_lacks_fall_back_to_the_browsers() -> None:
     porch = sorted(p.name for p in (ROOT / "site" / "locales").iterdir() if p.is_dir())
     assert {locale for locale in porch if checkout_locale(locale) == "auto"} == {"ar", "he"}
     assert {checkout_locale(locale) for locale in porch} - {"auto"} <= set(CHECKOUT_LOCALES)
-
-
-def completed(customer: str, **changes: Any) -> dict[str, Any]:
-    """Stripe's example session, as it is when the customer has saved a card through it."""
-    method = example("payment_method", customer=customer)
-    intent = example("setup_intent", customer=customer, status="succeeded", payment_method=method)
-    return example("checkout.session", **{"mode": "setup", "status": "complete", "customer": customer,
-                                          "setup_intent": intent, "payment_intent": None} | changes)
 
 
 def test_the_card_added_is_read_from_the_session_at_the_sdk_boundary(config: Config, conn: sa.Connection) -> None:

@@ -5,7 +5,11 @@ localstripe lacks, is tested at the SDK boundary."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -19,6 +23,7 @@ from backend import stripe_sync
 from backend.settings import Settings
 from backend.store import billing, tables
 from backend.store.database import Database, create_engine, migrate
+from tests.conftest import ROOT
 from tests.processes import free_port
 from tests.stripe_boundary import example, scripted_client
 from tests.stripe_emulator import Emulator
@@ -309,3 +314,87 @@ def test_an_object_the_reader_refuses_stops_the_run_naming_it_at_the_sdk_boundar
         stripe_sync.sync(store, client)
     assert str(raised.value) == (f'subscriptions: subscription {odd["id"]} has "status": "dormant"; Stripe\'s are '
                                  "active, trialing, past_due, unpaid, incomplete, incomplete_expired, canceled, paused")
+
+
+# One run at a time: a second run is refused while the first holds the store.
+
+def test_a_second_run_while_one_is_running_is_refused_and_the_first_goes_on(store, emulator):
+    client = connect(emulator)
+    seed(client, 2)
+    refused: list[BaseException] = []
+
+    def second_run(step: str, done: int) -> None:
+        # From another thread, while the first run is between two of its pages.
+        if not refused:
+            thread = threading.Thread(target=lambda: refused.append(
+                pytest.raises(stripe_sync.SyncBusy, stripe_sync.sync, store, connect(emulator)).value))
+            thread.start()
+            thread.join()
+
+    synced = stripe_sync.sync(store, client, progress=second_run)
+    (busy,) = refused
+    assert re.fullmatch(r"another sync is running since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(process \d+ on .+, "
+                        r"run [0-9a-f]{8}\); wait for it to finish, or, if it has stopped, run again after "
+                        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, when its claim lapses", str(busy))
+    assert synced.written["customers"] == 2 and stored(store)["customers"] == 2
+    # The first run gave its claim back: the next run goes ahead.
+    assert not stripe_sync.sync(store, client).full
+
+
+def claimed(store: Database, at: float) -> stripe_sync.Claim:
+    """A claim of another run (another process's, on another connection), made at `at`."""
+    claim = stripe_sync.Claim("process 4242 on elsewhere, run 0badc0de", lambda: at)
+    store.run(stripe_sync._claim, claim)
+    return claim
+
+
+def test_a_run_whose_claim_lapsed_and_was_taken_stops_before_its_next_page(store, emulator):
+    client = connect(emulator)
+    seed(client, 2)
+    pages: list[str] = []
+
+    def taken_over(step: str, done: int) -> None:
+        pages.append(step)
+        if len(pages) == 1:
+            claimed(store, time.time() + stripe_sync.LEASE + 1)
+
+    with pytest.raises(stripe_sync.SyncBusy) as raised:
+        stripe_sync.sync(store, client, progress=taken_over)
+    assert str(raised.value) == ("this sync went 15 minutes without committing a page, and its claim lapsed and was "
+                                 "taken by another run: that run goes on, and this one stops here")
+    assert pages == ["products"] and stored(store)["prices"] == 0
+    owner = store.run(lambda conn: conn.execute(sa.select(tables.sync_lock.c.owner)).scalar_one(), write=False)
+    assert owner == "process 4242 on elsewhere, run 0badc0de"
+
+
+def test_the_command_refuses_to_run_beside_another_and_runs_once_its_claim_lapsed(stripe_folder, emulator, store,
+                                                                                   settings):
+    seed(connect(emulator), 1)
+    env = {"PORCH_STRIPE_SECRET_KEY": emulator.key, "PORCH_STRIPE_API_BASE": emulator.url,
+           "PORCH_DATABASE_URL": settings.database_url}
+    at = time.time()
+    claimed(store, at)
+    assert failure(run("sync", **env)) == (
+        f"Error: another sync is running since {stripe_sync._when(int(at))} (process 4242 on elsewhere, run "
+        f"0badc0de); wait for it to finish, or, if it has stopped, run again after "
+        f"{stripe_sync._when(int(at) + stripe_sync.LEASE)}, when its claim lapses\n")
+    assert stored(store)["customers"] == 0
+    # That run crashed: once its claim has lapsed, a run goes ahead.
+    store.run(lambda conn: conn.execute(tables.sync_lock.update().values(expires_at=int(at) - 1)))
+    assert run("sync", **env).exit_code == 0
+    assert stored(store)["customers"] == 1
+
+
+def test_a_sync_process_started_beside_a_running_one_exits_non_zero(stripe_folder, emulator, store, settings):
+    """Two real processes: this one holds the claim, as a running sync does, and a `python -m backend sync`
+    started meanwhile stops at once."""
+    claimed(store, time.time())
+    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("PORCH_")}, "PYTHONPATH": str(ROOT),
+               "PORCH_DATABASE_URL": settings.database_url, "PORCH_STRIPE_SECRET_KEY": emulator.key,
+               "PORCH_STRIPE_API_BASE": emulator.url, "PORCH_OUTBOX_DIR": "outbox"}
+    done = subprocess.run([sys.executable, "-m", "backend", "sync"], check=False, cwd=stripe_folder, env=environ,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: another sync is running since ") and "Traceback" not in done.stderr
+    assert store.run(lambda conn: conn.execute(sa.select(tables.sync_lock.c.owner)).scalar_one(), write=False) == (
+        "process 4242 on elsewhere, run 0badc0de")

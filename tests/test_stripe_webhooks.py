@@ -265,6 +265,63 @@ def test_stripe_unreachable_answers_503_records_nothing_and_the_retry_applies(st
     assert stored(db, "customers", customer["id"])["name"] == "Old Name"  # type: ignore[index]
 
 
+def failures(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "porch.stripe"
+            and record.levelname == "ERROR"]
+
+
+def test_an_object_the_reader_refuses_answers_500_records_nothing_and_the_retry_applies(
+        hooked, emulator_client, db, caplog):
+    customer = a_customer(emulator_client)
+    payload = event("customer.created", published_customer(customer))
+    real = hooked.app.state.stripe
+    # What Stripe answers on the re-read is not a customer the normalising reader can store.
+    hooked.app.state.stripe, _ = scripted_client((200, customer | {"created": "yesterday"}))
+    answer = deliver(hooked, payload)
+    assert answer.status_code == 500
+    assert answer.json() == {"error": {"code": "internal_error",
+                                       "message": "The event's object cannot be stored; the event is not applied."}}
+    assert recorded(db) == [] and stored(db, "customers", customer["id"]) is None
+    (line,) = failures(caplog)
+    assert line.startswith(f"Stripe event {json.loads(payload)['id']} (customer.created) not applied")
+    assert '"created" as Unix seconds' in line and "\n" not in line
+    # Stripe delivers it again; this time its object can be stored.
+    hooked.app.state.stripe = real
+    assert deliver(hooked, payload).json()["applied"] is True
+    assert recorded(db) == [json.loads(payload)["id"]]
+
+
+REFUSE_SQLITE = "CREATE TRIGGER refuse BEFORE INSERT ON stripe_events BEGIN SELECT RAISE(ABORT, 'disk is full'); END"
+REFUSE_POSTGRES = [
+    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk is full'; END $$",
+    "CREATE TRIGGER refuse BEFORE INSERT ON stripe_events FOR EACH ROW EXECUTE FUNCTION refuse()",
+]
+
+
+def test_a_store_that_fails_answers_503_records_nothing_and_the_retry_applies(hooked, emulator_client, db, caplog):
+    customer = a_customer(emulator_client)
+    payload = event("customer.created", published_customer(customer))
+
+    def refuse(conn: sa.Connection) -> None:
+        for statement in REFUSE_POSTGRES if conn.dialect.name == "postgresql" else [REFUSE_SQLITE]:
+            conn.execute(sa.text(statement))
+
+    # The store refuses the event's record, the last write of the event's transaction.
+    db.run(refuse)
+    answer = deliver(hooked, payload)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "60"
+    assert answer.json() == {"error": {"code": "unavailable", "message": "The store failed; the event is not applied."}}
+    # The customer written before the failure is rolled back with it.
+    assert recorded(db) == [] and stored(db, "customers", customer["id"]) is None
+    (line,) = failures(caplog)
+    assert line.startswith(f"Stripe event {json.loads(payload)['id']} (customer.created) not applied")
+    assert "disk is full" in line and "INSERT" not in line
+    db.run(lambda conn: conn.execute(sa.text("DROP TRIGGER refuse" + (" ON stripe_events" if conn.dialect.name
+                                                                       == "postgresql" else ""))))
+    assert deliver(hooked, payload).json()["applied"] is True
+    assert stored(db, "customers", customer["id"])["name"] == "Old Name"  # type: ignore[index]
+
+
 def _backend(folder: Path, database_url: str, emulator: Emulator) -> Backend:
     return Backend(folder, database_url, CONFIG_TEXT, PORCH_STRIPE_SECRET_KEY=emulator.key,
                    PORCH_STRIPE_API_BASE=emulator.url, PORCH_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)

@@ -198,3 +198,15 @@ stripe_events = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("applied_at", sa.BigInteger, nullable=False, index=True),
 )
+
+# The claim of the sync that is running (backend.stripe_sync): one row while a run holds the store.
+# A run renews `expires_at` with each page it commits; a claim past it is a crashed run's, and lapses.
+sync_lock = sa.Table(
+    "sync_lock",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    # Which run: its process and host, and a token of its own (two threads of one process are two runs).
+    sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
