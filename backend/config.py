@@ -150,7 +150,7 @@ def _locale(value: str) -> str:
 
 
 def _configuration_name(value: str) -> str:
-    if not re.match(CONFIGURATION_NAME, value):
+    if not re.fullmatch(CONFIGURATION_NAME, value):  # `$` alone would let a final line break through
         raise _fail(
             "a name of lowercase letters, digits, _ and -",
             "start with a letter or digit and use at most 40 characters, such as partners or eu-annual: "

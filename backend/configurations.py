@@ -123,6 +123,8 @@ def listed(config: Config, limit: int = 10, starting_after: str | None = None, e
            is_default: bool | None = None, active: bool | None = None) -> dict[str, Any]:
     """GET /v1/billing_portal/configurations: the default first, then config.yaml's order, paged as Stripe
     pages (its SDK's auto-paging sends `starting_after`). All of them are active."""
+    if not 1 <= limit <= 100:
+        raise APIError(400, "invalid_request", "limit must be between 1 and 100.", param="limit")
     names = [DEFAULT_CONFIGURATION, *config.configurations]
     if is_default is not None:
         names = [name for name in names if (name == DEFAULT_CONFIGURATION) == is_default]

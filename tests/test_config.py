@@ -425,6 +425,11 @@ def test_a_configuration_must_hold_a_mapping_of_names():
     assert errors("configurations: [partners]\n") == [
         "config.yaml:1: configurations: expected a mapping of keys, found a list. Hint: indent the keys below this one.",
     ]
+    assert errors('configurations: {"partners\\n": {}}\n') == [
+        ('config.yaml:1: configurations.partners\n: expected a name of lowercase letters, digits, _ and -, found '
+         '"partners\\n". Hint: start with a letter or digit and use at most 40 characters, such as partners or '
+         "eu-annual: the name becomes part of URLs."),
+    ]
 
 
 def test_a_configuration_is_checked_together_with_the_top_level():

@@ -238,6 +238,11 @@ def test_listed_pages_as_stripe_does(config):
     with pytest.raises(APIError) as caught:
         configurations.listed(config, starting_after="bpc_nobody")
     assert (caught.value.status, caught.value.param) == (404, "starting_after")
+    for limit in (0, 101):
+        with pytest.raises(APIError) as caught:
+            configurations.listed(config, limit=limit)
+        assert (caught.value.status, caught.value.code, caught.value.param) == (400, "invalid_request", "limit")
+    assert len(configurations.listed(config, limit=100)["data"]) == 3
 
 
 def test_stripes_sdk_pages_through_every_configuration(config):
