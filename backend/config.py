@@ -21,11 +21,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from backend.i18n import LOCALES, canonical, match
 
@@ -66,6 +69,10 @@ FONTS = {
     "mono": 'ui-monospace, "Cascadia Code", "Source Code Pro", Menlo, Consolas, "DejaVu Sans Mono", monospace',
 }
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Configuration names become ids in URLs (/v1/billing_portal/configurations/bpc_<name>).
+CONFIGURATION_NAME = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+# The top-level settings answer as the configuration of this name, so no named one may take it.
+DEFAULT_CONFIGURATION = "default"
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".webp", ".gif", ".ico")
 
 
@@ -153,6 +160,18 @@ def _locale(value: str) -> str:
     if found is None:
         raise _fail("a locale Porch has, such as de or pt-BR", "use one of: " + ", ".join(LOCALES))
     return found
+
+
+def _configuration_name(value: str) -> str:
+    if not re.fullmatch(CONFIGURATION_NAME, value):  # `$` alone would let a final line break through
+        raise _fail(
+            "a name of lowercase letters, digits, _ and -",
+            "start with a letter or digit and use at most 40 characters, such as partners or eu-annual: "
+            "the name becomes part of URLs",
+        )
+    if value == DEFAULT_CONFIGURATION:
+        raise _fail("a name other than default", "default names the top-level settings; choose another name")
+    return value
 
 
 def _mail_address(value: str) -> str:
@@ -398,6 +417,40 @@ class Webhook(Section):
     _env = field_validator("secret_env")(classmethod(lambda cls, v: _env_name(v)))
 
 
+def _inherited(schema: dict[str, Any]) -> None:
+    # What a configuration leaves out is the top level's, not the default an editor would otherwise suggest.
+    for field in schema["properties"].values():
+        field.pop("default", None)
+
+
+class Configuration(Section):
+    """What one named configuration sets apart from the top level; the rest it takes from there."""
+
+    # The effective settings are Config.configuration(name): these merged over the top level's.
+    model_config = ConfigDict(json_schema_extra=_inherited)
+
+    business: Business = Business()
+    default_return_url: str | None = Field(None, description="Where customers go back to on the merchant's site.")
+    features: Features = Features()
+
+    _return = field_validator("default_return_url")(classmethod(lambda cls, v: _https_url(v)))
+
+
+def _merged(base: Any, override: Any) -> Any:
+    """`override` over `base`: mappings merge key by key; anything else (lists, texts, null) replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        return base | {key: _merged(base.get(key), value) for key, value in override.items()}
+    return override
+
+
+def _rebuilt(error: ErrorDetails, loc: tuple[str | int, ...]) -> InitErrorDetails:
+    """A validation error found in one place, to raise again at `loc`."""
+    ctx = error.get("ctx") or {}
+    if error["type"] == "porch":
+        return {"type": _fail(ctx["expected"], ctx["hint"], ctx.get("found")), "loc": loc, "input": error["input"]}
+    return {"type": error["type"], "loc": loc, "input": error["input"]} | ({"ctx": ctx} if ctx else {})  # type: ignore[return-value]
+
+
 class Config(Section):
     """The whole config.yaml. Every key has a default: an empty file is a plain portal."""
 
@@ -415,8 +468,48 @@ class Config(Section):
     email: Email = Email()
     locales: Locales = Locales()
     webhooks: list[Webhook] = Field(default_factory=list)
+    configurations: dict[Annotated[str, AfterValidator(_configuration_name)], Configuration] = Field(
+        default_factory=dict,
+        description="Named configurations a portal session can pick, each setting features, business and "
+        "default_return_url apart from the settings above; what a configuration leaves out it takes from them. "
+        "Mappings merge key by key; lists and texts replace.",
+        json_schema_extra={"propertyNames": {"pattern": CONFIGURATION_NAME, "not": {"const": DEFAULT_CONFIGURATION}}},
+    )
+    # Each configuration's settings, merged and validated once at load: sessions ask for them per request.
+    _configurations: dict[str, Config] = PrivateAttr(default_factory=dict)
+    _modified: int = PrivateAttr(0)
 
     _return = field_validator("default_return_url")(classmethod(lambda cls, v: _https_url(v)))
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _each_configuration(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Config:
+        config: Config = handler(data)
+        config._modified = (info.context or {}).get("modified", 0)
+        named = data.get("configurations") if isinstance(data, dict) else None
+        if not named:
+            return config
+        top = {key: value for key, value in data.items() if key != "configurations"}
+        problems: list[InitErrorDetails] = []
+        for name, overrides in named.items():
+            # Each part is valid on its own by now; what fails here fails only in the combination (such as an
+            # add_url without the top level's signing_secret_env), so it is reported inside the configuration.
+            try:
+                config._configurations[name] = Config.model_validate(_merged(top, overrides), context=info.context)
+            except ValidationError as exc:
+                problems.extend(_rebuilt(error, ("configurations", name, *error["loc"])) for error in exc.errors())
+        if problems:
+            raise ValidationError.from_exception_data("Config", problems)
+        return config
+
+    def configuration(self, name: str) -> Config:
+        """The settings of a named configuration (the top level's for `default`); KeyError for an unknown name."""
+        return self if name == DEFAULT_CONFIGURATION else self._configurations[name]
+
+    @property
+    def modified(self) -> int:
+        """When config.yaml was last changed, in seconds since the epoch; 0 when the text came from elsewhere."""
+        return self._modified
 
     @field_validator("features")
     @classmethod
@@ -454,7 +547,8 @@ class Config(Section):
     def secret_names(self) -> list[str]:
         """Environment variables the config names as signing keys; each must be set before the backend starts."""
         names = [hook.secret_env for hook in self.webhooks]
-        names.append(self.features.payment_method_update.signing_secret_env or "")
+        for each in (self, *self._configurations.values()):
+            names.append(each.features.payment_method_update.signing_secret_env or "")
         return list(dict.fromkeys(name for name in names if name))
 
     @property
@@ -476,6 +570,7 @@ EXPECTED = {
     "int_from_float": ("a whole number", "write digits only, such as 10"),
     "list_type": ("a list", "write a list as [a, b] or as lines starting with -"),
     "model_type": ("a mapping of keys", "indent the keys below this one"),
+    "dict_type": ("a mapping of keys", "indent the keys below this one"),
     "model_attributes_type": ("a mapping of keys", "indent the keys below this one"),
     "missing": ("a value", "add this key; it has no default"),
 }
@@ -527,6 +622,8 @@ def _describe(value: Any) -> str:
 def _dotted(loc: tuple[Any, ...]) -> str:
     text = ""
     for part in loc:
+        if part == "[key]":  # where pydantic places a mapping's key when the key itself is wrong
+            continue
         text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
     return text or "(top level)"
 
@@ -564,15 +661,20 @@ class _Lines:
 
 
 def _unknown_key_hint(loc: tuple[Any, ...]) -> str:
+    if loc[0] == "configurations" and len(loc) == 3 and loc[2] in Config.model_fields:
+        return f"{loc[2]} is the same for every configuration; set it once at the top level"
     parent: Any = Config
+    named = False
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or named:  # a list's index, or a name a mapping such as configurations holds
+            named = False
             continue
         field = parent.model_fields.get(part) or next(
             (f for f in parent.model_fields.values() if f.alias == part), None
         )
         annotation = getattr(field, "annotation", None)
         args = getattr(annotation, "__args__", ())
+        named = getattr(annotation, "__origin__", None) is dict
         parent = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
         if parent is None:
             return "remove it"
@@ -586,8 +688,10 @@ def _drop(data: Any, loc: tuple[Any, ...]) -> None:
     del data[loc[-1]]
 
 
-def parse_config(text: str, file: str = "config.yaml", base: Path | None = None) -> tuple[Config, list[ConfigProblem]]:
-    """Validate YAML text; return the config and the warnings, or raise ConfigError with every error."""
+def parse_config(text: str, file: str = "config.yaml", base: Path | None = None,
+                 modified: int = 0) -> tuple[Config, list[ConfigProblem]]:
+    """Validate YAML text; return the config and the warnings, or raise ConfigError with every error.
+    `modified`: when the text was last changed, as Config.modified answers."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -610,7 +714,7 @@ def parse_config(text: str, file: str = "config.yaml", base: Path | None = None)
     if data is None:
         data = {}
     warnings: list[ConfigProblem] = []
-    context = {"base": base}
+    context = {"base": base, "modified": modified}
     while True:
         try:
             config = Config.model_validate(data, context=context)
@@ -620,10 +724,18 @@ def parse_config(text: str, file: str = "config.yaml", base: Path | None = None)
             for error in exc.errors():
                 loc = tuple(error["loc"])
                 line = lines.of(loc)
-                if error["type"] == "extra_forbidden":
+                if error["type"] == "extra_forbidden" and loc[0] != "configurations":
                     warnings.append(
                         ConfigProblem(file, _dotted(loc), line, "a known key", "an unknown key", _unknown_key_hint(loc))
                     )
+                    continue
+                if error["type"] == "extra_forbidden":
+                    # A configuration exists to differ from the top level: a key it misspells or cannot set would
+                    # leave it silently the same, such as still allowing what it was meant to switch off.
+                    expected = "a key a configuration can set" if len(loc) == 3 else "a known key"
+                    found = loc[-1] if len(loc) == 3 and loc[-1] in Config.model_fields else "an unknown key"
+                    hint = _unknown_key_hint(loc)
+                    errors.append(ConfigProblem(file, _dotted(loc), line, expected, found, hint))
                     continue
                 if error["type"] == "porch":
                     expected, hint = error["ctx"]["expected"], error["ctx"]["hint"]
@@ -660,7 +772,7 @@ def load_config(path: str | Path, strict: bool = False) -> tuple[Config, list[Co
             [ConfigProblem(str(path), "(file)", None, "a readable file", exc.strerror or str(exc),
                            "create it, or pass --config PATH, or set PORCH_CONFIG")]
         ) from None
-    config, warnings = parse_config(text, file=path.name, base=path.parent)
+    config, warnings = parse_config(text, file=path.name, base=path.parent, modified=int(path.stat().st_mtime))
     if strict and warnings:
         raise ConfigError(warnings)
     return config, warnings

@@ -168,3 +168,22 @@ def test_a_subscription_with_several_plans_or_an_unlisted_product_is_not_offered
     for refused in (two, unlisted, once):
         assert availability.update_refusal(config, refused).code == "not_updatable"  # type: ignore[union-attr]
         assert "update" not in availability.subscription_actions(config, refused, False)
+
+
+def test_the_rules_answer_for_the_configuration_they_are_given():
+    # A session bound to a configuration is checked with that configuration's settings: the same
+    # functions, given config.configuration(name) instead of the top level.
+    config = parse_config(EVERYTHING + """configurations:
+  partners:
+    features:
+      subscription_cancel: {enabled: false}
+      subscription_update: {enabled: false}
+""")[0]
+    partners = config.configuration("partners")
+    price = {"id": "price_x", "product": "prod_pro", "recurring": {"interval": "month"}}
+    sub = {"id": "sub_x", "status": "active", "current_period_start": NOW, "current_period_end": NOW + 30 * DAY,
+           "items": {"data": [{"price": price}]}}
+    assert availability.subscription_actions(config, sub, False) == ["cancel", "update", "retention"]
+    assert availability.subscription_actions(partners, sub, False) == []
+    assert availability.cancel_feature(partners).code == "feature_disabled"  # type: ignore[union-attr]
+    assert availability.cancel_feature(config) is None

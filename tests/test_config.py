@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,8 @@ def test_unknown_keys_are_warnings_with_the_known_ones_listed():
         'config.yaml:3: business.colour: expected a known key, found an unknown key. '
         "Hint: remove it, or use one of: name, headline, privacy_policy_url, terms_of_service_url, support_email.",
         "config.yaml:4: themes: expected a known key, found an unknown key. Hint: remove it, or use one of: "
-        "business, branding, login_link, default_return_url, allowed_origins, features, billing, email, locales, webhooks.",
+        "business, branding, login_link, default_return_url, allowed_origins, features, billing, email, locales, webhooks, "
+        "configurations.",
     ]
 
 
@@ -267,7 +269,7 @@ def test_the_published_json_schema_is_current():
 def test_the_json_schema_knows_every_top_level_key():
     assert set(json_schema()["properties"]) == {
         "business", "branding", "login_link", "default_return_url", "allowed_origins", "features", "billing", "email",
-        "locales", "webhooks",
+        "locales", "webhooks", "configurations",
     }
 
 
@@ -316,3 +318,165 @@ def test_headline_errors_say_which_form_is_expected():
         "config.yaml:2: business.headline: expected text, or a mapping of locale to text, found a list. "
         "Hint: write one headline, or one per locale such as {en: ..., de: ...}.",
     ]
+
+
+# Named configurations
+
+
+TOP = """business:
+  name: Acme
+  headline: {en: Hello, de: Hallo}
+  privacy_policy_url: https://acme.example/privacy
+default_return_url: https://acme.example/account
+features:
+  subscription_cancel:
+    mode: immediately
+    cancellation_reason: {options: [too_expensive, other]}
+  subscription_update:
+    enabled: true
+    products:
+      - {product: prod_pro, prices: [price_pro_monthly]}
+"""
+
+
+def test_a_configuration_overrides_only_what_it_names():
+    config, warnings = parse_config(TOP + """configurations:
+  partners:
+    features:
+      subscription_cancel: {enabled: false}
+  eu-annual:
+    business: {headline: {de: Guten Tag}}
+    default_return_url: https://acme.example/eu
+    features:
+      subscription_update:
+        products: [{product: prod_eu, prices: [price_eu_yearly]}]
+""")
+    assert warnings == []
+    partners = config.configuration("partners")
+    assert partners.features.subscription_cancel.enabled is False
+    # Everything it leaves out is the top level's, down to the options inside the same feature.
+    assert partners.features.subscription_cancel.mode == "immediately"
+    assert partners.features.subscription_cancel.cancellation_reason.options == ["too_expensive", "other"]
+    assert partners.model_dump(exclude={"features", "configurations"}) == config.model_dump(
+        exclude={"features", "configurations"})
+    assert partners.features.model_dump(exclude={"subscription_cancel"}) == config.features.model_dump(
+        exclude={"subscription_cancel"})
+    eu = config.configuration("eu-annual")
+    # Mappings merge key by key; lists and texts replace.
+    assert eu.business.headline == {"en": "Hello", "de": "Guten Tag"}
+    assert eu.business.name == "Acme"
+    assert eu.default_return_url == "https://acme.example/eu"
+    assert [p.product for p in eu.features.subscription_update.products] == ["prod_eu"]
+    assert eu.features.subscription_update.enabled is True
+    # The top level is the configuration named default, and the top level's own settings are untouched.
+    assert config.configuration("default") is config
+    assert config.features.subscription_cancel.enabled is True
+    assert list(config.configurations) == ["partners", "eu-annual"]
+    with pytest.raises(KeyError):
+        config.configuration("nobody")
+
+
+def test_each_configuration_is_merged_once_at_load():
+    config, _ = parse_config("configurations: {partners: {default_return_url: https://acme.example/p}}\n")
+    assert config.configuration("partners") is config.configuration("partners")
+    assert config.configuration("partners").configurations == {}
+
+
+def test_configuration_errors_name_the_line_and_the_way_out():
+    text = """branding: {font: serif}
+configurations:
+  Partners: {}
+  default: {}
+  a-name-that-goes-on-for-more-than-forty-chars: {}
+  -leading: {}
+  ok:
+    branding: {font: mono}
+    login_link: {enabled: false}
+    featurs: {}
+    features:
+      subscription_cancel:
+        enabld: false
+        mode: later
+    default_return_url: ftp://acme.example
+  empty:
+"""
+    assert errors(text) == [
+        ('config.yaml:3: configurations.Partners: expected a name of lowercase letters, digits, _ and -, found '
+        '"Partners". Hint: start with a letter or digit and use at most 40 characters, such as partners or '
+        "eu-annual: the name becomes part of URLs."),
+        ('config.yaml:4: configurations.default: expected a name other than default, found "default". '
+        "Hint: default names the top-level settings; choose another name."),
+        ('config.yaml:5: configurations.a-name-that-goes-on-for-more-than-forty-chars: expected a name of lowercase '
+        'letters, digits, _ and -, found "a-name-that-goes-on-for-more-than-forty-chars". Hint: start with a letter '
+        "or digit and use at most 40 characters, such as partners or eu-annual: the name becomes part of URLs."),
+        ('config.yaml:6: configurations.-leading: expected a name of lowercase letters, digits, _ and -, found '
+        '"-leading". Hint: start with a letter or digit and use at most 40 characters, such as partners or '
+        "eu-annual: the name becomes part of URLs."),
+        ("config.yaml:8: configurations.ok.branding: expected a key a configuration can set, found branding. "
+        "Hint: branding is the same for every configuration; set it once at the top level."),
+        ("config.yaml:9: configurations.ok.login_link: expected a key a configuration can set, found login_link. "
+        "Hint: login_link is the same for every configuration; set it once at the top level."),
+        ("config.yaml:10: configurations.ok.featurs: expected a key a configuration can set, found an unknown key. "
+        "Hint: remove it, or use one of: business, default_return_url, features."),
+        ("config.yaml:13: configurations.ok.features.subscription_cancel.enabld: expected a known key, found an "
+        "unknown key. Hint: remove it, or use one of: enabled, mode, proration_behavior, cancellation_reason, "
+        "retention."),
+        ('config.yaml:14: configurations.ok.features.subscription_cancel.mode: expected one of: at_period_end or '
+        'immediately, found "later". Hint: choose one of the listed values.'),
+        ('config.yaml:15: configurations.ok.default_return_url: expected an https:// URL, found "ftp://acme.example". '
+        "Hint: write the full address, such as https://acme.example/page (http:// is only allowed for localhost)."),
+        ("config.yaml:16: configurations.empty: expected a mapping of keys, found nothing. "
+        "Hint: indent the keys below this one."),
+    ]
+
+
+def test_a_configuration_must_hold_a_mapping_of_names():
+    assert errors("configurations: [partners]\n") == [
+        "config.yaml:1: configurations: expected a mapping of keys, found a list. Hint: indent the keys below this one.",
+    ]
+    assert errors('configurations: {"partners\\n": {}}\n') == [
+        ('config.yaml:1: configurations.partners\n: expected a name of lowercase letters, digits, _ and -, found '
+         '"partners\\n". Hint: start with a letter or digit and use at most 40 characters, such as partners or '
+         "eu-annual: the name becomes part of URLs."),
+    ]
+
+
+def test_a_configuration_is_checked_together_with_the_top_level():
+    # Valid on its own and valid at the top level, an add_url fails only in the combination: the
+    # configuration's add_url needs the top level's login_link.url and a signing key.
+    text = """configurations:
+  partners:
+    features:
+      payment_method_update:
+        add_url: https://pay.acme.example/add-card
+"""
+    assert errors(text) == [
+        ("config.yaml:5: configurations.partners.features.payment_method_update.add_url: expected login_link.url as "
+        "well, found no login_link.url. Hint: set login_link.url to the address where public/ is hosted, such as "
+        "https://billing.acme.example; customers come back there from the add-card page."),
+        ("config.yaml:5: configurations.partners.features.payment_method_update.add_url: expected signing_secret_env "
+        "as well, found no signing_secret_env. Hint: add signing_secret_env: PORCH_ADD_CARD_SECRET and set that "
+        "variable to a long random key; your add-card page checks each link's signature with it."),
+    ]
+
+
+def test_the_signing_keys_of_every_configuration_must_be_set():
+    config, _ = parse_config("""login_link: {url: https://billing.acme.example}
+configurations:
+  partners:
+    features:
+      payment_method_update:
+        add_url: https://pay.acme.example/partners/add-card
+        signing_secret_env: PORCH_PARTNERS_SECRET
+""")
+    assert config.secret_names == ["PORCH_PARTNERS_SECRET"]
+
+
+def test_modified_is_when_the_file_was_changed(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("configurations: {partners: {}}\n")
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    config, _ = load_config(path)
+    assert config.modified == 1_700_000_000
+    assert config.configuration("partners").modified == 1_700_000_000
+    assert parse_config("")[0].modified == 0
