@@ -266,3 +266,42 @@ def test_every_malformed_setting_is_named_at_once(folder, busy_port):
         "use sqlite:///path/to/file.db or postgresql://user@host/dbname",
         "PORCH_SMTP_URL must start with one of smtp://, smtps://, smtp+starttls://",
     ]
+
+
+def test_keys_create_prints_the_key_once_and_list_never_shows_it(folder):
+    made = run("keys", "create", "--name", "billing server", PORCH_SECRET_KEY=SECRET)
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip()
+    assert key.startswith("sk_porch_") and "\n" not in key
+    assert "only time the key is shown" in made.stderr
+    listed = run("keys", "list", PORCH_SECRET_KEY=SECRET)
+    assert listed.exit_code == 0, listed.output
+    key_id, hint, *rest = listed.stdout.split()
+    assert key_id.startswith("key_") and hint == "sk_porch_..." + key[-4:]
+    assert "billing server" in listed.stdout and "last used never" in listed.stdout
+    assert key not in listed.output and key not in (folder / "porch.db").read_bytes().decode("latin-1")
+
+
+def test_keys_revoke_marks_the_key_revoked_in_the_list(folder):
+    run("keys", "create", "--name", "old", PORCH_SECRET_KEY=SECRET)
+    key_id = run("keys", "list").stdout.split()[0]
+    revoked = run("keys", "revoke", key_id)
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.stdout.startswith(f"Revoked {key_id} (old) at ")
+    assert " revoked " in run("keys", "list").stdout
+
+
+def test_keys_list_without_keys_says_how_to_make_one(folder):
+    assert run("keys", "list").stdout == "No API keys. Make one with `python -m backend keys create --name NAME`.\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("keys", "revoke", "key_nope"), "no key key_nope: list the keys with `python -m backend keys list`"),
+    (("keys", "create", "--name", " "), "the name must be 1 to 200 characters"),
+])
+def test_keys_refusals_are_one_message(folder, args, message):
+    assert message in failure(run(*args, PORCH_SECRET_KEY=SECRET))
+
+
+def test_keys_create_needs_the_secret_it_hashes_with(folder):
+    assert "PORCH_SECRET_KEY" in failure(run("keys", "create", "--name", "x"))
