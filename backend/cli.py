@@ -21,8 +21,8 @@ from backend.events import signing_secrets
 from backend.importer import ImportFileError, import_file
 from backend.settings import Settings, SettingsError
 from backend.store import billing
-from backend.stripe_api import NotConfigured
 from backend.store.database import Database, DatabaseError, create_engine, migrate
+from backend.stripe_api import NotConfigured
 
 ROOT = Path(__file__).resolve().parent.parent
 F = TypeVar("F", bound=Callable[..., Any])

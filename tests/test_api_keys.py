@@ -39,7 +39,7 @@ def test_a_key_is_256_random_bits_after_its_prefix(db):
 
 
 def test_the_table_holds_an_hmac_of_the_key_and_never_the_key(db):
-    made, key = make(db)
+    _, key = make(db)
     rows = db.run(lambda conn: [dict(row._mapping) for row in conn.execute(sa.select(table))], write=False)
     assert len(rows) == 1
     stored = " ".join(str(value) for value in rows[0].values())
