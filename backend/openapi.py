@@ -116,7 +116,8 @@ def document(operations: list[Operation]) -> dict[str, Any]:
             schema, definitions = _schema(op.body)
             schemas.update(definitions)
             types = ("application/x-www-form-urlencoded", "application/json") if op.merchant else ("application/json",)
-            entry["requestBody"] = {"required": True, "content": {kind: {"schema": schema} for kind in types}}
+            # A merchant call with no parameters may send no body, as Stripe's API takes it.
+            entry["requestBody"] = {"required": not op.merchant, "content": {kind: {"schema": schema} for kind in types}}
         success: dict[str, Any] = {"description": "OK"}
         if op.answer is not None:
             success["content"] = {"application/json": {"schema": op.answer}}
