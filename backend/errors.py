@@ -126,23 +126,18 @@ def error_response(
 # their own exceptions for them: {"error": {"type", "message", "code", "param"?}}.
 MERCHANT_PREFIX = "/v1/"
 # Porch's codes that Stripe has a name of its own for.
-STRIPE_CODES = {"not_found": "resource_missing", "rate_limited": "rate_limit",
-                "idempotency_mismatch": "idempotency_key_in_use"}
+STRIPE_CODES = {"not_found": "resource_missing", "rate_limited": "rate_limit"}
 
 
-def stripe_type(status: int, code: str) -> str:
-    """Stripe's error type: what its SDKs choose the exception class by, with the status."""
-    if status >= 500:
-        return "api_error"
-    if status == 402:
-        return "card_error"
-    return "idempotency_error" if code == "idempotency_mismatch" else "invalid_request_error"
+def stripe_type(status: int) -> str:
+    """Stripe's error type, which its SDKs choose the exception class by, with the status."""
+    return "api_error" if status >= 500 else "invalid_request_error"
 
 
 def stripe_error_response(
     status: int, code: str, message: str, headers: Mapping[str, str] | None = None, param: str | None = None,
 ) -> JSONResponse:
-    error = {"type": stripe_type(status, code), "code": STRIPE_CODES.get(code, code), "message": message}
+    error = {"type": stripe_type(status), "code": STRIPE_CODES.get(code, code), "message": message}
     return JSONResponse({"error": error | ({"param": param} if param else {})}, status_code=status, headers=headers)
 
 

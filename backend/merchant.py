@@ -64,25 +64,25 @@ def param_name(loc: tuple[Any, ...]) -> str:
     return "".join(str(part) if n == 0 else f"[{part}]" for n, part in enumerate(parts))
 
 
+def is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM
+
+
 async def raw_params(request: Request) -> Any:
-    """The request's parameters as one nested structure: the query string of a GET, the body of the others."""
-    if request.method == "GET":
-        text = request.url.query
-    else:
-        body = await read_body(request, MERCHANT_MAX_BODY)
-        if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
-            try:
-                return jsonio.from_client(body or b"{}", MAX_DEPTH)
-            except jsonio.TooDeep:
-                raise APIError(400, "invalid_json", f"The request body nests deeper than {MAX_DEPTH} levels.") from None
-            except ValueError:
-                raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
+    """The request body's parameters as one nested structure, from a form or from JSON (the guard lets
+    no other type through; no body at all is no parameters)."""
+    body = await read_body(request, MERCHANT_MAX_BODY)
+    if not is_form(request):
         try:
-            text = body.decode()
-        except UnicodeDecodeError:
-            raise APIError(400, "parameter_invalid", "The form is not UTF-8 text.") from None
+            return jsonio.from_client(body or b"{}", MAX_DEPTH)
+        except jsonio.TooDeep:
+            raise APIError(400, "invalid_json", f"The request body nests deeper than {MAX_DEPTH} levels.") from None
+        except ValueError:
+            raise APIError(400, "invalid_json", "The request body is not valid JSON.") from None
     try:
-        return forms.decode(text)
+        return forms.decode(body.decode())
+    except UnicodeDecodeError:
+        raise APIError(400, "parameter_invalid", "The form is not UTF-8 text.") from None
     except forms.FormError as exc:
         raise APIError(400, "parameter_invalid", str(exc), param=exc.param or None) from None
 

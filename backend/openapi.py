@@ -39,7 +39,7 @@ STRIPE_ERROR = {
             "type": "object",
             "required": ["type", "code", "message"],
             "properties": {
-                "type": {"type": "string", "enum": ["invalid_request_error", "api_error", "card_error", "idempotency_error"]},
+                "type": {"type": "string", "enum": ["invalid_request_error", "api_error"]},
                 "code": {"type": "string"},
                 "message": {"type": "string"},
                 "param": {"type": "string", "description": "The parameter at fault, as Stripe names it: flow_data[type]."},

@@ -22,7 +22,7 @@ from backend import importer, stripe_objects
 from backend.config import Config
 from backend.errors import APIError
 from backend.jsonio import JSONResponse
-from backend.merchant import FORM, Params
+from backend.merchant import Params, is_form
 from backend.openapi import returns
 from backend.pipeline import Edge, Endpoint
 from backend.store import billing
@@ -95,7 +95,7 @@ async def push(edge: Edge) -> Response:
         raise APIError(409, "import_disabled", "billing.engine is stripe: Porch's data comes from the Stripe "
                                                "account (webhooks and `python -m backend sync`), not from imports.")
     data = body.model_dump(exclude_none=True)
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM:
+    if is_form(request):
         data = from_form(data)
     try:
         batch = stripe_objects.read_file(data)

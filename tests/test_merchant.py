@@ -166,6 +166,8 @@ def test_a_body_over_the_cap_is_413(client, key):
     (b"customers=text", FORM, "parameter_invalid", "customers"),
     (b'{"customers": [', {"Content-Type": "application/json"}, "invalid_json", None),
     (b"[1, 2]", {"Content-Type": "application/json"}, "parameter_invalid", None),
+    (b'{"customers": ' + b"[" * 40 + b"]" * 40 + b"}", {"Content-Type": "application/json"}, "invalid_json", None),
+    (b"customers" + b"[0]" * 40 + b"=x", FORM, "parameter_invalid", "customers" + "[0]" * 40),
     (b"\xff=1", FORM, "parameter_invalid", None),
 ])
 def test_bad_parameters_are_400_naming_the_parameter(client, key, body, headers, code, param):
