@@ -19,7 +19,8 @@ from urllib.parse import parse_qsl
 # A name, then any number of [part]s; a part is empty (the next item of a list) or has no brackets.
 KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 PART = re.compile(r"\[([^\[\]]*)\]")
-MAX_FIELDS = 10000
+# Far more than the merchant API's 4 MB body holds of any real request; a bound on the work of one.
+MAX_FIELDS = 100_000
 MAX_INDEX_DIGITS = len(str(MAX_FIELDS))
 # As deep as JSON bodies may nest (backend.guards.MAX_DEPTH).
 MAX_DEPTH = 32

@@ -13,6 +13,7 @@ import binascii
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from backend import api_keys, auth, forms, jsonio
@@ -68,11 +69,10 @@ def is_form(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip().lower() == FORM
 
 
-async def raw_params(request: Request) -> Any:
-    """The request body's parameters as one nested structure, from a form or from JSON (the guard lets
-    no other type through; no body at all is no parameters)."""
-    body = await read_body(request, MERCHANT_MAX_BODY)
-    if not is_form(request):
+def decoded(body: bytes, form: bool) -> Any:
+    """A body's parameters as one nested structure, from a form or from JSON (the guard lets no other
+    type through; no body at all is no parameters)."""
+    if not form:
         try:
             return jsonio.from_client(body or b"{}", MAX_DEPTH)
         except jsonio.TooDeep:
@@ -104,4 +104,8 @@ def validated(data: Any, model: type[Model]) -> Model:
 
 
 async def params(request: Request, model: type[Model]) -> Model:
-    return validated(await raw_params(request), model)
+    """The request's parameters read into `model`. Off the event loop: a body may be megabytes of
+    objects (POST /v1/import), whose reading would hold up every other request."""
+    body = await read_body(request, MERCHANT_MAX_BODY)
+    form = is_form(request)
+    return await run_in_threadpool(lambda: validated(decoded(body, form), model))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from backend import importer, stripe_objects
@@ -88,19 +89,23 @@ def from_form(data: dict[str, Any]) -> dict[str, Any]:
     return typed
 
 
+def read(body: ImportParams, form: bool) -> stripe_objects.Batch:
+    """The pushed objects, read and checked as the import file's are; 400 naming the object at fault."""
+    data = body.model_dump(exclude_none=True)
+    try:
+        return stripe_objects.read_file(from_form(data) if form else data)
+    except stripe_objects.ObjectError as exc:
+        raise APIError(400, "invalid_import", str(exc), param=exc.at or None) from None
+
+
 async def push(edge: Edge) -> Response:
     request, body = edge.request, edge.body
     config: Config = request.app.state.config
     if config.billing.engine == "stripe":
         raise APIError(409, "import_disabled", "billing.engine is stripe: Porch's data comes from the Stripe "
                                                "account (webhooks and `python -m backend sync`), not from imports.")
-    data = body.model_dump(exclude_none=True)
-    if is_form(request):
-        data = from_form(data)
-    try:
-        batch = stripe_objects.read_file(data)
-    except stripe_objects.ObjectError as exc:
-        raise APIError(400, "invalid_import", str(exc), param=exc.at or None) from None
+    # Off the event loop, as the parameters were read: a push may hold thousands of objects.
+    batch = await run_in_threadpool(read, body, is_form(request))
     imported = await request.app.state.db.call(importer.write, batch)
     return JSONResponse({"object": "import", "written": imported.written, "removed": imported.removed})
 

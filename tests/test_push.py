@@ -184,3 +184,13 @@ def test_stripes_sdk_raises_its_own_errors_for_porchs_refusals(porch, db, key):
             wrong.raw_request("post", PATH)
     with pytest.raises(stripe.RateLimitError):
         client.raw_request("post", PATH)
+
+
+@pytest.mark.parametrize("form", [True, False], ids=["form", "json"])
+def test_a_few_thousand_objects_fit_in_one_push(client, db, key, form):
+    many = {"customers": [{"id": f"cus_many_{n}", "object": "customer", "email": f"c{n}@example.com",
+                           "name": f"Customer {n}", "created": NOW + n, "balance": 0} for n in range(3000)]}
+    answer = push(client, key, many, form)
+    assert answer.status_code == 200, answer.text[:300]
+    assert answer.json()["written"]["customers"] == 3000
+    assert stored(db, "customers", "cus_many_2999")["created"] == NOW + 2999
