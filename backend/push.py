@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -49,6 +50,8 @@ FORM_FLAGS = frozenset({
     "has_more", "inclusive", "livemode", "paid", "payouts_enabled", "proration", "supported", "valid",
 })
 FORM_DECIMALS = frozenset({"percent_off", "percentage"})
+# The kinds that belong to one customer.
+OWNED = ("payment_methods", "subscriptions", "invoices")
 INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 
@@ -98,6 +101,27 @@ def read(body: ImportParams, form: bool) -> stripe_objects.Batch:
         raise APIError(400, "invalid_import", str(exc), param=exc.at or None) from None
 
 
+def customers_of(conn: sa.Connection, batch: stripe_objects.Batch) -> set[str]:
+    """Every customer the batch changes: its customers, the owners of its objects, and the stored owners
+    of the objects it deletes (a deletion names no customer)."""
+    found = set(batch.objects["customers"]) | set(batch.deleted["customers"])
+    for kind in OWNED:
+        found |= {owner for obj in batch.objects[kind].values() if isinstance(owner := billing.ref(obj.get("customer")), str)}
+        for object_id in batch.deleted[kind]:
+            owner = billing.ref((billing.get(conn, kind, object_id) or {}).get("customer"))
+            if isinstance(owner, str):
+                found.add(owner)
+    return found
+
+
+def write(conn: sa.Connection, batch: stripe_objects.Batch) -> importer.Imported:
+    """The batch written under the lock of every customer it changes, taken in order: a push lands before or
+    after a customer's change in the portal, never in the middle of one (which holds the same lock)."""
+    for customer in sorted(customers_of(conn, batch)):
+        billing.lock_customer(conn, customer)
+    return importer.write(conn, batch)
+
+
 async def push(edge: Edge) -> Response:
     request, body = edge.request, edge.body
     config: Config = request.app.state.config
@@ -106,7 +130,7 @@ async def push(edge: Edge) -> Response:
                                                "account (webhooks and `python -m backend sync`), not from imports.")
     # Off the event loop, as the parameters were read: a push may hold thousands of objects.
     batch = await run_in_threadpool(read, body, is_form(request))
-    imported = await request.app.state.db.call(importer.write, batch)
+    imported = await request.app.state.db.call(write, batch)
     return JSONResponse({"object": "import", "written": imported.written, "removed": imported.removed})
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ from conftest import NOW, SECRET, with_config
 from starlette.testclient import TestClient
 from stripe._encode import _api_encode
 
-from backend import api_keys, importer
+from backend import api_keys, importer, stripe_objects
+from backend import push as push_module
 from backend.store import billing
 from backend.store.tables import customers, products
 
@@ -194,3 +197,39 @@ def test_a_few_thousand_objects_fit_in_one_push(client, db, key, form):
     assert answer.status_code == 200, answer.text[:300]
     assert answer.json()["written"]["customers"] == 3000
     assert stored(db, "customers", "cus_many_2999")["created"] == NOW + 2999
+
+
+def test_a_push_locks_every_customer_it_changes(db):
+    batch = stripe_objects.read_file({
+        "customers": [{"id": "cus_new", "object": "customer"}],
+        "subscriptions": [{"id": "sub_new", "object": "subscription", "customer": {"id": "cus_owner", "object": "customer"},
+                           "status": "active", "items": {"object": "list", "data": []}}],
+        "payment_methods": [{"id": "pm_jenny_visa", "object": "payment_method", "deleted": True}],
+    })
+    found = db.run(push_module.customers_of, batch, write=False)
+    assert found == {"cus_new", "cus_owner", "cus_jenny"}
+
+
+def test_a_push_waits_for_a_customers_change_in_flight(client, db, key):
+    """A change in the portal holds its customer's lock (idempotency.apply); a push for that customer
+    lands after it, not in its middle. On SQLite writes are serial anyway: PostgreSQL shows the wait."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time")
+    assert push(client, key, PUSH).status_code == 200
+    renamed = {"customers": [PUSH["customers"][0] | {"name": "Renamed"}]}
+    answers: list[Any] = []
+    with db.engine.connect() as change, change.begin():
+        billing.lock_customer(change, "cus_push")
+        pusher = threading.Thread(target=lambda: answers.append(push(client, key, renamed)))
+        pusher.start()
+        deadline = time.monotonic() + 15
+        waiting = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        with db.engine.connect() as watcher:
+            while not watcher.execute(waiting).scalar():
+                assert time.monotonic() < deadline, "the push never asked for the customer's lock"
+                watcher.rollback()
+                time.sleep(0.01)
+        assert stored(db, "customers", "cus_push")["name"] == "007"
+    pusher.join(timeout=15)
+    assert answers[0].status_code == 200, answers[0].text
+    assert stored(db, "customers", "cus_push")["name"] == "Renamed"
