@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -25,10 +26,10 @@ SECRET_HOWTO = (
 VALID_CONFIG = "business:\n  name: Acme\n"
 BAD_CONFIG = "business:\n  name: Acme\n  support_email: nope\nbranding:\n  brand_color: blue\n"
 BAD_CONFIG_LINES = [
-    'config.yaml:3: business.support_email: expected an email address, found "nope". '
-    "Hint: write an address such as billing@acme.example.",
-    'config.yaml:5: branding.brand_color: expected a colour as "#rrggbb", found "blue". '
-    'Hint: write # and six hex digits, such as "#0a2540"; quote it in YAML.',
+    ('config.yaml:3: business.support_email: expected an email address, found "nope". '
+     "Hint: write an address such as billing@acme.example."),
+    ('config.yaml:5: branding.brand_color: expected a colour as "#rrggbb", found "blue". '
+     'Hint: write # and six hex digits, such as "#0a2540"; quote it in YAML.'),
 ]
 
 
@@ -230,11 +231,11 @@ def test_serve_with_a_bad_config_lists_its_errors(folder, busy_port):
 @pytest.mark.parametrize("command", [["serve"], ["check"], ["import", "data.json"]])
 @pytest.mark.parametrize(("env", "message"), [
     ({"PORCH_DATABASE_URL": "mysql://db.internal/porch"},
-     "PORCH_DATABASE_URL 'mysql://db.internal/porch' is not supported: "
-     "use sqlite:///path/to/file.db or postgresql://user@host/dbname"),
+     ("PORCH_DATABASE_URL 'mysql://db.internal/porch' is not supported: "
+      "use sqlite:///path/to/file.db or postgresql://user@host/dbname")),
     ({"PORCH_DATABASE_URL": "sqlite://porch.db"},
-     "PORCH_DATABASE_URL 'sqlite://porch.db' is not supported: "
-     "use sqlite:///path/to/file.db or postgresql://user@host/dbname"),
+     ("PORCH_DATABASE_URL 'sqlite://porch.db' is not supported: "
+      "use sqlite:///path/to/file.db or postgresql://user@host/dbname")),
     ({"PORCH_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"},
      "PORCH_TRUSTED_PROXIES has 'proxy.internal', which is not an IP address or network such as 10.0.0.0/8"),
     ({"PORCH_TRUSTED_PROXIES": "10.0.0.300"},
@@ -262,8 +263,8 @@ def test_every_malformed_setting_is_named_at_once(folder, busy_port):
     assert failure(result).splitlines() == [
         "Error: PORCH_SECRET_KEY is only 5 bytes: " + SECRET_HOWTO.splitlines()[0],
         SECRET_HOWTO.splitlines()[1],
-        "PORCH_DATABASE_URL 'mysql://db/porch' is not supported: "
-        "use sqlite:///path/to/file.db or postgresql://user@host/dbname",
+        ("PORCH_DATABASE_URL 'mysql://db/porch' is not supported: "
+         "use sqlite:///path/to/file.db or postgresql://user@host/dbname"),
         "PORCH_SMTP_URL must start with one of smtp://, smtps://, smtp+starttls://",
     ]
 
