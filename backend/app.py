@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +29,7 @@ from backend import (
     payment_methods,
     plans,
     portal,
+    push,
     ratelimit,
     sessions,
     signin,
@@ -39,9 +39,9 @@ from backend import (
 )
 from backend.config import Config
 from backend.engine import Engine
-from backend.errors import APIError, api_error, error_response, internal_error
+from backend.errors import APIError, api_error, error_at, internal_error
 from backend.events import WebhookWorker, signing_secrets
-from backend.guards import APIGuard, APIHeaders
+from backend.guards import API_PREFIXES, APICORS, APIGuard, APIHeaders
 from backend.local_engine import LocalEngine
 from backend.mailer import MailWorker, Transport
 from backend.openapi import document
@@ -58,19 +58,20 @@ STOP_GRACE = 10
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if not request.url.path.startswith("/api/"):
+    path = request.url.path
+    if not path.startswith(API_PREFIXES):
         return Response(exc.detail, status_code=exc.status_code, headers={**NOT_A_PAGE, **(exc.headers or {})})
     code, message = {
         404: ("not_found", "No such API endpoint."),
         405: ("method_not_allowed", "This endpoint does not take that method."),
     }.get(exc.status_code, ("http_error", str(exc.detail)))
-    return error_response(exc.status_code, code, message, exc.headers)
+    return error_at(path, exc.status_code, code, message, exc.headers)
 
 
 async def database_error(request: Request, exc: Exception) -> Response:
     log.warning("database unavailable: %s", exc)
-    return error_response(503, "unavailable", "The service is briefly unavailable. Try again in a moment.",
-                          {"Retry-After": "5"})
+    return error_at(request.url.path, 503, "unavailable", "The service is briefly unavailable. Try again in a moment.",
+                    {"Retry-After": "5"})
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -82,6 +83,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 ENDPOINTS = (
     api.ENDPOINTS + customers.ENDPOINTS + subscriptions.ENDPOINTS + plans.ENDPOINTS
     + payment_methods.ENDPOINTS + invoices.ENDPOINTS + accounts.ENDPOINTS + stripe_webhooks.ENDPOINTS
+    + push.ENDPOINTS
 )
 OPERATIONS = [endpoint.operation() for endpoint in ENDPOINTS]
 ROUTES: list[BaseRoute] = [op.route() for op in OPERATIONS]
@@ -143,12 +145,12 @@ def create_app(
 
     middleware = [
         Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies] or []),
-        # Outside the CORS and gzip layers, so their answers under /api/ carry the API's headers too.
+        # Outside the CORS and gzip layers, so their answers under /api/ and /v1/ carry the API's headers too.
         Middleware(APIHeaders),
         # The portal's JSON is most of what the page loads; static files come precompressed and pass through.
         Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),
         Middleware(
-            CORSMiddleware,
+            APICORS,
             allow_origins=config.origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],

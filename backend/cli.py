@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from backend import __version__
+from backend import __version__, api_keys
 from backend.config import Config, ConfigError, json_schema, load_config
 from backend.deploy import TARGETS, DeployError, deployment
 from backend.events import signing_secrets
@@ -43,7 +43,7 @@ def _converting(fn: F) -> F:
             for warning in exc.warnings:
                 click.echo(f"Warning: {warning}", err=True)
             _fail("the config has errors:\n" + "\n".join(f"  {p}" for p in exc.problems))
-        except (SettingsError, ImportFileError, DatabaseError, DeployError, NotConfigured) as exc:
+        except (SettingsError, ImportFileError, DatabaseError, DeployError, NotConfigured, api_keys.APIKeyError) as exc:
             _fail(str(exc))
 
     wrapper.__name__ = fn.__name__
@@ -293,6 +293,50 @@ def replay(event_id: str) -> None:
     if not count:
         _fail(f"no webhook deliveries for {event_id}: list them with `python -m backend events`")
     click.echo(f"Queued {count} deliver{'y' if count == 1 else 'ies'} of {event_id} again.")
+
+
+def _when(at: int | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(at)) if at is not None else "never"
+
+
+@main.group()
+def keys() -> None:
+    """Secret keys for the merchant API (/v1/): create, list, revoke."""
+
+
+@keys.command(name="create")
+@click.option("--name", required=True, help="What the key is for, such as \"billing server\": shown in `keys list`.")
+@_converting
+def keys_create(name: str) -> None:
+    """Make a secret key and print it, once: Porch keeps only a keyed hash of it."""
+    settings = _settings()
+    made, key = _database(settings).run(api_keys.create, settings.secret_key, name, int(time.time()))
+    click.echo(key)
+    click.echo(f"Created {made.id} ({made.name}). This is the only time the key is shown: store it now, "
+               "as your server's secret.", err=True)
+
+
+@keys.command(name="list")
+@_converting
+def keys_list() -> None:
+    """Every key: id, name, the key's last characters, created, last used, revoked."""
+    found = _database(_settings(require_secret=False)).run(api_keys.listed, write=False)
+    if not found:
+        click.echo("No API keys. Make one with `python -m backend keys create --name NAME`.")
+        return
+    for key in found:
+        revoked = f"  revoked {_when(key.revoked)}" if key.revoked is not None else ""
+        click.echo(f"{key.id}  {key.hint}  {key.name}  created {_when(key.created)}  last used "
+                   f"{_when(key.last_used)}{revoked}")
+
+
+@keys.command(name="revoke")
+@click.argument("key_id")
+@_converting
+def keys_revoke(key_id: str) -> None:
+    """Refuse the key KEY_ID from now on (its id from `keys list`)."""
+    revoked = _database(_settings(require_secret=False)).run(api_keys.revoke, key_id, int(time.time()))
+    click.echo(f"Revoked {revoked.id} ({revoked.name}) at {_when(revoked.revoked)} UTC.")
 
 
 @main.command()

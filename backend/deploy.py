@@ -1,5 +1,5 @@
 """Web server configurations that serve public/ exactly as its `_headers` file says and
-forward /api/ to the backend: `python -m backend deploy caddy|nginx`.
+forward /api/ and /v1/ to the backend: `python -m backend deploy caddy|nginx`.
 
 Each target is one function from a `Deployment` (the parsed rules of `_headers`, the
 site's address, the backend's and the folder) to the text its server reads. Every
@@ -11,8 +11,9 @@ target does the same things, each in its own server's words:
   set, static.NOT_A_PAGE, so each host answers alike;
 - `.br` and `.gz` copies are served to browsers that take them;
 - `/login?x=1` redirects to `/login/?x=1`, keeping the query;
-- `/api/` reaches the backend with the Host header (port included), the scheme and the
-  client's address, which the backend believes from PORCH_TRUSTED_PROXIES only;
+- `/api/` (the portal's API) and `/v1/` (the merchant's) reach the backend with the Host header
+  (port included), the scheme and the client's address, which the backend believes from
+  PORCH_TRUSTED_PROXIES only;
 - `_headers`, and anything else whose name starts with `_`, is not served.
 
 Porch's `_headers` never has two rules for one path (see pages.headers_file), so each
@@ -123,7 +124,7 @@ def _quoted(value: str) -> str:
 def _preamble(d: Deployment, server: str) -> list[str]:
     return [
         f"# Porch behind {server}, made by `{d.command}`.",
-        f"# It serves {d.public} with the headers of its _headers file and forwards /api/ to {d.backend}:",
+        f"# It serves {d.public} with the headers of its _headers file and forwards /api/ and /v1/ to {d.backend}:",
         "# make it again whenever config.yaml changes, after `python build.py`.",
         "# Start the backend with PORCH_TRUSTED_PROXIES set to this server's address as the backend sees it",
         "# (PORCH_TRUSTED_PROXIES=127.0.0.1 on one machine), so that it believes X-Forwarded-For and -Proto.",
@@ -145,7 +146,8 @@ def caddy(d: Deployment) -> str:
     lines += [
         "\t# One slash between segments before anything looks at the path: //portal/ is /portal/.",
         "\turi path_regexp /{2,} /",
-        "\thandle /api/* {",
+        "\t@backend path /api/* /v1/*",
+        "\thandle @backend {",
         "\t\t# Caddy keeps the Host header (and its port) and sets X-Forwarded-For and -Proto.",
         f"\t\treverse_proxy {d.backend}",
         "\t}",
@@ -237,14 +239,16 @@ def nginx(d: Deployment) -> str:
         "    brotli_static on;",
         "    error_page 403 404 =404 @missing;",
         "",
-        "    location ^~ /api/ {",
-        f"        proxy_pass http://{d.backend};",
-        "        # $http_host, not $host: the port is part of the origin the backend checks requests against.",
-        "        proxy_set_header Host $http_host;",
-        "        proxy_set_header X-Forwarded-Proto $scheme;",
-        "        proxy_set_header X-Forwarded-For $remote_addr;",
-        "    }",
-        "",
+        *(line for prefix in ("/api/", "/v1/") for line in (
+            f"    location ^~ {prefix} {{",
+            f"        proxy_pass http://{d.backend};",
+            "        # $http_host, not $host: the port is part of the origin the backend checks requests against.",
+            "        proxy_set_header Host $http_host;",
+            "        proxy_set_header X-Forwarded-Proto $scheme;",
+            "        proxy_set_header X-Forwarded-For $remote_addr;",
+            "    }",
+            "",
+        )),
         "    location @missing {",
         *add_headers(fallback),
         "        return 404;",

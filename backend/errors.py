@@ -8,6 +8,8 @@ where site/assets/js/dialogs.js reads it."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.requests import Request
 
 from backend.jsonio import JSONResponse
@@ -21,9 +23,15 @@ CODES: dict[str, tuple[int, str]] = {
     "invalid_phone": (400, "Check the phone number."),
     "invalid_tax_id": (400, "Check the tax ID."),
     "duplicate_tax_id": (400, "This tax ID is already in the list."),
+    "parameter_unknown": (400, "The request has a parameter this endpoint does not take."),
+    "parameter_missing": (400, "A required parameter is missing."),
+    "parameter_invalid": (400, "A parameter's value is not valid."),
+    "invalid_import": (400, "An object of the import cannot be stored."),
     "invalid_signature": (400, "The Stripe-Signature header does not match the body."),
     "currency_mismatch": (400, "This plan is not sold in the subscription's currency."),
     "not_signed_in": (401, "Sign in to continue."),
+    "api_key_required": (401, "No API key provided."),
+    "invalid_api_key": (401, "Invalid API key provided."),
     "invalid_code": (401, "The code is wrong, used or expired. Ask for a new code."),
     "card_declined": (402, "The card was declined."),
     "feature_disabled": (403, "This is switched off."),
@@ -39,6 +47,7 @@ CODES: dict[str, tuple[int, str]] = {
     "not_updatable": (409, "This subscription's plan cannot be changed."),
     "offer_used": (409, "This subscription has had the offer already."),
     "invoice_not_payable": (409, "This invoice has nothing left to pay."),
+    "import_disabled": (409, "billing.engine is stripe: the data comes from Stripe, not from imports."),
     "billing_refused": (409, "The billing system refused the change."),
     "payload_too_large": (413, "The request body is too large."),
     "unsupported_media_type": (415, "Send the request body as application/json."),
@@ -104,7 +113,7 @@ class Refused(Exception):
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, param: str | None = None,
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, param: str | None = None,
     example: str | None = None,
 ) -> JSONResponse:
     """The one error shape; `param` names the offending field, as Stripe's errors do, so a form can mark it,
@@ -113,11 +122,40 @@ def error_response(
     return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
-def internal_error(headers: dict[str, str] | None = None) -> JSONResponse:
+# The merchant's API (SPEC section 11) answers its errors in Stripe's shape, so that Stripe's SDKs raise
+# their own exceptions for them: {"error": {"type", "message", "code", "param"?}}.
+MERCHANT_PREFIX = "/v1/"
+# Porch's codes that Stripe has a name of its own for.
+STRIPE_CODES = {"not_found": "resource_missing", "rate_limited": "rate_limit"}
+
+
+def stripe_type(status: int) -> str:
+    """Stripe's error type, which its SDKs choose the exception class by, with the status."""
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
+def stripe_error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, param: str | None = None,
+) -> JSONResponse:
+    error = {"type": stripe_type(status), "code": STRIPE_CODES.get(code, code), "message": message}
+    return JSONResponse({"error": error | ({"param": param} if param else {})}, status_code=status, headers=headers)
+
+
+def error_at(
+    path: str, status: int, code: str, message: str, headers: Mapping[str, str] | None = None,
+    param: str | None = None, example: str | None = None,
+) -> JSONResponse:
+    """The error in the shape of the API `path` belongs to: Stripe's under /v1/, Porch's own elsewhere."""
+    if path.startswith(MERCHANT_PREFIX):
+        return stripe_error_response(status, code, message, headers, param)
+    return error_response(status, code, message, headers, param, example)
+
+
+def internal_error(headers: dict[str, str] | None = None, path: str = "") -> JSONResponse:
     """The answer to a fault of the server's own: it tells the client nothing of what went wrong."""
-    return error_response(500, "internal_error", "Something went wrong on our side.", headers)
+    return error_at(path, 500, "internal_error", "Something went wrong on our side.", headers)
 
 
 async def api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
-    return error_response(exc.status, exc.code, exc.message, exc.headers, exc.param, exc.example)
+    return error_at(request.url.path, exc.status, exc.code, exc.message, exc.headers, exc.param, exc.example)

@@ -3,17 +3,24 @@ content type, body size and nesting, and the headers every answer carries (SPEC 
 
 from __future__ import annotations
 
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend import jsonio
-from backend.errors import APIError, error_response, internal_error
+from backend.errors import MERCHANT_PREFIX, APIError, error_at, internal_error
 
 MAX_BODY = 16 * 1024
+# The merchant's API takes whole batches of objects (POST /v1/import): a few thousand fit.
+MERCHANT_MAX_BODY = 4 * 1024 * 1024
+MERCHANT_TYPES = ("application/x-www-form-urlencoded", "application/json")
+# The portal's API, for its pages, and the merchant's, for the merchant's servers (SPEC section 11).
+API_PREFIXES = ("/api/", MERCHANT_PREFIX)
 # Request bodies are flat forms; nothing the API takes nests more than a few levels.
 MAX_DEPTH = 32
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -34,7 +41,7 @@ class Body(BaseModel):
 
 
 class APIHeaders:
-    """Puts the API's headers on every answer under /api/: the guard's refusals, CORS preflights, the router's
+    """Puts the API's headers on every answer under /api/ and /v1/: the guard's refusals, CORS preflights, the router's
     404 and 405, the endpoints' errors, and a fault's 500, which it answers itself because the server's own
     500 comes from outside every middleware."""
 
@@ -42,7 +49,7 @@ class APIHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIXES):
             await self.app(scope, receive, send)
             return
         started = False
@@ -60,12 +67,23 @@ class APIHeaders:
             await self.app(scope, receive, send_with_headers)
         except Exception:
             if not started:
-                await internal_error()(scope, receive, send_with_headers)
+                await internal_error(path=scope["path"])(scope, receive, send_with_headers)
             raise  # on to the server, which logs the traceback
 
 
+class APICORS(CORSMiddleware):
+    """CORS for the portal's API, never for the merchant's: browsers must not call /v1/ at all, so its
+    answers carry no CORS header and a preflight gets none either (the guard refuses it)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(MERCHANT_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 class APIGuard:
-    """Refuses cross-site and malformed requests under /api/.
+    """Refuses cross-site and malformed requests under /api/, and any request from a browser under /v1/.
 
     `signed` paths are let through untouched: servers, not browsers, send to them (Stripe's webhooks),
     with no Origin, no cookie and bodies of their own size, and the endpoint admits a request only by
@@ -79,9 +97,13 @@ class APIGuard:
         self.signed = set(signed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        guarded = scope["type"] == "http" and scope["path"].startswith("/api/") and scope["path"] not in self.signed
-        refusal = self._refusal(Request(scope)) if guarded else None
-        await (error_response(*refusal) if refusal else self.app)(scope, receive, send)
+        path = scope["path"] if scope["type"] == "http" else ""
+        refusal = None
+        if path.startswith("/api/") and path not in self.signed:
+            refusal = self._refusal(Request(scope))
+        elif path.startswith(MERCHANT_PREFIX):
+            refusal = self._merchant_refusal(Request(scope))
+        await (error_at(path, *refusal) if refusal else self.app)(scope, receive, send)
 
     def _routed(self, scope: Scope) -> bool:
         """Whether a route takes this path and method; if none does, the router's 404 or 405 is the answer."""
@@ -105,13 +127,38 @@ class APIGuard:
         return None
 
 
-async def json_body(request: Request, model: type[Model]) -> Model:
-    """The request body parsed into `model`: capped, well-formed, no unknown fields."""
+    def _merchant_refusal(self, request: Request) -> tuple[int, str, str] | None:
+        """The merchant's API is called by servers with a secret key: a browser sends an Origin, or a
+        Sec-Fetch-Site other than "none" (what it sends for an address typed in), and is refused whatever
+        the origin, so that a page can never spend the key."""
+        fetch_site = request.headers.get("sec-fetch-site")
+        if request.headers.get("origin") is not None or (fetch_site is not None and fetch_site != "none"):
+            return 403, "cross_site", "The merchant API is for servers: browsers may not call it."
+        if request.method in STATE_CHANGING and self._routed(request.scope):
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            # A POST with no parameters may come with no body at all, as `curl -X POST -u KEY:` sends it.
+            empty = request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in request.headers
+            if content_type not in MERCHANT_TYPES and not (empty and "content-type" not in request.headers):
+                return 415, "unsupported_media_type", "Send the parameters as application/x-www-form-urlencoded or application/json."
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MERCHANT_MAX_BODY):
+            return 413, "payload_too_large", f"The request body is larger than {MERCHANT_MAX_BODY} bytes."
+        return None
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` (a Content-Length may be missing)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
-            raise APIError(413, "payload_too_large", f"The request body is larger than {MAX_BODY} bytes.")
+        if len(body) > limit:
+            raise APIError(413, "payload_too_large", f"The request body is larger than {limit} bytes.")
+    return body
+
+
+async def json_body(request: Request, model: type[Model]) -> Model:
+    """The request body parsed into `model`: capped, well-formed, no unknown fields."""
+    body = await read_body(request, MAX_BODY)
     try:
         data: Any = jsonio.from_client(body or b"{}", MAX_DEPTH)
     except jsonio.TooDeep:

@@ -3,8 +3,9 @@ so no endpoint can exist without being documented."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -29,7 +30,35 @@ ERROR = {
         }
     },
 }
+# The merchant's API answers errors in Stripe's shape (backend.errors.stripe_error_response).
+STRIPE_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["type", "code", "message"],
+            "properties": {
+                "type": {"type": "string", "enum": ["invalid_request_error", "api_error"]},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "param": {"type": "string", "description": "The parameter at fault, as Stripe names it: flow_data[type]."},
+            },
+        }
+    },
+}
 OBJECT: dict[str, Any] = {"type": "object"}
+MERCHANT_SECURITY: list[dict[str, list[str]]] = [{"merchant_basic": []}, {"merchant_bearer": []}]
+SECURITY_SCHEMES = {
+    "session": {"type": "apiKey", "in": "cookie", "name": "__Host-porch_session"},
+    "merchant_basic": {"type": "http", "scheme": "basic", "description":
+                       "A secret key from `python -m backend keys create` as the user name, the password empty: "
+                       "what Stripe's SDKs send."},
+    "merchant_bearer": {"type": "http", "scheme": "bearer", "description": "The same secret key as a Bearer token."},
+}
+MERCHANT_TAG = {"name": "merchant", "description":
+                "The merchant's API, for the merchant's servers (never browsers): Stripe's paths, parameters "
+                "and error shape, so that Stripe's SDKs work with only the API base changed."}
 
 
 def returns(**properties: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +80,8 @@ class Operation:
     # Whether the operation runs through idempotency.apply, which replays an Idempotency-Key (SPEC section 6)
     # and counts the change against the customer's limit; only those that change something do.
     idempotent: bool = True
+    # The merchant's API (/v1/): a secret key, form or JSON parameters, Stripe's error shape.
+    merchant: bool = False
 
     def route(self) -> Route:
         return Route(self.path, self.endpoint, methods=[self.method.upper()])
@@ -63,9 +94,9 @@ def _schema(model: type[BaseModel]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def document(operations: list[Operation]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {"Error": ERROR}
+    schemas: dict[str, Any] = {"Error": ERROR, "StripeError": STRIPE_ERROR}
     for op in operations:
-        errors = set(op.errors) | ({401} if op.private else set())
+        errors = set(op.errors) | ({401} if op.private else set()) | ({401, 403, 429} if op.merchant else set())
         changes = op.method in ("post", "patch", "delete") and op.private and op.idempotent
         if op.method in ("post", "patch", "delete"):
             errors |= {400, 403, 413, 415}
@@ -84,24 +115,28 @@ def document(operations: list[Operation]) -> dict[str, Any]:
         if op.body is not None:
             schema, definitions = _schema(op.body)
             schemas.update(definitions)
-            entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+            types = ("application/x-www-form-urlencoded", "application/json") if op.merchant else ("application/json",)
+            # A merchant call with no parameters may send no body, as Stripe's API takes it.
+            entry["requestBody"] = {"required": not op.merchant, "content": {kind: {"schema": schema} for kind in types}}
         success: dict[str, Any] = {"description": "OK"}
         if op.answer is not None:
             success["content"] = {"application/json": {"schema": op.answer}}
         entry["responses"][str(op.status)] = success
+        error = "#/components/schemas/" + ("StripeError" if op.merchant else "Error")
         for code in sorted(errors):
             entry["responses"][str(code)] = {
-                "description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                "description": "Error", "content": {"application/json": {"schema": {"$ref": error}}}
             }
         if op.private:
             entry["security"] = [{"session": []}]
+        if op.merchant:
+            entry["security"] = MERCHANT_SECURITY
+            entry["tags"] = ["merchant"]
         paths.setdefault(op.path, {})[op.method] = entry
     return {
         "openapi": "3.1.0",
         "info": {"title": "Porch", "version": __version__},
         "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "__Host-porch_session"}},
-        },
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
+        "tags": [MERCHANT_TAG],
     }

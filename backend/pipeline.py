@@ -4,9 +4,11 @@ Each Endpoint says what the OpenAPI document says of it (backend/openapi.py): wh
 which feature it needs, what body it takes, whether it is a change. The pipeline enforces exactly
 that, in order and once per request:
 
-1. auth: "session" endpoints answer 401 without a live session;
+1. auth: "session" endpoints answer 401 without a live session; "merchant" endpoints (the
+   merchant's API under /v1/) 401 without a live secret key (backend/merchant.py);
 2. feature: the endpoint's availability check (config -> refusal or None) refuses when it is off;
-3. body: parsed into the endpoint's model (backend/guards.py: capped, no unknown fields);
+3. body: parsed into the endpoint's model (backend/guards.py: capped, no unknown fields; on a
+   merchant endpoint, form-encoded or JSON parameters, backend/merchant.py);
 4. the handler, in one transaction:
    - idempotent endpoints (changes) through idempotency.apply: the customer's lock, the change
      limit and the Idempotency-Key replay, the handler's writes committed with them or not at all;
@@ -31,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import auth, i18n, idempotency, keys
+from backend import auth, i18n, idempotency, keys, merchant
 from backend.config import Config
 from backend.context import Context
 from backend.engine import Call
@@ -61,7 +63,7 @@ class Endpoint:
     summary: str
     # (Context) -> dict | None, run in a transaction; or async (Edge) -> Response.
     handler: Callable[..., Any]
-    auth: Literal["none", "session"] = "session"
+    auth: Literal["none", "session", "merchant"] = "session"
     feature: Feature | None = None
     body: type[BaseModel] | None = None
     # A change: runs through idempotency.apply (SPEC section 6) and counts against the customer's limit.
@@ -79,7 +81,7 @@ class Endpoint:
         return Operation(
             self.method, self.path, partial(run, self), self.summary, self.body, self.status, self.answer,
             private=self.auth == "session", errors=tuple(sorted(errors)), query=self.query,
-            idempotent=self.idempotent,
+            idempotent=self.idempotent, merchant=self.auth == "merchant",
         )
 
 
@@ -98,9 +100,12 @@ async def run(endpoint: Endpoint, request: Request) -> Response:
     config: Config = state.config
     checked = endpoint.auth == "session" and not endpoint.checks_session
     customer = await auth.signed_in(request) if checked else ""
+    if endpoint.auth == "merchant":
+        await merchant.authenticate(request)
     if endpoint.feature is not None and (refused := endpoint.feature(config)):
         raise refused
-    body = await json_body(request, endpoint.body) if endpoint.body is not None else None
+    read_body = merchant.params if endpoint.auth == "merchant" else json_body
+    body = await read_body(request, endpoint.body) if endpoint.body is not None else None
     if inspect.iscoroutinefunction(endpoint.handler):
         response: Response = await endpoint.handler(Edge(request, customer, body))
         return response

@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
-from backend.guards import API_HEADERS
+from backend.guards import API_HEADERS, API_PREFIXES
 
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 # What the site answers that is not a file (404s, 405s, redirects) gets the API's strict set:
@@ -103,8 +103,8 @@ class Site(StaticFiles):
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         requested = scope["path"]
-        # /api/ answers in JSON even for unknown paths.
-        if requested.startswith("/api/"):
+        # /api/ and /v1/ answer in JSON even for unknown paths.
+        if requested.startswith(API_PREFIXES):
             raise HTTPException(status_code=404)
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(status_code=405, headers={"Allow": "GET, HEAD"})
@@ -147,7 +147,7 @@ class Site(StaticFiles):
         return headers or None
 
     def file_response(
-        self, full_path: "os.PathLike[str] | str", stat_result: os.stat_result, scope: Scope, status_code: int = 200
+        self, full_path: os.PathLike[str] | str, stat_result: os.stat_result, scope: Scope, status_code: int = 200
     ) -> Response:
         accepted = accepted_codings(Headers(scope=scope).get("accept-encoding", ""))
         for encoding, suffix in ENCODINGS:

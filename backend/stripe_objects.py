@@ -64,7 +64,12 @@ SDK_NAMES = {"products": "Product", "prices": "Price", "plans": "Plan", "custome
 
 
 class ObjectError(ValueError):
-    """An object cannot be stored as it is; the message names the object and the field."""
+    """An object cannot be stored as it is; the message names the object and the field, and `at` where
+    the object sits in what was read (customers[3]), when it is known."""
+
+    def __init__(self, message: str, at: str = ""):
+        super().__init__(message)
+        self.at = at
 
 
 Found = list[tuple[str, Obj]]
@@ -384,6 +389,12 @@ class Batch:
     carried: dict[str, dict[str, Obj]] = field(default_factory=lambda: {kind: {} for kind in SINGULAR})
 
     def add(self, value: Any, where: str, key: str | None = None) -> None:
+        try:
+            self._add(value, where, key)
+        except ObjectError as exc:
+            raise ObjectError(str(exc), at=where.removesuffix(": ")) from None
+
+    def _add(self, value: Any, where: str, key: str | None) -> None:
         if key is not None and isinstance(value, dict) and "object" not in value:
             value = value | {"object": FILE_KEYS[key]}  # a keyed file may leave "object" out
         kind, obj = _checked(value, where)

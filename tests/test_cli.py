@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -25,10 +26,10 @@ SECRET_HOWTO = (
 VALID_CONFIG = "business:\n  name: Acme\n"
 BAD_CONFIG = "business:\n  name: Acme\n  support_email: nope\nbranding:\n  brand_color: blue\n"
 BAD_CONFIG_LINES = [
-    'config.yaml:3: business.support_email: expected an email address, found "nope". '
-    "Hint: write an address such as billing@acme.example.",
-    'config.yaml:5: branding.brand_color: expected a colour as "#rrggbb", found "blue". '
-    'Hint: write # and six hex digits, such as "#0a2540"; quote it in YAML.',
+    ('config.yaml:3: business.support_email: expected an email address, found "nope". '
+     "Hint: write an address such as billing@acme.example."),
+    ('config.yaml:5: branding.brand_color: expected a colour as "#rrggbb", found "blue". '
+     'Hint: write # and six hex digits, such as "#0a2540"; quote it in YAML.'),
 ]
 
 
@@ -230,11 +231,11 @@ def test_serve_with_a_bad_config_lists_its_errors(folder, busy_port):
 @pytest.mark.parametrize("command", [["serve"], ["check"], ["import", "data.json"]])
 @pytest.mark.parametrize(("env", "message"), [
     ({"PORCH_DATABASE_URL": "mysql://db.internal/porch"},
-     "PORCH_DATABASE_URL 'mysql://db.internal/porch' is not supported: "
-     "use sqlite:///path/to/file.db or postgresql://user@host/dbname"),
+     ("PORCH_DATABASE_URL 'mysql://db.internal/porch' is not supported: "
+      "use sqlite:///path/to/file.db or postgresql://user@host/dbname")),
     ({"PORCH_DATABASE_URL": "sqlite://porch.db"},
-     "PORCH_DATABASE_URL 'sqlite://porch.db' is not supported: "
-     "use sqlite:///path/to/file.db or postgresql://user@host/dbname"),
+     ("PORCH_DATABASE_URL 'sqlite://porch.db' is not supported: "
+      "use sqlite:///path/to/file.db or postgresql://user@host/dbname")),
     ({"PORCH_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"},
      "PORCH_TRUSTED_PROXIES has 'proxy.internal', which is not an IP address or network such as 10.0.0.0/8"),
     ({"PORCH_TRUSTED_PROXIES": "10.0.0.300"},
@@ -262,7 +263,46 @@ def test_every_malformed_setting_is_named_at_once(folder, busy_port):
     assert failure(result).splitlines() == [
         "Error: PORCH_SECRET_KEY is only 5 bytes: " + SECRET_HOWTO.splitlines()[0],
         SECRET_HOWTO.splitlines()[1],
-        "PORCH_DATABASE_URL 'mysql://db/porch' is not supported: "
-        "use sqlite:///path/to/file.db or postgresql://user@host/dbname",
+        ("PORCH_DATABASE_URL 'mysql://db/porch' is not supported: "
+         "use sqlite:///path/to/file.db or postgresql://user@host/dbname"),
         "PORCH_SMTP_URL must start with one of smtp://, smtps://, smtp+starttls://",
     ]
+
+
+def test_keys_create_prints_the_key_once_and_list_never_shows_it(folder):
+    made = run("keys", "create", "--name", "billing server", PORCH_SECRET_KEY=SECRET)
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip()
+    assert key.startswith("sk_porch_") and "\n" not in key
+    assert "only time the key is shown" in made.stderr
+    listed = run("keys", "list", PORCH_SECRET_KEY=SECRET)
+    assert listed.exit_code == 0, listed.output
+    key_id, hint = listed.stdout.split()[:2]
+    assert key_id.startswith("key_") and hint == "sk_porch_..." + key[-4:]
+    assert "billing server" in listed.stdout and "last used never" in listed.stdout
+    assert key not in listed.output and key not in (folder / "porch.db").read_bytes().decode("latin-1")
+
+
+def test_keys_revoke_marks_the_key_revoked_in_the_list(folder):
+    run("keys", "create", "--name", "old", PORCH_SECRET_KEY=SECRET)
+    key_id = run("keys", "list").stdout.split()[0]
+    revoked = run("keys", "revoke", key_id)
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.stdout.startswith(f"Revoked {key_id} (old) at ")
+    assert " revoked " in run("keys", "list").stdout
+
+
+def test_keys_list_without_keys_says_how_to_make_one(folder):
+    assert run("keys", "list").stdout == "No API keys. Make one with `python -m backend keys create --name NAME`.\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("keys", "revoke", "key_nope"), "no key key_nope: list the keys with `python -m backend keys list`"),
+    (("keys", "create", "--name", " "), "the name must be 1 to 200 characters"),
+])
+def test_keys_refusals_are_one_message(folder, args, message):
+    assert message in failure(run(*args, PORCH_SECRET_KEY=SECRET))
+
+
+def test_keys_create_needs_the_secret_it_hashes_with(folder):
+    assert "PORCH_SECRET_KEY" in failure(run("keys", "create", "--name", "x"))

@@ -21,12 +21,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from backend import api_keys
 from backend.cli import main
 from backend.demo import demo_objects
 from backend.static import NOT_A_PAGE, read_header_rules, rule_matches
 from backend.store import billing
 from backend.store.database import Database, create_engine, migrate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SECRET
 from tests.processes import (
     Backend,
     free_port,
@@ -227,6 +228,18 @@ def test_the_api_reaches_the_backend_with_the_browsers_origin(proxy):
     )
     assert answer.status_code == 202, answer.text
     assert proxy.get("/api/nope").json()["error"]["code"] == "not_found"
+
+
+def test_the_merchant_api_reaches_the_backend_with_its_key(proxy):
+    refused = proxy.client.post(proxy.url + "/v1/import", json={})
+    assert refused.status_code == 401
+    assert refused.json()["error"]["type"] == "invalid_request_error"
+    engine = create_engine(proxy.backend.environ["PORCH_DATABASE_URL"])
+    key = Database(engine).run(api_keys.create, SECRET, proxy.server, int(time.time()))[1]
+    engine.dispose()
+    answer = proxy.client.post(proxy.url + "/v1/import", json={}, auth=(key, ""))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["object"] == "import"
 
 
 @pytest.mark.browser

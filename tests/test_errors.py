@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from backend.errors import CODES, APIError, Refused
+from backend.errors import CODES, APIError, Refused, error_at
 from backend.store.tables import rate_events
 
 BACKEND = Path(__file__).resolve().parent.parent / "backend"
@@ -55,3 +56,14 @@ def test_refused_commits_what_its_transaction_wrote_then_raises_its_error(db):
         db.run(count_then_refuse)
     assert refused.value.code == "invalid_code"
     assert db.run(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(rate_events)).scalar()) == 1
+
+
+def test_the_merchant_api_answers_in_stripes_shape_and_the_portal_api_in_its_own():
+    merchant = error_at("/v1/import", 404, "not_found", "No such thing.", param="customer")
+    assert json.loads(merchant.body) == {"error": {"type": "invalid_request_error", "code": "resource_missing",
+                                                   "message": "No such thing.", "param": "customer"}}
+    fault = error_at("/v1/import", 500, "internal_error", "Something went wrong on our side.")
+    assert json.loads(fault.body)["error"]["type"] == "api_error"
+    portal = error_at("/api/portal", 404, "not_found", "No such thing.", param="customer", example="x")
+    assert json.loads(portal.body) == {"error": {"code": "not_found", "message": "No such thing.",
+                                                 "param": "customer", "example": "x"}}

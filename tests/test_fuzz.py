@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import schemathesis
 import sqlalchemy as sa
-from conftest import ROOT, sign_in
+from conftest import NOW, ROOT, SECRET, sign_in
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.core.parameters import ParameterLocation
@@ -21,7 +21,9 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.routing import Match
 
+from backend import api_keys
 from backend.config import Config, parse_config
+from backend.ratelimit import DAY
 from backend.sessions import LOCAL_COOKIE, SECURE_COOKIE
 from backend.settings import Settings
 from backend.store.tables import metadata
@@ -78,11 +80,16 @@ def api_schema(app: Any, client: Any) -> Iterator[Any]:
 
 
 def is_private(operation: Any) -> bool:
-    return bool(operation.definition.raw.get("security"))
+    return operation.definition.raw.get("security") == [{"session": []}]
 
 
-PUBLIC = schema.exclude(lambda ctx: is_private(ctx.operation))
+def is_merchant(operation: Any) -> bool:
+    return "merchant" in operation.definition.raw.get("tags", [])
+
+
+PUBLIC = schema.exclude(lambda ctx: is_private(ctx.operation) or is_merchant(ctx.operation))
 PRIVATE = schema.include(lambda ctx: is_private(ctx.operation))
+MERCHANT = schema.include(lambda ctx: is_merchant(ctx.operation))
 
 
 def check_answer(case: Any, response: Any, **kwargs: Any) -> None:
@@ -212,3 +219,47 @@ def test_idempotency_key_is_offered_only_where_it_is_checked(client, outbox):
     sign_in(client, outbox)
     answer = client.post("/api/payment_methods/add", json={}, headers={"Idempotency-Key": "k" * 256})
     assert offered == (answer.status_code == 400), answer.text
+
+
+# The merchant's API (SPEC section 11). A wrong key is counted against the client address: that one write is expected.
+KEY_REFUSALS = GUARD | {(401, "api_key_required"), (401, "invalid_api_key"), (429, "rate_limit")}
+
+
+def outside_rate_events(statements: list[str]) -> list[str]:
+    return [s for s in statements if "rate_events" not in s]
+
+
+@MERCHANT.parametrize()
+@MERCHANT.given(header=st.sampled_from([None, "Bearer sk_porch_forged", "Basic c2tfcG9yY2hfZm9yZ2VkOg==", "Token x"]))
+@fuzz(15)
+def test_merchant_operations_are_unreachable_without_a_key(case, header, app, writes):
+    """Every merchant operation with no key, or a forged one in any form: refused in Stripe's shape,
+    never 2xx, and nothing written but the count of wrong keys."""
+    case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+    response = case.call(headers={"Authorization": header} if header else {})
+    check_answer(case, response)
+    assert not 200 <= response.status_code < 300, f"{case.operation.label} answered without a key"
+    if reaches_route(app, response):
+        error = json.loads(response.content)["error"]
+        assert error["type"] == "invalid_request_error", error
+        assert (response.status_code, error["code"]) in KEY_REFUSALS, (case.operation.label, error)
+    assert outside_rate_events(writes) == [], f"{case.operation.label} wrote without a key: {writes}"
+
+
+@pytest.fixture
+def merchant_key(db: Any) -> str:
+    return db.run(api_keys.create, SECRET, "fuzz", NOW)[1]
+
+
+@MERCHANT.parametrize()
+@fuzz(25)
+def test_merchant_operations_with_a_key_answer_as_documented(case, merchant_key, clock):
+    """Every merchant operation with a live key, form-encoded or JSON: never a 5xx, errors in Stripe's
+    shape, status, content type and body as documented; schemathesis probes it without the key too."""
+    # A day on for each case: the wrong keys of earlier cases' probes are forgotten, so each probe gets a 401.
+    clock.advance(DAY + 1)
+    headers = {"Authorization": f"Bearer {merchant_key}"}
+    response = case.call(headers=headers)
+    check_answer(case, response, transport_kwargs={"headers": headers})
+    if response.status_code >= 400:
+        assert json.loads(response.content)["error"]["type"] in ("invalid_request_error", "idempotency_error")

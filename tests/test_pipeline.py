@@ -68,7 +68,21 @@ def test_a_session_endpoint_answers_401_without_a_session(endpoint, client):
 def test_public_endpoints_are_documented_without_a_session(client):
     for endpoint in ENDPOINTS:
         entry = client.app.state.openapi["paths"][endpoint.path][endpoint.method]
-        assert ("security" in entry) == (endpoint.auth == "session")
+        assert ("security" in entry) == (endpoint.auth != "none")
+
+
+MERCHANT = [e for e in ENDPOINTS if e.auth == "merchant"]
+
+
+@pytest.mark.parametrize("endpoint", MERCHANT, ids=lambda e: f"{e.method} {e.path}")
+def test_a_merchant_endpoint_answers_401_without_a_key_and_is_documented_so(endpoint, client):
+    answer = client.request(endpoint.method.upper(), endpoint.path)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "api_key_required"
+    entry = client.app.state.openapi["paths"][endpoint.path][endpoint.method]
+    assert endpoint.path.startswith("/v1/") and entry["tags"] == ["merchant"]
+    assert entry["security"] == [{"merchant_basic": []}, {"merchant_bearer": []}]
+    assert entry["responses"]["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/StripeError")
 
 
 def test_the_local_engine_is_the_default(app):

@@ -154,6 +154,15 @@ def test_unknown_api_paths_answer_json_404_although_public_exists(client):
         assert response.headers["cache-control"] == "no-store"
 
 
+def test_unknown_merchant_api_paths_answer_in_stripes_shape_although_public_exists(client):
+    for method in ("GET", "POST"):
+        response = client.request(method, "/v1/nope", headers={"Content-Type": "application/json"})
+        assert response.status_code == 404, method
+        assert response.json() == {"error": {"type": "invalid_request_error", "code": "resource_missing",
+                                             "message": "No such API endpoint."}}
+        assert response.headers["cache-control"] == "no-store"
+
+
 def test_a_file_under_public_api_is_never_served(client):
     response = client.get("/api/secret.json")
     assert response.status_code == 404

@@ -210,3 +210,17 @@ sync_lock = sa.Table(
     sa.Column("started_at", sa.BigInteger, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False),
 )
+
+# The merchant API's secret keys (backend.api_keys): only an HMAC of each key is kept, never the key.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    # The key's last characters, for the list to tell keys apart by; too few to help a guess.
+    sa.Column("last4", sa.String(4), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("last_used", sa.BigInteger, nullable=True),
+    sa.Column("revoked", sa.BigInteger, nullable=True),
+)
