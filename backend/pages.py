@@ -33,7 +33,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from backend import addresses, tax_ids
-from backend.config import FONTS, Config
+from backend.config import DEFAULT_CONFIGURATION, FONTS, Config, Features
 from backend.errors import PAGE_TEXT
 from backend.i18n import (
     ALIASES,
@@ -140,8 +140,9 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
         icon = _branding_image("icon", config.branding.icon, config_dir, tmp, warnings)
         logo = _branding_image("logo", config.branding.logo, config_dir, tmp, warnings)
 
+        features = offered_features(config)
         pages = ["index", "portal", "embed"]
-        if config.features.invoice_history.enabled:
+        if features["invoice_history"]["enabled"]:
             pages.insert(2, "receipt")
         if config.login_link.enabled:
             pages.insert(1, "login")
@@ -165,7 +166,7 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
             context = {
                 "config": config,
                 "business": config.business,
-                "features": config.features,
+                "features": features,
                 "headline": Markup(headline_html(config.business.headline_in(locale, config.locales.default))),
                 "icon": icon,
                 "logo": logo,
@@ -278,6 +279,15 @@ def headers_file(config: Config, pages: list[str]) -> str:
             if path.endswith("/index.html"):
                 blocks.append((path.removesuffix("index.html"), headers))
     return "\n".join(path + "\n" + "".join(f"  {k}: {v}\n" for k, v in headers.items()) for path, headers in blocks)
+
+
+def offered_features(config: Config) -> dict[str, dict[str, bool]]:
+    """Each feature as the pages are built for it: on when any configuration turns it on. A portal
+    session's configuration is known only once the page asks the API, so the page carries the
+    dialogs and scripts of every feature a session may reach, and shows what GET /api/portal's
+    `features` says."""
+    every = [config.configuration(name) for name in (DEFAULT_CONFIGURATION, *config.configurations)]
+    return {name: {"enabled": any(getattr(each.features, name).enabled for each in every)} for name in Features.model_fields}
 
 
 def locale_base(config: Config, locale: str) -> str:

@@ -84,7 +84,7 @@ def read(out: Path, page: str) -> str:
 
 
 def strings(html: str) -> dict[str, str]:
-    block = re.search(r'<script type="application/json" id="porch-strings">(.*?)</script>', html, re.S)
+    block = re.search(r'<script type="application/json" id="porch-strings">(.*?)</script>', html, re.DOTALL)
     assert block, "the page carries its translated strings"
     return json.loads(block.group(1))
 
@@ -150,7 +150,7 @@ def test_assets_are_fingerprinted_and_every_reference_resolves(tmp_path: Path) -
     originals = [p for p in (out / "assets").rglob("*") if p.is_file() and p.suffix not in (".gz", ".br")]
     assert {p.parent.name for p in originals} == {"css", "js", "json"}
     for path in originals:
-        stem, digest, suffix = path.name.rsplit(".", 2)
+        _stem, digest, _suffix = path.name.rsplit(".", 2)
         assert digest == hashlib.sha256(path.read_bytes()).hexdigest()[:8], path.name
     for page in ("login/index.html", "portal/index.html", "receipt/index.html"):
         referenced = re.findall(r'(?:src|href)="(/assets/[^"]+)"', read(out, page))
@@ -270,10 +270,10 @@ def test_theme_css_carries_the_merchants_colours_and_font(tmp_path: Path) -> Non
 def test_colours_that_would_fail_contrast_are_adjusted_and_the_build_says_so(tmp_path: Path) -> None:
     result, out, _ = build(tmp_path, ACME + 'branding: {brand_color: "#7a7a7a", accent_color: "#ffd000"}\n')
     assert result.warnings == [
-        'branding.brand_color "#7a7a7a" gives its text only 4.4:1 contrast; the header and buttons use "#818181" (4.8:1) '
-        "so that they stay readable",
-        'branding.accent_color "#ffd000" reads at only 1.4:1 on the page; links and focus rings use "#806800" (5.0:1) '
-        "so that they stay readable",
+        ('branding.brand_color "#7a7a7a" gives its text only 4.4:1 contrast; the header and buttons use "#818181" (4.8:1) '
+        "so that they stay readable"),
+        ('branding.accent_color "#ffd000" reads at only 1.4:1 on the page; links and focus rings use "#806800" (5.0:1) '
+        "so that they stay readable"),
     ]
     (theme,) = out.glob("assets/css/login.*.css")
     css = theme.read_text(encoding="utf-8")
@@ -410,7 +410,7 @@ def test_pages_choose_their_language_before_they_are_drawn(tmp_path: Path) -> No
     head = html[: html.index("</head>")]
     first_script = tags(head, "script")[0]
     assert first_script == {"type": "application/json", "id": "porch-locales"}
-    block = re.search(r'<script type="application/json" id="porch-locales">(.*?)</script>', html, re.S)
+    block = re.search(r'<script type="application/json" id="porch-locales">(.*?)</script>', html, re.DOTALL)
     assert json.loads(block.group(1)) == {
         "available": ["de", "en", "zh-TW"],
         "default": "en", "aliases": {"zh-hant": "zh-TW"}, "page": "portal/",
@@ -555,8 +555,30 @@ def test_the_portal_loads_only_the_scripts_of_its_features(tmp_path: Path) -> No
     assert 'id="details-dialog"' not in portal and 'id="remove-dialog"' not in portal and 'id="cancel-dialog"' in portal
 
 
+def test_the_portal_carries_every_feature_any_configuration_turns_on(tmp_path: Path) -> None:
+    """A session's configuration is known only at run time: the page is built for all of them."""
+    top_off = ACME + (
+        "features: {invoice_history: {enabled: false}, payment_method_update: {enabled: false},"
+        " subscription_update: {enabled: false}}\n"
+    )
+    result, out, _ = build(tmp_path / "top", top_off)
+    portal = read(out, "portal/index.html")
+    assert 'id="plan-dialog"' not in portal and 'id="remove-dialog"' not in portal
+    assert "receipt/index.html" not in result.pages
+    named = top_off + (
+        "configurations:\n  partners:\n    features: {invoice_history: {enabled: true}, subscription_update: {enabled: true}}\n"
+        "  resellers:\n    features: {payment_method_update: {enabled: true}}\n"
+    )
+    result, out, _ = build(tmp_path / "named", named)
+    portal = read(out, "portal/index.html")
+    assert 'id="plan-dialog"' in portal and 'id="remove-dialog"' in portal and 'id="invoices-section"' in portal
+    assert "receipt/index.html" in result.pages
+    (script,) = [a["src"] for a in tags(portal, "script") if a.get("src")]
+    assert "payment_methods/add" in (out / script[1:]).read_text(encoding="utf-8")
+
+
 def test_countries_are_named_at_build_time_and_loaded_only_to_edit_an_address(tmp_path: Path) -> None:
-    result, out, _ = build(tmp_path, locales=("de",))
+    _result, out, _ = build(tmp_path, locales=("de",))
     portal = read(out, "portal/index.html")
     (form,) = [a for a in tags(portal, "form") if a.get("id") == "details-form"]
     path = out / form["data-countries"].lstrip("/")
@@ -594,7 +616,7 @@ def test_portal_dialogs_are_labelled_and_every_field_has_a_label(tmp_path: Path)
 
 
 def test_receipt_page_prints_clean_and_keeps_the_back_link(tmp_path: Path) -> None:
-    result, out, config = build(tmp_path)
+    result, out, _config = build(tmp_path)
     html = read(out, "receipt/index.html")
     assert re.search(r'<a href="https://acme.example/account">.*Back to Acme</a>', html)
     assert '<button type="button" id="print" class="primary">Print or save as PDF</button>' in html
