@@ -3,7 +3,7 @@
 (() => {
   'use strict';
 
-  const {t, api, page, busy} = window.Porch;
+  const {t, api, page, busy, safeUrl} = window.Porch;
   const {open, clearErrors, sentence, uuid} = window.Porch.dialogs;
   const {actions, allows, methodName, arrive} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
@@ -57,8 +57,8 @@
     feature: 'payment_method_update', label: 'add_payment_method',
     shows: (methods, data) => Boolean(data.features.payment_method_update.can_add),
     run: (methods, data, button) => change(button, t('opening'), 'payment_methods/add', (answer) => {
-      const url = answer && answer.url;
-      if (typeof url === 'string' && /^https?:\/\//i.test(url)) location.assign(url);
+      const url = safeUrl(answer && answer.url);
+      if (url) location.assign(url);
       else $('alert').textContent = t('failed');
       return false;
     }),

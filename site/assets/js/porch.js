@@ -174,5 +174,18 @@
     }
   };
 
-  window.Porch = {lang, page, t, has, plural, fill, el, lines, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType, taxTypes, errorText};
+  /* `url` when it is an http(s) address, never javascript: or data:; else null. */
+  const safeUrl = (url) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null);
+
+  /* "Back to Acme": to where the API says this visit returns (a portal session's return_url, else the
+     configuration's default_return_url), named by its business; no link when there is none. */
+  const back = (url, business) => {
+    const shown = document.getElementById('back');
+    shown.hidden = !safeUrl(url);
+    if (shown.hidden) return;
+    shown.firstChild.href = url;
+    shown.firstChild.lastChild.textContent = ' ' + (business && business.name ? t('back_to', {name: business.name}) : t('back'));
+  };
+
+  window.Porch = {lang, page, t, has, plural, fill, el, lines, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType, taxTypes, errorText, safeUrl, back};
 })();

@@ -13,7 +13,7 @@
 (() => {
   'use strict';
 
-  const {lang, page, t, plural, fill, el, lines: fillLines, api, money, percent, date, problem, busy, addressLines, taxId, methods} = window.Porch;
+  const {lang, page, t, plural, fill, el, lines: fillLines, api, money, percent, date, problem, busy, addressLines, taxId, methods, back, safeUrl} = window.Porch;
   const {sentence, uuid} = window.Porch.dialogs;
   const $ = (id) => document.getElementById(id);
   const actions = {subscription: [], payment_method: [], payment_methods: [], customer: []};
@@ -38,7 +38,6 @@
   /* Whether the server accepts this action on this subscription or payment method now (its "actions"). */
   const allows = (item, action) => Boolean(item && Array.isArray(item.actions) && item.actions.includes(action));
   const words = (code) => String(code || '').replace(/_/g, ' ');
-  const safeUrl = (url) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null);
 
   /* A copy of a <template> row, with its [data-field] elements by name. */
   const row = (id) => {
@@ -375,6 +374,7 @@
       $('invoices').hidden = !invoices.length;
       $('more-invoices').hidden = invoices.length < INVOICE_PAGE;
     }
+    back(data.return_url, data.business);
     rendered.forEach((draw) => draw(data));
   };
 
@@ -492,19 +492,32 @@
     $('alert').textContent = problem(result);
   });
 
-  /* What the page says when it first shows. A script loaded after this one may first do what the address
-     asks (the return from a payment processor's page): arrive(step), where step() resolves to
-     [status, alert], the message to announce and the refusal to show once the page is there. */
+  /* What the page says when it first shows. Scripts loaded after this one may plug in: before(step), a
+     sign-in the address carries, where step() resolves to false when the page shows a failure instead;
+     arrive(step), what the address asks (the return from a payment processor's page), where step()
+     resolves to [status, alert], the message to announce and the refusal to show once the page is there;
+     ready(step), called with the data, that message and that refusal once the page shows them. */
+  let opening = async () => true;
   let arrival = async () => ['', ''];
+  let opened = () => {};
   const first = async () => {
+    if (!(await opening())) return;
     const [message, refusal] = await arrival();
     await load(message);
     if (refusal) $('alert').textContent = refusal;
+    if (loaded) opened(current, message, refusal);
   };
 
   window.Porch.portal = Object.freeze({actions, allows, rendered, reload: load, priceName, perInterval,
-    methodName: methods.name, learn, named: (id) => names[id] || '', arrive: (step) => {
+    methodName: methods.name, learn, named: (id) => names[id] || '',
+    before: (step) => {
+      opening = step;
+    },
+    arrive: (step) => {
       arrival = step;
+    },
+    ready: (step) => {
+      opened = step;
     }});
   /* Scripts loaded after this one register their actions before the data arrives. */
   document.addEventListener('DOMContentLoaded', first);

@@ -3,9 +3,8 @@
 (() => {
   'use strict';
 
-  const {t, fill, el, lines: fillLines, api, page, money, percent, date, problem, addressLines, taxId} = window.Porch;
+  const {t, fill, el, lines: fillLines, api, page, money, percent, date, problem, addressLines, taxId, back, safeUrl} = window.Porch;
   const $ = (id) => document.getElementById(id);
-  const safeUrl = (url) => (typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null);
   const TONES = {paid: 'good', open: 'warn', draft: 'info', uncollectible: 'bad', void: 'muted'};
 
   const fail = (text) => {
@@ -56,7 +55,8 @@
       .map((entry) => [named[entry.discount] || t('discount'), -entry.amount]);
   };
 
-  const render = ({invoice, customer = {}, business = {}}) => {
+  const render = ({invoice, customer = {}, business = {}, return_url: returnUrl}) => {
+    back(returnUrl, business);
     const number = invoice.number || invoice.id;
     const paid = invoice.status === 'paid';
     const currency = invoice.currency;

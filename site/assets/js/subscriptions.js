@@ -135,7 +135,7 @@
           input.type = 'radio';
           input.name = 'price';
           input.value = price.id;
-          input.checked = price.id === state.current.price;
+          input.checked = price.id === state.chosen.price;
           const text = el('span', 'choice-text');
           text.append(
             el('span', 'choice-name', price.nickname || entry.product.name),
@@ -151,10 +151,12 @@
       $('plan-choices').replaceChildren(...groups);
     };
 
-    const run = async (sub, data, button) => {
+    /* `preset`: a {price, quantity} to confirm (a flow from the merchant's app), chosen with its cost shown. */
+    const run = async (sub, data, button, preset) => {
       const item = items(sub)[0];
       const product = item.price.product || {};
-      state = {sub, plans: [], ticket: 0, product: product.id, current: {price: item.price.id, quantity: item.quantity || 1}};
+      const current = {price: item.price.id, quantity: item.quantity || 1};
+      state = {sub, plans: [], ticket: 0, product: product.id, current, chosen: preset || current};
       $('plan-choices').replaceChildren();
       $('plan-loading').hidden = false;
       $('plan-quantity-field').hidden = true;
@@ -172,9 +174,13 @@
       state.plans = result.data.plans || [];
       learn(state.plans);
       choices(state.plans);
+      if (preset && preset.quantity) quantity.value = preset.quantity;
       showQuantity();
       const checked = form.querySelector('input[name="price"]:checked');
-      if (checked && document.activeElement === $('plan-title')) checked.focus();
+      if (preset) {
+        refresh();
+        $('plan-confirm').focus();
+      } else if (checked && document.activeElement === $('plan-title')) checked.focus();
       return session.closed;
     };
 
