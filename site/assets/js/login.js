@@ -90,6 +90,8 @@
     if (!result) return;
     if (result.ok) {
       say(status, t('signed_in'));
+      // A flow left unfinished by a portal session in this tab belongs to that session, not this one.
+      sessionStorage.removeItem('porch.flow');
       location.assign(page('portal/'));
       return;
     }
