@@ -60,8 +60,13 @@ ASSET_CACHE = "public, max-age=31536000, immutable"
 # Compressed bytes of a page and everything it loads (one round trip for sign-in).
 BUDGETS = {"login": 14 * 1024, "portal": 28 * 1024, "receipt": 28 * 1024}
 AA = 4.5  # WCAG 2.2 AA contrast for text
-# Each tax id type's abbreviation, for the pages to name a type by it and its country's name.
-TAX_TYPES = {kind: found.abbreviation for kind, found in tax_ids.TYPES.items()}
+# Each tax id type and its abbreviation, for the pages to name a type by it and its country's name:
+# "ad_nrt,de_stn:St.-Nr.,...", the abbreviation given only where it is not the end of the type in
+# capitals (NRT), since the list is on every portal page and most types need none.
+TAX_TYPES = ",".join(
+    kind if found.abbreviation == kind.partition("_")[2].upper() else f"{kind}:{found.abbreviation}"
+    for kind, found in tax_ids.TYPES.items()
+)
 COMPRESSIBLE = (".html", ".css", ".js", ".svg", ".json")
 # Page surfaces, light and dark; link colours are derived from the accent to stay readable on them.
 SURFACES = {
@@ -186,7 +191,8 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
             }
             for page in pages if base == "/" else localized(pages):
                 path = base.lstrip("/") + PAGES[page]
-                _write(tmp / path, _render(env, f"{page}.html", context, page=page, page_path=PAGE_PATHS[page]).encode())
+                html = _render(env, f"{page}.html", context, page=page, page_path=PAGE_PATHS[page])
+                _write(tmp / path, (html if page == "embed" else unindented(html)).encode())
                 written.append(path)
 
         # 3. Precompressed copies, headers, page weights (the heaviest locale's, per page).
@@ -353,6 +359,13 @@ def page_weight(root: Path, page: str) -> int:
         compressed = root / (path + ".br")
         total += (compressed if compressed.exists() else root / path).stat().st_size
     return total
+
+
+def unindented(html: str) -> str:
+    """A page without the indentation its template has for its readers: browsers collapse it anyway
+    (no page has a <pre>, and its white-space: pre-line boxes keep their line breaks), and it costs
+    bytes on the wire. The embed snippet keeps it: merchants read and copy that one."""
+    return re.sub(r"\n[ \t]+", "\n", html)
 
 
 def minified(text: str, js: bool) -> str:

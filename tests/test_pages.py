@@ -230,8 +230,10 @@ def test_pages_have_no_inline_script_style_or_handlers(tmp_path: Path) -> None:
 
 def test_sign_in_keeps_the_challenge_out_of_storage_and_the_url() -> None:
     code = (SITE / "assets/js/login.js").read_text(encoding="utf-8")
-    for place in ("localStorage", "sessionStorage", "document.cookie", "pushState"):
+    for place in ("localStorage", "sessionStorage.setItem", "document.cookie", "pushState"):
         assert place not in code
+    # All it does with the tab's storage is drop a flow an earlier portal session left unfinished.
+    assert re.findall(r"sessionStorage\.\w+\([^)]*\)", code) == ["sessionStorage.removeItem('porch.flow')"]
     assert "history.replaceState(null, '', location.pathname)" in code
 
 
@@ -470,7 +472,10 @@ def test_back_link_appears_on_every_page_only_when_set(tmp_path: Path) -> None:
         html = read(out, page)
         assert re.search(r'<a href="https://acme.example/account">.*Back to Acme</a>', html)
     _, out, _ = build(tmp_path / "plain", "business: {name: Acme}\n")
-    assert "Back to" not in read(out, "portal/index.html")
+    assert "Back to" not in read(out, "login/index.html")
+    # A portal session may bring a return_url of its own: the page keeps the link, hidden, for the API to fill.
+    for page in ("portal/index.html", "receipt/index.html"):
+        assert re.search(r'<p class="back" id="back" hidden><a href="">.*Back to Acme</a>', read(out, page))
 
 
 def test_business_name_is_escaped(tmp_path: Path) -> None:
@@ -553,6 +558,13 @@ def test_the_portal_loads_only_the_scripts_of_its_features(tmp_path: Path) -> No
     assert "window.Porch=" in code and "Porch.portal=" in code and "Porch.dialogs=" in code
     assert "details-form" not in code and "payment_methods/add" not in code
     assert 'id="details-dialog"' not in portal and 'id="remove-dialog"' not in portal and 'id="cancel-dialog"' in portal
+
+
+def test_pages_lose_their_templates_indentation_but_the_embed_snippet_keeps_it(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path)
+    for page in ("login/index.html", "portal/index.html", "receipt/index.html"):
+        assert not re.search(r"\n[ \t]", read(out, page)), page
+    assert re.search(r"\n  <", read(out, "embed.html"))
 
 
 def test_the_portal_carries_every_feature_any_configuration_turns_on(tmp_path: Path) -> None:

@@ -69,8 +69,8 @@
     const sub = (data.subscriptions || []).find((each) => each.id === detail.subscription);
     const action = actions.subscription.find((each) => each.label === (flow.type === 'subscription_cancel' ? 'cancel' : 'change_plan'));
     if (!sub || !action || !action.shows(sub, data)) return end(flow, {}, '');
-    const item = (detail.items || [])[0];
-    const outcome = await action.run(sub, data, null, item && {price: item.price, quantity: item.quantity});
+    // A change to confirm comes with its item's price and quantity, which the dialog takes as they are.
+    const outcome = await action.run(sub, data, null, (detail.items || [])[0]);
     return end(flow, data, typeof outcome === 'string' ? outcome : '');
   });
 })();

@@ -135,7 +135,10 @@
   };
 
   /* Every tax id type Stripe has, with its official abbreviation ("de_stn": "St.-Nr."). */
-  const taxTypes = strings.tax_types || {};
+  const taxTypes = Object.fromEntries((strings.tax_types || '').split(',').filter(Boolean).map((entry) => {
+    const [code, abbreviation] = entry.split(':');
+    return [code, abbreviation || code.slice(code.indexOf('_') + 1).toUpperCase()];
+  }));
   const errorText = strings.error_text || {refusals: {}, fields: {}};
   /* "EU VAT number" where the page has a translated name; else the abbreviation and the country
      in the page's language, "St.-Nr. (Deutschland)"; a type unknown even so as its code, "XX TIN". */
