@@ -297,8 +297,7 @@ def offered_features(config: Config) -> dict[str, dict[str, bool]]:
 
 
 def locale_base(config: Config, locale: str) -> str:
-    """Where a locale's pages are: the default's at the site's root, every other's in its folder."""
-    return "/" if locale == config.locales.default else f"/{locale}/"
+    return config.locales.base(locale)
 
 
 def localized(pages: list[str]) -> list[str]:
