@@ -422,7 +422,7 @@ def test_pages_choose_their_language_before_they_are_drawn(tmp_path: Path) -> No
     assert "defer" not in scripts[0] and scripts[0]["src"].startswith("/assets/js/locale.")
     assert "defer" in scripts[1]
     # The language menu: plain links that work without script, each named in its own language.
-    links = [a for a in tags(html, "a") if "data-locale" in a]
+    links = [a for a in tags(html, "a") if "hreflang" in a]
     assert [(a["href"], a["lang"], a.get("aria-current")) for a in links] == [
         ("/de/portal/?locale=de", "de", "true"), ("/portal/?locale=en", "en", None), ("/zh-TW/portal/?locale=zh-TW", "zh-TW", None)]
     assert "繁體中文（台灣）" in html and "<summary>Sprache: <span lang=\"de\">Deutsch</span></summary>" in html
@@ -439,7 +439,7 @@ def test_one_locale_fixes_the_language_with_no_menu_and_no_chooser(tmp_path: Pat
     result, out, _ = build(tmp_path, locales=("fr",))
     html = read(out, "login/index.html")
     assert result.locales == ["fr"] and tags(html, "html") == [{"lang": "fr", "dir": "ltr", "data-base": "/"}]
-    assert "porch-locales" not in html and "data-locale" not in html
+    assert "porch-locales" not in html and "hreflang" not in html
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["assets", "login", "portal", "receipt"]
 
 

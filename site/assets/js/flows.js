@@ -9,14 +9,14 @@
 
   const {api, problem, safeUrl} = window.Porch;
   const {sentence} = window.Porch.dialogs;
-  const {actions, reload, before, ready} = window.Porch.portal;
+  const {actions, reload, steps} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const KEY = 'porch.flow';
 
   const token = new URLSearchParams(location.hash.slice(1)).get('session');
   if (token !== null) history.replaceState(null, '', location.pathname + location.search);
 
-  before(async () => {
+  steps.before = async () => {
     if (token === null) return true;
     const result = await api('POST', 'login/session', {token});
     sessionStorage.removeItem(KEY);
@@ -31,7 +31,7 @@
     if ($('sign-in')) $('sign-in').hidden = false;
     $('failure').hidden = false;
     return false;
-  });
+  };
 
   /* The flow is over: `message` says what was done, or is empty when the customer closed it; then the
      way back to the merchant's app, when there is one, else the portal as usual. */
@@ -52,7 +52,7 @@
     return $('title').focus();
   };
 
-  ready(async (data, message, refusal) => {
+  steps.ready = async (data, message, refusal) => {
     const flow = JSON.parse(sessionStorage.getItem(KEY));
     if (!flow) return undefined;
     if (flow.type === 'payment_method_update') {
@@ -72,5 +72,5 @@
     // A change to confirm comes with its item's price and quantity, which the dialog takes as they are.
     const outcome = await action.run(sub, data, null, (detail.items || [])[0]);
     return end(flow, data, typeof outcome === 'string' ? outcome : '');
-  });
+  };
 })();

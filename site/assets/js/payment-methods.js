@@ -5,7 +5,7 @@
 
   const {t, api, page, busy, safeUrl} = window.Porch;
   const {open, clearErrors, sentence, uuid} = window.Porch.dialogs;
-  const {actions, allows, methodName, arrive} = window.Porch.portal;
+  const {actions, allows, methodName, steps} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const path = (method, action) => 'payment_methods/' + encodeURIComponent(method.id) + (action ? '/' + action : '');
 
@@ -77,12 +77,12 @@
     const rest = params.toString();
     history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
   }
-  arrive(async () => {
+  steps.arrive = async () => {
     if (!session) return [returned ? t('payment_method_added') : '', ''];
     const result = await api('POST', 'payment_methods/added', {session}, {'Idempotency-Key': session});
     // Signed out meanwhile (401): nothing to say, the page's first load goes to the sign-in page.
     if (!result.ok) return ['', result.status === 401 ? '' : sentence(result, 'add_failed')];
     const added = (result.data && result.data.payment_methods) || [];
     return [added.length ? t('added', {card: methodName(added[0])}) : t('payment_method_added'), ''];
-  });
+  };
 })();

@@ -10,7 +10,7 @@
   const page = (path) => base + path;
 
   /* The language menu's links stay on this page, so they carry its query (?invoice=...). */
-  for (const link of document.querySelectorAll('a[data-locale]')) {
+  for (const link of document.querySelectorAll('a[hreflang]')) {
     const url = new URL(link.href);
     new URLSearchParams(location.search).forEach((value, name) => {
       if (name !== 'locale') url.searchParams.set(name, value);

@@ -492,33 +492,22 @@
     $('alert').textContent = problem(result);
   });
 
-  /* What the page says when it first shows. Scripts loaded after this one may plug in: before(step), a
-     sign-in the address carries, where step() resolves to false when the page shows a failure instead;
-     arrive(step), what the address asks (the return from a payment processor's page), where step()
-     resolves to [status, alert], the message to announce and the refusal to show once the page is there;
-     ready(step), called with the data, that message and that refusal once the page shows them. */
-  let opening = async () => true;
-  let arrival = async () => ['', ''];
-  let opened = () => {};
+  /* What the page says when it first shows. Scripts loaded after this one may set its steps: before(),
+     a sign-in the address carries, resolving to false when the page shows a failure instead; arrive(),
+     what the address asks (the return from a payment processor's page), resolving to [status, alert],
+     the message to announce and the refusal to show once the page is there; ready(data, status, alert),
+     once the page shows them. */
+  const steps = {before: async () => true, arrive: async () => ['', ''], ready: () => {}};
   const first = async () => {
-    if (!(await opening())) return;
-    const [message, refusal] = await arrival();
+    if (!(await steps.before())) return;
+    const [message, refusal] = await steps.arrive();
     await load(message);
     if (refusal) $('alert').textContent = refusal;
-    if (loaded) opened(current, message, refusal);
+    if (loaded) steps.ready(current, message, refusal);
   };
 
   window.Porch.portal = Object.freeze({actions, allows, rendered, reload: load, priceName, perInterval,
-    methodName: methods.name, learn, named: (id) => names[id] || '',
-    before: (step) => {
-      opening = step;
-    },
-    arrive: (step) => {
-      arrival = step;
-    },
-    ready: (step) => {
-      opened = step;
-    }});
+    methodName: methods.name, learn, named: (id) => names[id] || '', steps});
   /* Scripts loaded after this one register their actions before the data arrives. */
   document.addEventListener('DOMContentLoaded', first);
 })();
