@@ -6,11 +6,21 @@ left-to-right and a right-to-left language."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from routed import ACTIVE, FEATURES, PLANS, SELF_SERVICE, Session, refusal, session, site  # noqa: F401
+from conftest import NOW, ROOT, SECRET
+from routed import ACTIVE, SELF_SERVICE, Session, refusal, session, site  # noqa: F401
+
+from backend import api_keys, portal_sessions
+from backend.i18n import translations
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -18,6 +28,12 @@ expect = pytest.importorskip("playwright.sync_api").expect
 AXE = Axe()
 RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 TOKEN = "tok_" + "a" * 43
+SAMPLE = (ROOT / "config.yaml").read_text(encoding="utf-8")
+# The sample config with the local engine's add-card page switched on.
+ADDING = (SAMPLE.replace("    # add_url: https://acme.example/billing/add-card", "    add_url: https://pay.acme.example/add-card")
+          .replace("# signing_secret_env:", "signing_secret_env:"))
+JENNY_END = "Oct 3, 2026"  # the end of Jenny's current period in the demo data
+HOME = "https://acme.example/account"  # the sample config's default_return_url
 
 
 def flow(kind: str, after: dict[str, Any] | None = None, **detail: Any) -> dict[str, Any]:
@@ -34,7 +50,8 @@ def violations(page: Any, state: str) -> list[str]:
     return [f"{state}: {v['id']} at {', '.join(n['target'][0] for n in v['nodes'])}: {v['help']}" for v in found]
 
 
-def opened(session: Callable[..., Session], redeemed: tuple[int, Any], path: str = "/portal/", **replies: Any) -> Any:
+def opened(session: Callable[..., Session], redeemed: tuple[int, Any], path: str = "/portal/",  # noqa: F811
+           **replies: Any) -> Any:
     s = session({"POST /api/login/session": [(*redeemed, {})],
                  "GET /api/portal": [(200, {**SELF_SERVICE, "return_url": None}, {})], **replies})
     page = s.open(f"{path}#session={TOKEN}")
@@ -53,7 +70,7 @@ def test_a_cancel_flow_opens_its_dialog_alone_and_shows_the_merchants_confirmati
     dialog = page.locator("#cancel-dialog")
     expect(dialog).to_be_visible()
     assert page.evaluate("location.hash") == "" and "session" not in page.url
-    assert page.session.sent("POST /api/login/session")[0]["body"] == '{"token":"%s"}' % TOKEN
+    assert page.session.sent("POST /api/login/session")[0]["body"] == json.dumps({"token": TOKEN}, separators=(",", ":"))
     expect(page.locator("#content")).to_be_hidden()
     expect(page.locator("#cancel-confirm-title")).to_be_focused()
     found = violations(page, "cancel flow")
@@ -74,3 +91,186 @@ def test_a_used_link_says_so_and_offers_the_sign_in_by_email(session: Callable[.
     assert page.evaluate("location.hash") == ""
     assert page.session.sent("GET /api/portal") == []
     assert violations(page, "link refused") == []
+
+
+# Against the real backend: the merchant's app creates the session over HTTP with its key.
+
+
+@pytest.fixture(name="settings")
+def keyed_settings(settings: Any) -> Any:
+    """The add-card signing key the sample config names, for the flow that adds a payment method."""
+    return replace(settings, named_secrets={"PORCH_ADD_CARD_SECRET": "k" * 32})
+
+
+@pytest.fixture
+def tab(browser: Any) -> Iterator[Any]:
+    """A tab in UTC and US English; the merchant's site answers every visit with a plain page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC", locale="en-US")
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda m: page.problems.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.route("https://acme.example/**", lambda route: route.fulfill(status=200, content_type="text/html",
+                                                                      body="<title>Acme</title>"))
+    yield page
+    assert page.problems == [], "no script errors and no CSP violations"
+    context.close()
+
+
+class Merchant:
+    """The merchant's app: creates portal sessions with its secret key, as Stripe's SDKs send it."""
+
+    def __init__(self, server: Any, key: str):
+        self.server, self.key = server, key
+
+    def link(self, **params: Any) -> str:
+        """A new session's url, on the test server in place of login_link.url's host."""
+        answer = httpx.post(f"{self.server.url}/v1/billing_portal/sessions", json={"customer": "cus_jenny", **params},
+                            headers={"Authorization": f"Bearer {self.key}"})
+        assert answer.status_code == 200, answer.text
+        url = urlsplit(answer.json()["url"])
+        assert url.fragment.startswith("session=") and not url.query
+        return f"{self.server.url}{url.path}#{url.fragment}"
+
+
+@pytest.fixture
+def merchant(live_server_with: Any, db: Any) -> Callable[..., Merchant]:
+    key = db.run(api_keys.create, SECRET, "tests", NOW)[1]
+    return lambda config=None: Merchant(live_server_with(config), key)
+
+
+def after(kind: str, **detail: Any) -> dict[str, Any]:
+    return {"type": kind, **({kind: detail} if detail else {})}
+
+
+def arrive(tab: Any, url: str) -> Any:
+    """Open a session's link; the token is gone from the address bar once the page is there."""
+    tab.goto(url)
+    expect(tab.locator("#status")).to_be_empty()
+    assert "#" not in tab.url and "session=" not in tab.url
+    return tab
+
+
+def test_a_cancel_flow_asks_why_offers_to_stay_and_confirms_with_the_merchants_message(tab, merchant) -> None:
+    link = merchant().link(flow_data={"type": "subscription_cancel", "subscription_cancel": {
+        "subscription": "sub_jenny_pro"}, "after_completion": after("hosted_confirmation", custom_message=(
+            "We're sorry to see you go. <b>Your data stays with us for 30 days.</b>"))})
+    page = arrive(tab, link)
+    dialog = page.get_by_role("dialog", name="Why are you leaving?")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#cancel-reason-title")).to_be_focused()
+    expect(page.locator("#content")).to_be_hidden()
+    found = violations(page, "cancel flow")
+    dialog.get_by_role("radio", name="I don't use it enough").check()
+    dialog.get_by_role("button", name="Continue").click()
+    page.get_by_role("dialog", name="Before you go").get_by_role("button", name="No thanks, continue").click()
+    page.get_by_role("dialog", name="Cancel subscription").get_by_role("button", name="Cancel subscription").click()
+    title = page.locator("#flow-done-title")
+    expect(title).to_have_text(f"Your subscription will end on {JENNY_END}.")
+    expect(title).to_be_focused()
+    expect(page.locator("#flow-done-text")).to_have_text(
+        "We're sorry to see you go. <b>Your data stays with us for 30 days.</b>")
+    expect(page.locator("#flow-done").get_by_role("link", name="Back to Acme")).to_have_attribute("href", HOME)
+    expect(page.locator("#content")).to_be_hidden()
+    found += violations(page, "hosted confirmation")
+    assert found == []
+    page.reload()  # the flow is over: the portal as usual
+    expect(page.locator("#content")).to_be_visible()
+    expect(page.locator("#subscriptions")).to_contain_text(f"Ends on {JENNY_END}")
+
+
+def test_an_update_flow_changes_the_plan_and_redirects_to_the_merchant(tab, merchant) -> None:
+    link = merchant().link(return_url="https://acme.example/app", flow_data={
+        "type": "subscription_update", "subscription_update": {"subscription": "sub_jenny_pro"},
+        "after_completion": after("redirect", return_url="https://acme.example/app/changed?plan=1")})
+    page = arrive(tab, link)
+    dialog = page.get_by_role("dialog", name="Change plan")
+    expect(dialog.get_by_role("radio", name=re.compile("Pro monthly"))).to_be_focused()
+    expect(page.locator("#back a")).to_have_attribute("href", "https://acme.example/app")
+    dialog.get_by_role("radio", name=re.compile("Pro yearly")).check()
+    expect(dialog.locator("#plan-preview")).to_contain_text("Unused time on Pro monthly")
+    dialog.get_by_role("button", name="Confirm").click()
+    page.wait_for_url("https://acme.example/app/changed?plan=1")
+
+
+def test_a_confirm_flow_shows_the_change_and_its_price_then_the_portal(tab, merchant) -> None:
+    link = merchant().link(flow_data={"type": "subscription_update_confirm", "subscription_update_confirm": {
+        "subscription": "sub_jenny_pro", "items": [{"id": "si_jenny_pro", "price": "price_pro_yearly"}]}})
+    page = arrive(tab, link)
+    dialog = page.get_by_role("dialog", name="Change plan")
+    expect(dialog.get_by_role("radio", name=re.compile("Pro yearly"))).to_be_checked()
+    expect(dialog.get_by_role("button", name="Confirm")).to_be_focused()
+    expect(dialog.locator("#plan-preview")).to_contain_text("Unused time on Pro monthly")
+    assert violations(page, "confirm flow") == []
+    dialog.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#status")).to_have_text("Your plan now renews as Pro yearly.")
+    expect(page.locator("#content")).to_be_visible()
+    expect(page.locator("#title")).to_be_focused()
+    expect(page.locator("#subscriptions")).to_contain_text("$290.00 per year")
+
+
+def test_closing_the_flows_dialog_goes_back_to_the_merchant(tab, merchant) -> None:
+    link = merchant().link(return_url="https://acme.example/app?from=portal", flow_data={
+        "type": "subscription_cancel", "subscription_cancel": {"subscription": "sub_jenny_pro"}})
+    page = arrive(tab, link)
+    expect(page.get_by_role("dialog", name="Why are you leaving?")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.wait_for_url("https://acme.example/app?from=portal")
+
+
+def test_a_payment_method_flow_goes_to_the_add_page_and_comes_back_done(tab, merchant) -> None:
+    shop = merchant(ADDING)
+    link = shop.link(flow_data={"type": "payment_method_update", "after_completion": after(
+        "hosted_confirmation", custom_message="Thanks, your card is on file.")})
+
+    def processor(route: Any) -> None:
+        back = urlsplit(parse_qs(urlsplit(route.request.url).query)["return_url"][0])
+        route.fulfill(status=303, headers={"Location": f"{shop.server.url}{back.path}?{back.query}"})
+
+    tab.route("https://pay.acme.example/**", processor)
+    page = arrive(tab, link)
+    add = page.get_by_role("button", name="Add a payment method")
+    expect(add).to_be_focused()
+    for hidden in ("subscriptions-title", "details-title", "invoices-title"):
+        expect(page.locator("#" + hidden)).to_be_hidden()
+    assert violations(page, "payment method flow") == []
+    add.click()
+    page.wait_for_url(f"{shop.server.url}/portal/")
+    expect(page.locator("#flow-done-title")).to_have_text(
+        "Your new payment method will appear here as soon as it is confirmed.")
+    expect(page.locator("#flow-done-text")).to_have_text("Thanks, your card is on file.")
+
+
+@pytest.mark.parametrize("spoil", ["used", "expired", "tampered"])
+def test_a_link_that_cannot_open_says_so_in_the_customers_language(tab, merchant, clock, spoil) -> None:
+    link = merchant().link(locale="de")
+    if spoil == "used":
+        arrive(tab.context.new_page(), link)
+    elif spoil == "expired":
+        clock.advance(portal_sessions.LIFETIME + 1)
+    else:
+        link = link[:-2] + ("AA" if not link.endswith("AA") else "BB")
+    page = arrive(tab, link)
+    failure = page.locator("#failure-text")
+    said = json.loads(page.locator("#porch-strings").text_content())["portal_link_invalid"]
+    expect(failure).to_have_text(said)
+    assert page.locator("html").get_attribute("lang") == "de"
+    sign_in = translations("de", ROOT / "site/locales").gettext("Sign in with your email")
+    expect(page.get_by_role("link", name=sign_in)).to_have_attribute("href", "/de/login/")
+    expect(page.locator("#retry")).to_be_hidden()
+    assert violations(page, f"{spoil} link") == []
+
+
+@pytest.mark.parametrize("locale, direction", [("ar", "rtl"), ("he", "rtl"), ("ja", "ltr")])
+def test_flows_in_other_languages_and_right_to_left(tab, merchant, locale, direction) -> None:
+    link = merchant().link(locale=locale, flow_data={"type": "subscription_update_confirm", "subscription_update_confirm": {
+        "subscription": "sub_jenny_pro", "items": [{"id": "si_jenny_pro", "price": "price_pro_yearly"}]}})
+    page = arrive(tab, link)
+    assert (page.locator("html").get_attribute("lang"), page.locator("html").get_attribute("dir")) == (locale, direction)
+    dialog = page.locator("#plan-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#plan-confirm")).to_be_focused()
+    expect(dialog.locator("#plan-preview .preview-lines")).to_be_visible()
+    page.screenshot(path=f"/work/wt/_notes/shots/flows-confirm-{locale}.png")
+    assert violations(page, f"{locale} confirm flow") == []
