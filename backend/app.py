@@ -22,6 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from backend import (
     accounts,
     api,
+    configurations,
     customers,
     event_types,
     idempotency,
@@ -84,7 +85,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 ENDPOINTS = (
     api.ENDPOINTS + customers.ENDPOINTS + subscriptions.ENDPOINTS + plans.ENDPOINTS
     + payment_methods.ENDPOINTS + invoices.ENDPOINTS + accounts.ENDPOINTS + stripe_webhooks.ENDPOINTS
-    + push.ENDPOINTS + portal_sessions.ENDPOINTS
+    + push.ENDPOINTS + portal_sessions.ENDPOINTS + configurations.ENDPOINTS
 )
 OPERATIONS = [endpoint.operation() for endpoint in ENDPOINTS]
 ROUTES: list[BaseRoute] = [op.route() for op in OPERATIONS]

@@ -125,7 +125,8 @@ class SessionParams(Params):
 
 
 class RedeemRequest(Body):
-    token: str = Field(min_length=1, max_length=128)
+    # Any text is looked up, and what is not a live token is the one refusal, whatever its form.
+    token: str = Field(max_length=1000)
 
 
 def invalid(param: str, message: str) -> APIError:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import stripe
 from conftest import NOW, SECRET, with_config
 from starlette.testclient import TestClient
 
@@ -183,9 +184,7 @@ def test_the_link_expires_after_five_minutes(client, key, clock):
 ])
 def test_a_tampered_token_is_refused(client, key, change):
     token = token_of(create(client, key).json()["url"])
-    answer = client.post(REDEEM, json={"token": change(token)})
-    assert answer.status_code in (400, 401)
-    assert answer.json()["error"]["code"] in ("portal_link_invalid", "invalid_request")
+    refused(client.post(REDEEM, json={"token": change(token)}), 401, "portal_link_invalid")
     assert client.post(REDEEM, json={"token": token}).status_code == 200  # the real one still opens, once
 
 
@@ -202,3 +201,246 @@ def test_the_token_never_reaches_the_servers_log(client, key, caplog):
     assert client.post(REDEEM, json={"token": token}).status_code == 200
     assert client.post(REDEEM, json={"token": token}).status_code == 401
     assert caplog.records and token not in caplog.text
+
+
+# Flows, checked at creation
+
+
+def flow_of(client: TestClient, key: str, **flow_data: Any) -> Any:
+    return create(client, key, flow_data=flow_data)
+
+
+def test_each_flow_is_answered_in_stripes_shape(client, key):
+    cases = {
+        "payment_method_update": {},
+        "subscription_cancel": {"subscription_cancel": {"subscription": "sub_jenny_pro"}},
+        "subscription_update": {"subscription_update": {"subscription": "sub_jenny_pro"}},
+        "subscription_update_confirm": {"subscription_update_confirm": {
+            "subscription": "sub_jenny_pro", "items": [{"id": "si_jenny_pro", "price": "price_pro_yearly"}]}},
+    }
+    for kind, details in cases.items():
+        answer = flow_of(client, key, type=kind, **details)
+        assert answer.status_code == 200, (kind, answer.text)
+        flow = answer.json()["flow"]
+        assert flow["type"] == kind
+        assert flow["after_completion"] == {"type": "portal_homepage", "redirect": None, "hosted_confirmation": None}
+        for other in ("subscription_cancel", "subscription_update", "subscription_update_confirm"):
+            assert (flow[other] is None) == (other != kind), (kind, other)
+    confirm = flow_of(client, key, **cases["subscription_update_confirm"], type="subscription_update_confirm").json()
+    assert confirm["flow"]["subscription_update_confirm"] == {
+        "subscription": "sub_jenny_pro", "items": [{"id": "si_jenny_pro", "price": "price_pro_yearly", "quantity": None}],
+        "discounts": []}
+    cancel = flow_of(client, key, type="subscription_cancel", subscription_cancel={
+        "subscription": "sub_jenny_pro", "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": "STAY20"}}})
+    assert cancel.json()["flow"]["subscription_cancel"] == {
+        "subscription": "sub_jenny_pro", "retention": {"type": "coupon_offer", "coupon_offer": {"coupon": "STAY20"}}}
+
+
+def test_each_after_completion_is_answered_and_handed_to_the_page(client, key):
+    redirect = {"type": "redirect", "redirect": {"return_url": "https://acme.example/thanks"}}
+    hosted = {"type": "hosted_confirmation", "hosted_confirmation": {"custom_message": "See you soon."}}
+    expected = {
+        "redirect": {"type": "redirect", "redirect": {"return_url": "https://acme.example/thanks"},
+                     "hosted_confirmation": None},
+        "hosted_confirmation": {"type": "hosted_confirmation", "redirect": None,
+                                "hosted_confirmation": {"custom_message": "See you soon."}},
+    }
+    for given in (redirect, hosted):
+        made = flow_of(client, key, type="payment_method_update", after_completion=given)
+        assert made.json()["flow"]["after_completion"] == expected[given["type"]]
+        answer = client.post(REDEEM, json={"token": token_of(made.json()["url"])}).json()
+        assert answer["flow"] == made.json()["flow"]
+
+
+@pytest.mark.parametrize("flow_data, code, param", [
+    ({"type": "subscription_cancel"}, "parameter_missing", "flow_data[subscription_cancel]"),
+    ({"type": "subscription_cancel", "subscription_cancel": {"subscription": "sub_sam_team"}},
+     "resource_missing", "flow_data[subscription_cancel][subscription]"),  # another customer's
+    ({"type": "subscription_cancel", "subscription_cancel": {"subscription": "sub_nobody"}},
+     "resource_missing", "flow_data[subscription_cancel][subscription]"),
+    ({"type": "subscription_update", "subscription_update": {"subscription": "sub_jenny_old"}},
+     "resource_missing", "flow_data[subscription_update][subscription]"),  # same address, another customer
+    ({"type": "subscription_update_confirm", "subscription_update_confirm": {
+        "subscription": "sub_jenny_pro", "items": [{"id": "si_jenny_pro", "price": "price_gone"}]}},
+     "parameter_invalid", "flow_data[subscription_update_confirm][items][0][price]"),  # not on offer
+    ({"type": "subscription_update_confirm", "subscription_update_confirm": {
+        "subscription": "sub_jenny_pro", "items": [{"id": "si_sam_team", "price": "price_pro_yearly"}]}},
+     "resource_missing", "flow_data[subscription_update_confirm][items][0][id]"),
+    ({"type": "subscription_update_confirm", "subscription_update_confirm": {
+        "subscription": "sub_jenny_pro", "items": [{"id": "si_jenny_pro", "price": "price_pro_yearly"}],
+        "discounts": [{"coupon": "X"}]}},
+     "parameter_invalid", "flow_data[subscription_update_confirm][discounts]"),
+    ({"type": "subscription_update_confirm", "subscription_update_confirm": {
+        "subscription": "sub_jenny_pro", "items": [{"id": "si_jenny_pro", "quantity": 3}]}},
+     "parameter_invalid", "flow_data[subscription_update_confirm][items][0][quantity]"),  # Pro's is fixed
+    ({"type": "subscription_update", "subscription_cancel": {"subscription": "sub_jenny_pro"},
+      "subscription_update": {"subscription": "sub_jenny_pro"}}, "parameter_invalid", "flow_data[subscription_cancel]"),
+    ({"type": "payment_method_update", "after_completion": {"type": "redirect"}},
+     "parameter_missing", "flow_data[after_completion][redirect]"),
+    ({"type": "payment_method_update", "after_completion": {"type": "redirect", "redirect": {"return_url": "ftp://x"}}},
+     "parameter_invalid", "flow_data[after_completion][redirect][return_url]"),
+    ({"type": "payment_method_update", "after_completion": {"type": "hosted_confirmation", "hosted_confirmation": {
+        "custom_message": "x" * 501}}}, "parameter_invalid", "flow_data[after_completion][hosted_confirmation][custom_message]"),
+    ({"type": "somewhere"}, "parameter_invalid", "flow_data[type]"),
+])
+def test_a_flow_the_portal_could_not_take_is_refused_at_creation(client, key, flow_data, code, param):
+    refused(create(client, key, flow_data=flow_data), 400, code, param)
+
+
+def test_a_flow_on_a_subscription_that_cannot_take_it_is_refused(client, key):
+    for customer, kind, sub in (("cus_kim", "subscription_cancel", "sub_kim_pro"),  # already set to cancel
+                                ("cus_kim", "subscription_update", "sub_kim_pro"),
+                                ("cus_alex", "subscription_update", "sub_alex_pro"),  # past due
+                                ("cus_jenny_old", "subscription_cancel", "sub_jenny_old")):  # ended
+        answer = create(client, key, customer=customer, flow_data={"type": kind, kind: {"subscription": sub}})
+        refused(answer, 400, "parameter_invalid", f"flow_data[{kind}][subscription]")
+
+
+def test_a_flow_the_configuration_switches_off_is_refused(client, key):
+    partners = {"configuration": "bpc_partners"}
+    refused(create(client, key, **partners, flow_data={"type": "subscription_cancel", "subscription_cancel": {
+        "subscription": "sub_jenny_pro"}}), 400, "parameter_invalid", "flow_data[subscription_cancel][subscription]")
+    refused(create(client, key, **partners, flow_data={"type": "payment_method_update"}),
+            400, "parameter_invalid", "flow_data[type]")
+    refused(create(client, key, **partners, flow_data={"type": "subscription_update_confirm",
+                                                       "subscription_update_confirm": {
+        "subscription": "sub_jenny_pro", "items": [{"id": "si_jenny_pro", "price": "price_pro_yearly"}]}}),
+            400, "parameter_invalid", "flow_data[subscription_update_confirm][items][0][price]")
+    # The same flows under the top level's settings are accepted.
+    assert create(client, key, flow_data={"type": "payment_method_update"}).status_code == 200
+
+
+# The session a link opens
+
+
+def test_a_session_sees_its_configurations_settings_and_the_server_holds_to_them(client, key):
+    answer = opened(client, key, configuration="bpc_partners")
+    assert answer["return_url"] == "https://partners.acme.example/home"
+    portal = client.get("/api/portal").json()
+    assert portal["business"]["name"] == "Acme Partners"
+    assert portal["return_url"] == "https://partners.acme.example/home"
+    assert portal["features"]["subscription_cancel"]["enabled"] is False
+    assert portal["features"]["invoice_history"]["enabled"] is False
+    assert "cancel" not in portal["subscriptions"][0]["actions"]
+    assert "accounts" not in portal  # no email was proven: no switching to the address's other customers
+    refused(client.post("/api/subscriptions/sub_jenny_pro/cancel", json={}), 403, "feature_disabled")
+    refused(client.get("/api/invoices"), 403, "feature_disabled")
+    refused(client.get("/api/invoices/in_jenny_0013"), 403, "feature_disabled")
+    refused(client.post("/api/payment_methods/pm_jenny_mc/default", json={}), 403, "feature_disabled")
+    plans = client.get("/api/plans").json()["plans"]
+    offered = [price["id"] for plan in plans for price in plan["prices"]]
+    assert offered == ["price_pro_monthly"]
+
+
+def test_a_session_by_the_top_level_keeps_its_settings(client, key):
+    opened(client, key)
+    portal = client.get("/api/portal").json()
+    assert portal["business"]["name"] == "Acme" and portal["return_url"] == "https://acme.example/account"
+    assert portal["features"]["subscription_cancel"]["enabled"] is True
+    receipt = client.get("/api/invoices/in_jenny_0013")
+    assert receipt.status_code == 200 and receipt.json()["return_url"] == "https://acme.example/account"
+
+
+def test_a_portal_sessions_customer_cannot_reach_another_customers_objects(client, key):
+    opened(client, key, customer="cus_jenny")
+    for path in ("/api/invoices/in_kim_0001", "/api/invoices/in_jold_0001"):
+        refused(client.get(path), 404, "not_found")
+    for path in ("/api/subscriptions/sub_sam_team/cancel", "/api/subscriptions/sub_jenny_old/cancel",
+                 "/api/payment_methods/pm_sam_mc/default"):
+        assert client.post(path, json={}).status_code == 404, path
+    refused(client.post("/api/accounts/cus_jenny_old/switch", json={}), 404, "not_found")
+    assert client.get("/api/portal").json()["customer"]["id"] == "cus_jenny"
+
+
+def test_a_link_whose_configuration_is_gone_opens_nothing(settings, clock, db, client, key):
+    token = token_of(create(client, key, configuration="bpc_partners").json()["url"])
+    without = CONFIG.split("configurations:")[0]
+    with TestClient(with_config(settings, without, clock), base_url="http://localhost") as other:
+        refused(other.post(REDEEM, json={"token": token}), 401, "portal_link_invalid")
+
+
+def test_a_session_whose_configuration_is_gone_is_signed_out(settings, clock, db, client, key):
+    opened(client, key, configuration="bpc_partners")
+    cookies = dict(client.cookies)
+    without = CONFIG.split("configurations:")[0]
+    with TestClient(with_config(settings, without, clock), base_url="http://localhost", cookies=cookies) as other:
+        refused(other.get("/api/portal"), 401, "not_signed_in")
+        refused(other.get("/api/plans"), 401, "not_signed_in")
+
+
+# Stripe's SDK, unmodified, against a real server
+
+
+@pytest.fixture
+def porch(live_server_with) -> str:
+    return live_server_with(CONFIG).url
+
+
+@pytest.fixture
+def sdk(porch, key) -> stripe.StripeClient:
+    return stripe.StripeClient(key, base_addresses={"api": porch}, max_network_retries=0)
+
+
+def test_stripes_sdk_creates_sessions_with_every_flow(sdk, porch):
+    flows: list[dict[str, Any]] = [
+        {"type": "payment_method_update", "after_completion": {"type": "hosted_confirmation",
+                                                               "hosted_confirmation": {"custom_message": "Done."}}},
+        {"type": "subscription_cancel", "subscription_cancel": {"subscription": "sub_jenny_pro", "retention": {
+            "type": "coupon_offer", "coupon_offer": {"coupon": "STAY20"}}},
+         "after_completion": {"type": "redirect", "redirect": {"return_url": "https://acme.example/bye"}}},
+        {"type": "subscription_update", "subscription_update": {"subscription": "sub_jenny_pro"}},
+        {"type": "subscription_update_confirm", "subscription_update_confirm": {
+            "subscription": "sub_jenny_pro", "items": [{"id": "si_jenny_pro", "price": "price_pro_yearly"}]},
+         "after_completion": {"type": "portal_homepage"}},
+    ]
+    for flow_data in flows:
+        session = sdk.v1.billing_portal.sessions.create(params={
+            "customer": "cus_jenny", "return_url": "https://acme.example/account", "locale": "de",
+            "flow_data": flow_data})  # type: ignore[typeddict-item]
+        assert isinstance(session, stripe.billing_portal.Session)
+        assert session.id.startswith("bps_") and session.customer == "cus_jenny" and session.locale == "de"
+        assert session.url.startswith("https://billing.acme.example/de/portal/#session=")
+        assert session.flow is not None and session.flow.type == flow_data["type"]
+        assert session.flow.after_completion.type == flow_data.get("after_completion", {}).get("type", "portal_homepage")
+    assert session.flow.subscription_update_confirm is not None
+    assert session.flow.subscription_update_confirm.items[0].price == "price_pro_yearly"
+
+
+def test_stripes_sdk_raises_its_own_errors_for_refused_sessions(sdk):
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        sdk.v1.billing_portal.sessions.create(params={"customer": "cus_nobody"})
+    assert (missing.value.code, missing.value.param) == ("resource_missing", "customer")
+    with pytest.raises(stripe.InvalidRequestError) as flow:
+        sdk.v1.billing_portal.sessions.create(params={"customer": "cus_jenny", "flow_data": {
+            "type": "subscription_cancel", "subscription_cancel": {"subscription": "sub_sam_team"}}})
+    assert flow.value.param == "flow_data[subscription_cancel][subscription]"
+
+
+def test_stripes_sdk_lists_and_retrieves_configurations(sdk):
+    listed = sdk.v1.billing_portal.configurations.list()
+    assert [c.id for c in listed.data] == ["bpc_default", "bpc_partners"] and listed.has_more is False
+    assert all(isinstance(c, stripe.billing_portal.Configuration) for c in listed.data)
+    assert [c.id for c in sdk.v1.billing_portal.configurations.list(params={"limit": 1}).auto_paging_iter()] == [
+        "bpc_default", "bpc_partners"]
+    assert [c.id for c in sdk.v1.billing_portal.configurations.list(params={"is_default": False}).data] == ["bpc_partners"]
+    partners = sdk.v1.billing_portal.configurations.retrieve("bpc_partners")
+    assert partners.name == "partners" and partners.features.subscription_cancel.enabled is False
+    assert partners.default_return_url == "https://partners.acme.example/home"
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        sdk.v1.billing_portal.configurations.retrieve("bpc_nobody")
+    assert missing.value.http_status == 404 and missing.value.code == "resource_missing"
+    with pytest.raises(stripe.InvalidRequestError) as wrong:
+        sdk.v1.billing_portal.configurations.list(params={"limit": 0})
+    assert wrong.value.param == "limit"
+
+
+def test_a_session_made_by_the_sdk_opens_in_the_portal_once(sdk, porch):
+    import httpx
+
+    session = sdk.v1.billing_portal.sessions.create(params={"customer": "cus_jenny", "configuration": "bpc_partners"})
+    token = token_of(session.url)
+    with httpx.Client(base_url=porch) as browser:
+        answer = browser.post(REDEEM, json={"token": token})
+        assert answer.status_code == 200 and answer.json()["return_url"] == "https://partners.acme.example/home"
+        assert browser.get("/api/portal").json()["business"]["name"] == "Acme Partners"
+        assert browser.post(REDEEM, json={"token": token}).status_code == 401
