@@ -215,6 +215,9 @@ def test_closing_the_flows_dialog_goes_back_to_the_merchant(tab, merchant) -> No
         "type": "subscription_cancel", "subscription_cancel": {"subscription": "sub_jenny_pro"}})
     page = arrive(tab, link)
     expect(page.get_by_role("dialog", name="Why are you leaving?")).to_be_visible()
+    page.reload()  # the tab keeps the flow: it opens again, the spent token long gone
+    expect(page.get_by_role("dialog", name="Why are you leaving?")).to_be_visible()
+    expect(page.locator("#cancel-reason-title")).to_be_focused()
     page.keyboard.press("Escape")
     page.wait_for_url("https://acme.example/app?from=portal")
 
