@@ -51,21 +51,22 @@ def violations(page: Any, state: str) -> list[str]:
 
 
 def opened(session: Callable[..., Session], redeemed: tuple[int, Any], path: str = "/portal/",  # noqa: F811
-           **replies: Any) -> Any:
+           scheme: str = "light", **replies: Any) -> Any:
     s = session({"POST /api/login/session": [(*redeemed, {})],
-                 "GET /api/portal": [(200, {**SELF_SERVICE, "return_url": None}, {})], **replies})
+                 "GET /api/portal": [(200, {**SELF_SERVICE, "return_url": None}, {})], **replies}, color_scheme=scheme)
     page = s.open(f"{path}#session={TOKEN}")
     page.session = s
     return page
 
 
+@pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_a_cancel_flow_opens_its_dialog_alone_and_shows_the_merchants_confirmation_as_text(
-        session: Callable[..., Session]) -> None:  # noqa: F811
+        session: Callable[..., Session], scheme: str) -> None:  # noqa: F811
     after = {"type": "hosted_confirmation", "redirect": None,
              "hosted_confirmation": {"custom_message": "<b>Thanks</b> for staying with us"}}
     done = {**ACTIVE, "status": "canceled", "canceled_at": 1767225600, "actions": []}
     page = opened(session, (200, {"flow": flow("subscription_cancel", after, subscription=ACTIVE["id"], retention=None),
-                                  "return_url": None, "locale": None}),
+                                  "return_url": None, "locale": None}), scheme=scheme,
                   **{"POST /api/subscriptions/sub_active_usd/cancel": [(200, {"subscription": done}, {})]})
     dialog = page.locator("#cancel-dialog")
     expect(dialog).to_be_visible()
@@ -83,14 +84,28 @@ def test_a_cancel_flow_opens_its_dialog_alone_and_shows_the_merchants_confirmati
     assert found == []
 
 
-def test_a_used_link_says_so_and_offers_the_sign_in_by_email(session: Callable[..., Session]) -> None:  # noqa: F811
-    page = opened(session, (401, refusal("portal_link_invalid", "The link has expired or was already used.")))
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_used_link_says_so_and_offers_the_sign_in_by_email(session: Callable[..., Session], scheme: str) -> None:  # noqa: F811
+    page = opened(session, (401, refusal("portal_link_invalid", "The link has expired or was already used.")), scheme=scheme)
+    expect(page.locator("#failure-text")).to_have_text(
+        "This link to your billing portal has expired or was already used. Ask for a new link, or sign in with your email.")
     expect(page.locator("#failure")).to_be_visible()
     expect(page.get_by_role("link", name="Sign in with your email")).to_have_attribute("href", "/login/")
     expect(page.locator("#retry")).to_be_hidden()
     assert page.evaluate("location.hash") == ""
     assert page.session.sent("GET /api/portal") == []
     assert violations(page, "link refused") == []
+
+
+def test_closing_a_flow_with_nowhere_to_return_shows_the_portal(session: Callable[..., Session]) -> None:  # noqa: F811
+    page = opened(session, (200, {"flow": flow("subscription_update", subscription=ACTIVE["id"]), "return_url": None,
+                                  "locale": None}), **{"GET /api/plans": [(200, {"plans": []}, {})]})
+    expect(page.locator("#plan-dialog")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#content")).to_be_visible()
+    expect(page.locator("#title")).to_be_focused()
+    expect(page.locator("#back")).to_be_hidden()
+    assert page.evaluate("sessionStorage.length") == 0
 
 
 # Against the real backend: the merchant's app creates the session over HTTP with its key.
@@ -277,3 +292,4 @@ def test_flows_in_other_languages_and_right_to_left(tab, merchant, locale, direc
     expect(dialog.locator("#plan-preview .preview-lines")).to_be_visible()
     page.screenshot(path=f"/work/wt/_notes/shots/flows-confirm-{locale}.png")
     assert violations(page, f"{locale} confirm flow") == []
+
