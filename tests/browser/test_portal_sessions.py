@@ -290,6 +290,5 @@ def test_flows_in_other_languages_and_right_to_left(tab, merchant, locale, direc
     expect(dialog).to_be_visible()
     expect(page.locator("#plan-confirm")).to_be_focused()
     expect(dialog.locator("#plan-preview .preview-lines")).to_be_visible()
-    page.screenshot(path=f"/work/wt/_notes/shots/flows-confirm-{locale}.png")
     assert violations(page, f"{locale} confirm flow") == []
 
