@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from backend import stripe_api, stripe_sync
 from backend.app import create_app
-from backend.config import parse_config
+from backend.config import Config, parse_config
 from backend.settings import Settings
 from backend.store import billing, tables
 from backend.store.database import Database
@@ -80,6 +80,10 @@ def account(emulator_client: stripe.StripeClient, db: Database) -> Account:
     return Account(customer, sub.id, str(sub.latest_invoice), str(default), other.id, product)
 
 
+def config_for(account: Account, cancel: str = "") -> Config:
+    return parse_config(CONFIG.format(cancel=cancel, product=account.product))[0]
+
+
 Open = Callable[..., TestClient]
 
 
@@ -90,8 +94,7 @@ def portal(stripe_settings: Settings, clock: Any, account: Account) -> Iterator[
     opened: list[TestClient] = []
 
     def open_as(cancel: str = "", engine: StripeEngine | None = None, session: TestClient | None = None) -> TestClient:
-        config = parse_config(CONFIG.format(cancel=cancel, product=account.product))[0]
-        app = create_app(stripe_settings, config, clock=clock, background=False, engine=engine)
+        app = create_app(stripe_settings, config_for(account, cancel), clock=clock, background=False, engine=engine)
         client = TestClient(app, base_url="http://localhost", cookies=session.cookies if session else None)
         client.__enter__()
         opened.append(client)
@@ -268,12 +271,11 @@ def silent() -> Iterator[str]:
 
 
 @pytest.fixture(params=["down", "silent"])
-def unreachable(request: pytest.FixtureRequest, stripe_settings: Settings) -> StripeEngine:
+def unreachable(request: pytest.FixtureRequest, stripe_settings: Settings, account: Account) -> StripeEngine:
     """The engine of a Stripe that is down (nobody listens), or silent (it never answers)."""
     base = f"http://127.0.0.1:{free_port()}" if request.param == "down" else request.getfixturevalue("silent")
     settings = replace(stripe_settings, stripe_api_base=base)
-    config = parse_config(CONFIG.format(cancel="", product="unused"))[0]
-    return StripeEngine(stripe_api.client(settings, timeout=SHORT_TIMEOUT, retries=0), config)
+    return StripeEngine(stripe_api.client(settings, timeout=SHORT_TIMEOUT, retries=0), config_for(account))
 
 
 def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
