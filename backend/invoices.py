@@ -45,7 +45,7 @@ def page(ctx: Context, limit: int, starting_after: str | None) -> tuple[list[dic
 
 def _list(ctx: Context) -> dict[str, Any]:
     invoices, has_more = page(ctx, _limit(ctx.query), ctx.query.get("starting_after"))
-    return {"object": "list", "data": [portal.invoice(i) for i in invoices], "has_more": has_more}
+    return {"object": "list", "data": [portal.invoice(i, ctx.config.billing.engine) for i in invoices], "has_more": has_more}
 
 
 def _receipt_customer(invoice: dict[str, Any], customer: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def _one(ctx: Context) -> dict[str, Any]:
     invoice = find(ctx, ctx.params["id"])
     customer = billing.get(ctx.conn, "customers", ctx.customer) or {}
     return {
-        "invoice": portal.invoice(invoice.data),
+        "invoice": portal.invoice(invoice.data, ctx.config.billing.engine),
         "receipt_url": "/receipt/?invoice=" + quote(invoice.id, safe=""),
         "customer": _receipt_customer(invoice.data, customer),
         "business": portal.business(ctx.config),
@@ -78,7 +78,7 @@ def pay(ctx: Context, invoice_id: str) -> dict[str, Any]:
     if payment.invoice is None:
         return {"url": payment.url}
     billing.upsert(ctx.conn, "invoices", [payment.invoice])
-    return {"invoice": portal.invoice(payment.invoice)}
+    return {"invoice": portal.invoice(payment.invoice, ctx.config.billing.engine)}
 
 
 LIST = {"type": "object", "properties": {

@@ -12,7 +12,7 @@ from business_helpers import act
 from conftest import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 
-from backend import invoices
+from backend import invoices, portal
 from backend.errors import APIError
 from backend.importer import import_file
 from backend.store import billing
@@ -236,6 +236,16 @@ def test_only_an_open_invoice_with_something_left_to_pay_and_a_page_to_pay_it_on
     assert jenny.get("/api/invoices/in_x").json()["invoice"]["actions"] == actions
     assert jenny.get("/api/invoices").json()["data"][0]["actions"] == actions
     assert jenny.get("/api/portal").json()["invoices"][0]["actions"] == actions
+
+
+@pytest.mark.parametrize(("changes", "actions"), [
+    ({"status": "open", "amount_remaining": 1000, "hosted_invoice_url": None}, ["pay"]),
+    ({"status": "open", "amount_remaining": 0, "hosted_invoice_url": HOSTED}, []),
+    ({"status": "paid", "amount_remaining": 0, "hosted_invoice_url": HOSTED}, []),
+])
+def test_with_the_stripe_engine_an_open_invoice_is_payable_without_a_hosted_page(changes, actions):
+    """Stripe charges the card on file, or names its own page for the invoice."""
+    assert portal.invoice(stripe_invoice("in_x", **changes), "stripe")["actions"] == actions
 
 
 def test_an_invoice_link_that_is_not_https_is_never_offered_for_payment(jenny, db):
