@@ -92,12 +92,20 @@ def add_url(ctx: Context, config: Config) -> str:
     return ctx.engine.add_payment_method_url(ctx.call, _customer(ctx), return_url)
 
 
-def added(ctx: Context, session: str) -> Customer:
-    """The customer is back from the add-card page: store what it added at once, so the page shows it."""
+def added(ctx: Context, session: str) -> tuple[Customer, list[str]]:
+    """The customer is back from the add-card page: store what it added at once, so the page shows it.
+    Returns the customer and the ids of the methods added (none when the engine learns of them later)."""
     found = ctx.engine.payment_method_added(ctx.call, _customer(ctx), session)
-    billing.upsert(ctx.conn, "payment_methods", [obj for obj in found if obj.get("object") == "payment_method"])
+    methods = [obj for obj in found if obj.get("object") == "payment_method"]
+    billing.upsert(ctx.conn, "payment_methods", methods)
     billing.upsert(ctx.conn, "customers", [obj for obj in found if obj.get("object") == "customer"])
-    return _customer(ctx)
+    return _customer(ctx), [method["id"] for method in methods]
+
+
+def _added(ctx: Context) -> dict[str, Any]:
+    # The page names the new method and puts focus on it: among several, it cannot tell which is new.
+    customer, ids = added(ctx, ctx.body.session)
+    return {"payment_methods": listed(ctx, customer), "added": ids}
 
 
 def _made_default(ctx: Context) -> dict[str, Any]:
@@ -111,10 +119,9 @@ ENDPOINTS = [
              lambda ctx: {"url": add_url(ctx, ctx.config)}, feature=availability.payment_method_feature, body=Body,
              answer=returns(url={"type": "string"})),
     Endpoint("post", "/api/payment_methods/added",
-             "On the customer's return from adding a payment method: the methods as they now are",
-             lambda ctx: {"payment_methods": listed(ctx, added(ctx, ctx.body.session))},
-             feature=availability.payment_method_feature, body=Added, idempotent=True,
-             answer=returns(payment_methods=METHODS)),
+             "On the customer's return from adding a payment method: the methods as they now are, and the "
+             "ids of those added", _added, feature=availability.payment_method_feature, body=Added, idempotent=True,
+             answer=returns(payment_methods=METHODS, added={"type": "array", "items": {"type": "string"}})),
     Endpoint("post", "/api/payment_methods/{id}/default", "Make a payment method the default", _made_default,
              feature=availability.payment_method_feature, body=Body, idempotent=True,
              answer=returns(customer=OBJECT, payment_methods=METHODS), errors=(404, 409)),

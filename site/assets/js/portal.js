@@ -70,7 +70,8 @@
     }
     if (result === false || result === undefined) return;
     const key = button.dataset.action;
-    await load(typeof result === 'string' ? result : '');
+    // A refusal that asks for the reload stays said across it.
+    await load(typeof result === 'string' ? result : '', $('alert').textContent);
     if (document.activeElement && document.activeElement !== document.body) return;
     const again = [...document.querySelectorAll('[data-action]')].find((node) => node.dataset.action === key);
     (again || $(HEADINGS[kind])).focus();
@@ -269,6 +270,7 @@
 
   const paymentMethodRow = (method, data) => {
     const [node, field] = row('payment-method-row');
+    node.dataset.method = method.id;
     field.title.append(methods.shown(method));
     const card = methods.cardOf(method);
     const facts = [...(card && card.exp_year ? [expiry(card)] : []), ...methods.facts(method).map((fact) => el('bdi', null, fact))];
@@ -399,7 +401,7 @@
     if ($('more-invoices').hidden && rows.length) rows[0].querySelector('a').focus();
   };
 
-  const load = async (message = '') => {
+  const load = async (message = '', refusal = '') => {
     const first = !loaded;
     $('failure').hidden = true;
     $('alert').textContent = '';
@@ -419,6 +421,7 @@
     render(result.data);
     loaded = true;
     $('status').textContent = message || (first ? '' : t('loaded'));
+    $('alert').textContent = refusal;
     $('content').hidden = false;
   };
 
@@ -494,12 +497,12 @@
 
   /* What the page says when it first shows. A script loaded after this one may first do what the address
      asks (the return from a payment processor's page): arrive(step), where step() resolves to
-     [status, alert], the message to announce and the refusal to show once the page is there. */
+     [status, alert, focus?], the message to announce, the refusal to show and what to focus once the page is there. */
   let arrival = async () => ['', ''];
   const first = async () => {
-    const [message, refusal] = await arrival();
-    await load(message);
-    if (refusal) $('alert').textContent = refusal;
+    const [message, refusal, focus] = await arrival();
+    await load(message, refusal);
+    if (focus && loaded) focus();
   };
 
   window.Porch.portal = Object.freeze({actions, allows, rendered, reload: load, priceName, perInterval,
