@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import ROOT
+from live import live_tab, sent, sign_in  # noqa: F401 (live_tab is the fixture tab)
 
 from backend.store import billing
 from tests.stripe_boundary import example
@@ -85,36 +86,6 @@ def stripe_api() -> Iterator[ScriptedStripe]:
 def stripe_settings(settings: Any, stripe_api: ScriptedStripe) -> Any:
     """Keys for a live server with billing.engine stripe (STRIPE); the local engine ignores them."""
     return replace(settings, stripe_secret_key="sk_test_pages", stripe_api_base=stripe_api.url)
-
-
-@pytest.fixture
-def tab(browser: Any) -> Iterator[Any]:
-    """A tab in UTC and US English that records its state-changing requests."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC", locale="en-US")
-    page = context.new_page()
-    page.problems = []
-    page.changes = []
-    page.on("console", lambda m: page.problems.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    page.on("pageerror", lambda e: page.problems.append(str(e)))
-    page.on("request", lambda r: page.changes.append(r) if r.method in ("POST", "PATCH", "DELETE") else None)
-    yield page
-    assert page.problems == [], "no script errors and no CSP violations"
-    context.close()
-
-
-def sign_in(page: Any, server: Any, address: str = "jenny@example.com") -> Any:
-    page.goto(f"{server.url}/login/?prefilled_email={address.replace('@', '%40')}")
-    page.get_by_role("button", name="Continue").click()
-    page.locator("#code").fill(server.next_code())
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{server.url}/portal/")
-    expect(page.locator("#content")).to_be_visible()
-    return page
-
-
-def sent(page: Any, path: str) -> list[Any]:
-    return [r for r in page.changes if urlsplit(r.url).path == "/api/" + path]
 
 
 def test_back_from_checkout_the_session_is_sent_once_and_leaves_the_address_bar(tab, live_server) -> None:
