@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from backend import availability, portal
+from backend import availability, changes, portal, subscriptions
 from backend.billing_types import Invoice
 from backend.context import Context
 from backend.errors import APIError
@@ -70,7 +70,8 @@ def _one(ctx: Context) -> dict[str, Any]:
 
 
 def pay(ctx: Context, invoice_id: str) -> dict[str, Any]:
-    """Pay an open invoice: paid now ({"invoice"}), or the page where the customer pays ({"url"})."""
+    """Pay an open invoice: paid now ({"invoice"}, with its "subscription" when the engine read it again),
+    or the page where the customer pays ({"url"})."""
     invoice = find(ctx, invoice_id)
     if invoice.status != "open" or invoice.amount_remaining <= 0:
         raise APIError(409, "invoice_not_payable", "This invoice has nothing left to pay.")
@@ -78,7 +79,11 @@ def pay(ctx: Context, invoice_id: str) -> dict[str, Any]:
     if payment.invoice is None:
         return {"url": payment.url}
     billing.upsert(ctx.conn, "invoices", [payment.invoice])
-    return {"invoice": portal.invoice(payment.invoice, ctx.config.billing.engine)}
+    answer = {"invoice": portal.invoice(payment.invoice, ctx.config.billing.engine)}
+    if payment.subscription is not None:
+        changes.subscription(ctx, payment.subscription)
+        answer["subscription"] = subscriptions.view_of(ctx.conn, ctx.config, payment.subscription)
+    return answer
 
 
 LIST = {"type": "object", "properties": {
@@ -97,5 +102,5 @@ ENDPOINTS = [
              errors=(404,)),
     Endpoint("post", "/api/invoices/{id}/pay", "Pay an open invoice: paid now, or the page where the customer pays",
              lambda ctx: pay(ctx, ctx.params["id"]), feature=availability.invoice_history_feature, body=Body,
-             idempotent=True, answer=returns(invoice=OBJECT, url={"type": "string"}), errors=(404, 409, 422)),
+             idempotent=True, answer=returns(invoice=OBJECT, url={"type": "string"}, subscription=OBJECT), errors=(404, 409, 422)),
 ]

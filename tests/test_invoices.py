@@ -367,7 +367,7 @@ def test_an_open_invoice_without_a_page_to_pay_it_on_is_refused(client, outbox, 
 def test_the_openapi_document_lists_pay(client):
     entry = client.get("/api/openapi.json").json()["paths"]["/api/invoices/{id}/pay"]["post"]
     assert set(entry["responses"]) >= {"200", "401", "403", "404", "409"}
-    assert set(entry["responses"]["200"]["content"]["application/json"]["schema"]["properties"]) == {"invoice", "url"}
+    assert set(entry["responses"]["200"]["content"]["application/json"]["schema"]["properties"]) == {"invoice", "url", "subscription"}
 
 
 def test_pay_is_a_business_function(db, settings):

@@ -172,15 +172,23 @@ def test_pay_with_the_card_on_file_shows_the_row_paid_at_the_sdk_boundary(tab, l
     paid = example("invoice", id="in_alex_0002", number="ALEX-0002", customer="cus_alex", subscription="sub_alex_pro",
                    status="paid", currency="usd", total=29000, amount_due=29000, amount_paid=29000,
                    amount_remaining=0, hosted_invoice_url=HOSTED)
-    stripe_api.answers = [(200, ALEX), (200, paid)]
+    active = example("subscription", id="sub_alex_pro", customer="cus_alex", status="active",
+                     latest_invoice="in_alex_0002", default_payment_method=None, pause_collection=None,
+                     cancel_at_period_end=False, cancel_at=None, canceled_at=None, ended_at=None)
+    active["items"]["data"][0]["price"] |= {"id": "price_pro_yearly", "product": "prod_pro"}
+    stripe_api.answers = [(200, ALEX), (200, paid), (200, active)]
     page.get_by_role("link", name="Pay invoice ALEX-0002").click()
     expect(page.locator("#status")).to_have_text("Invoice ALEX-0002 is paid.")
+    # Paying set the subscription right: Stripe's answer, read after the payment, shows at once.
+    expect(page.locator("#subscriptions > li")).to_contain_text("Active")
+    expect(page.locator("#subscriptions > li")).not_to_contain_text("Your last payment failed")
     row = page.locator("#invoices tbody tr").filter(has_text="ALEX-0002")
     expect(row).to_contain_text("Paid")
     expect(row.get_by_role("link", name="Receipt for invoice ALEX-0002")).to_be_focused()
     expect(page.locator("#subscriptions").get_by_role("link", name=re.compile("^Pay"))).to_have_count(0)
     assert page.url == f"{server.url}/portal/"
-    assert "POST /v1/invoices/in_alex_0002/pay" in stripe_api.asked
+    assert stripe_api.asked == ["GET /v1/customers/cus_alex", "POST /v1/invoices/in_alex_0002/pay",
+                                "GET /v1/subscriptions/sub_alex_pro"]
 
 
 def test_a_declined_card_is_said_in_words_at_the_sdk_boundary(tab, live_server_with, stripe_api, db) -> None:

@@ -432,15 +432,16 @@
     (shown ? shown.querySelector('a') : $('subscriptions-title')).focus();
   };
 
-  /* An invoice paid now shows as paid in its row and no longer asks to be paid on its subscription; the
-     rest stays as it is, with the invoices "Show more" added. Focus goes to the paid invoice's receipt. */
-  const paid = (invoice) => {
-    const swap = (list) => list.map((old) => (old.id === invoice.id ? invoice : old));
-    current = {...current, invoices: swap(current.invoices || [])};
+  /* An invoice paid now shows as paid in its row and no longer asks to be paid on its subscription, which
+     shows as the server read it after the payment; the rest stays as it is, with the invoices "Show more"
+     added. Focus goes to the paid invoice's receipt. */
+  const paid = (invoice, sub) => {
+    const swap = (list, now) => list.map((old) => (now && old.id === now.id ? now : old));
+    current = {...current, invoices: swap(current.invoices || [], invoice), subscriptions: swap(current.subscriptions || [], sub)};
     renderSubscriptions(current);
     const table = $('invoices');
     if (table) {
-      invoices = swap(invoices);
+      invoices = swap(invoices, invoice);
       table.tBodies[0].replaceChildren(...invoices.map(invoiceRow));
     }
     $('status').textContent = t('paid_invoice', {number: invoice.number || invoice.id});
@@ -465,7 +466,7 @@
     }
     const answer = result.ok ? result.data || {} : null;
     if (answer && answer.invoice) {
-      paid(answer.invoice);
+      paid(answer.invoice, answer.subscription);
       return;
     }
     if (answer && safeUrl(answer.url)) {
