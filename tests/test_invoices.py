@@ -13,7 +13,7 @@ from conftest import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 from subscription_helpers import recorded
 
-from backend import invoices
+from backend import invoices, portal
 from backend.errors import APIError
 from backend.importer import import_file
 from backend.store import billing
@@ -240,6 +240,16 @@ def test_only_an_open_invoice_with_something_left_to_pay_and_a_page_to_pay_it_on
     assert jenny.get("/api/portal").json()["invoices"][0]["actions"] == actions
 
 
+@pytest.mark.parametrize(("changes", "actions"), [
+    ({"status": "open", "amount_remaining": 1000, "hosted_invoice_url": None}, ["pay"]),
+    ({"status": "open", "amount_remaining": 0, "hosted_invoice_url": HOSTED}, []),
+    ({"status": "paid", "amount_remaining": 0, "hosted_invoice_url": HOSTED}, []),
+])
+def test_with_the_stripe_engine_an_open_invoice_is_payable_without_a_hosted_page(changes, actions):
+    """Stripe charges the card on file, or names its own page for the invoice."""
+    assert portal.invoice(stripe_invoice("in_x", **changes), "stripe")["actions"] == actions
+
+
 def test_an_invoice_link_that_is_not_https_is_never_offered_for_payment(jenny, db):
     # Import refuses such a link; a store filled before it checked them may still hold one.
     db.run(billing.upsert, "invoices", [stripe_invoice("in_x", status="open", hosted_invoice_url="http://pay.example")])
@@ -359,7 +369,7 @@ def test_an_open_invoice_without_a_page_to_pay_it_on_is_refused(client, outbox, 
 def test_the_openapi_document_lists_pay(client):
     entry = client.get("/api/openapi.json").json()["paths"]["/api/invoices/{id}/pay"]["post"]
     assert set(entry["responses"]) >= {"200", "401", "403", "404", "409"}
-    assert set(entry["responses"]["200"]["content"]["application/json"]["schema"]["properties"]) == {"invoice", "url"}
+    assert set(entry["responses"]["200"]["content"]["application/json"]["schema"]["properties"]) == {"invoice", "url", "subscription"}
 
 
 def test_pay_is_a_business_function(db, settings):

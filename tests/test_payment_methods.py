@@ -305,6 +305,7 @@ def test_the_return_from_the_add_card_page_answers_the_methods_as_they_are(jenny
     # The local engine learns of a new card from the merchant's next import, so nothing is new yet.
     assert [m["id"] for m in answer.json()["payment_methods"]] == [
         m["id"] for m in jenny.get("/api/portal").json()["payment_methods"]]
+    assert answer.json()["added"] == []
 
 
 def test_the_return_needs_its_session(jenny):
