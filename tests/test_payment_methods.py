@@ -332,7 +332,7 @@ def test_make_default_and_remove_are_business_functions(db, settings):
 
 def returned(db, settings, *answers: tuple[int, dict[str, Any]]) -> Customer:
     client, _ = scripted_client(*answers)
-    customer: Customer = act(db, settings, payment_methods.added, "cs_test_a1", stripe_client=client)
+    customer, _ = act(db, settings, payment_methods.added, "cs_test_a1", stripe_client=client)
     return customer
 
 
