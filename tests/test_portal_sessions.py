@@ -465,3 +465,24 @@ def test_only_an_hmac_of_the_token_is_stored_and_spent_links_are_pruned(client, 
     assert db.run(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar(), write=False) == 1
     db.run(portal_sessions.prune, NOW + portal_sessions.LIFETIME)
     assert db.run(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar(), write=False) == 0
+
+
+def test_a_redeem_from_another_site_is_refused_by_the_apis_browser_guard(client, key):
+    token = token_of(create(client, key).json()["url"])
+    refused(client.post(REDEEM, json={"token": token}, headers={"Origin": "https://evil.example"}), 403, "cross_site")
+    assert client.post(REDEEM, json={"token": token}).status_code == 200  # the refused try spent nothing
+
+
+def test_links_open_the_portal_where_the_sign_in_page_is_switched_off(settings, clock, db, key):
+    closed = CONFIG.replace("login_link: {url: 'https://billing.acme.example/'}",
+                            "login_link: {enabled: false, url: 'https://billing.acme.example/'}")
+    with TestClient(with_config(settings, closed, clock), base_url="http://localhost") as client:
+        refused(client.post("/api/login/code", json={"email": "jenny@example.com"}), 404, "login_disabled")
+        assert opened(client, key)["return_url"] == "https://acme.example/account"
+        assert client.get("/api/portal").json()["customer"]["id"] == "cus_jenny"
+
+
+def test_without_the_portals_address_no_link_can_be_made(settings, clock, db, key):
+    unplaced = CONFIG.replace("login_link: {url: 'https://billing.acme.example/'}\n", "")
+    with TestClient(with_config(settings, unplaced, clock), base_url="http://localhost") as client:
+        refused(create(client, key), 503, "not_configured")
