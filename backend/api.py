@@ -77,11 +77,13 @@ def _portal_and_accounts(conn: Any, session: sessions.Live) -> tuple[dict[str, A
 async def portal_data(edge: Edge) -> Response:
     """Its own session check: the portal's hot path reads the session and the data in one transaction."""
     request = edge.request
-    _, (data, others) = await auth.read_session(request, _portal_and_accounts)
+    session, (data, others) = await auth.read_session(request, _portal_and_accounts)
     if data is None:
         raise APIError(401, "not_signed_in", "Sign in to continue.")
     state = request.app.state
-    shown = portal.view(state.config, data, state.portal_shared)
+    config = auth.configured(state.config, session)
+    shown = portal.view(config, data, state.portal_shared[session.configuration]) | {
+        "return_url": session.return_url or config.default_return_url}
     # Only when there is a choice: most customers have one account, and their answer stays as it was.
     return JSONResponse(shown if others is None else shown | {"accounts": others})
 
@@ -109,6 +111,9 @@ ENDPOINTS = [
              auth="session", checks_session=True,
              answer={"type": "object", "properties": {k: OBJECT for k in ("customer", "business", "features")}
                      | {k: {"type": "array", "items": OBJECT} for k in ("subscriptions", "invoices", "payment_methods")}
+                     | {"return_url": {"type": ["string", "null"], "description":
+                        "Where the customer goes back to: the portal session's return_url, else the "
+                        "configuration's default_return_url."}}
                      | {"accounts": {"type": "array", "items": OBJECT, "description":
                         "Every customer with the signed-in email address, when there are two or more: "
                         "POST /api/accounts/{id}/switch moves the session to one."}}}),

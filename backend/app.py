@@ -22,6 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from backend import (
     accounts,
     api,
+    configurations,
     customers,
     event_types,
     idempotency,
@@ -29,6 +30,7 @@ from backend import (
     payment_methods,
     plans,
     portal,
+    portal_sessions,
     push,
     ratelimit,
     sessions,
@@ -83,7 +85,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 ENDPOINTS = (
     api.ENDPOINTS + customers.ENDPOINTS + subscriptions.ENDPOINTS + plans.ENDPOINTS
     + payment_methods.ENDPOINTS + invoices.ENDPOINTS + accounts.ENDPOINTS + stripe_webhooks.ENDPOINTS
-    + push.ENDPOINTS
+    + push.ENDPOINTS + portal_sessions.ENDPOINTS + configurations.ENDPOINTS
 )
 OPERATIONS = [endpoint.operation() for endpoint in ENDPOINTS]
 ROUTES: list[BaseRoute] = [op.route() for op in OPERATIONS]
@@ -106,6 +108,7 @@ def _housekeeping(conn: sa.Connection, now: int) -> None:
     ratelimit.prune(conn, now)
     signin.prune(conn, now)
     sessions.prune(conn, now)
+    portal_sessions.prune(conn, now)
     stripe_webhooks.prune(conn, now)
 
 
@@ -178,7 +181,7 @@ def create_app(
         app.router.default = Site(settings.public_dir)
     app.state.settings = settings
     app.state.config = config
-    app.state.portal_shared = portal.shared(config)
+    app.state.portal_shared = portal.shared_by_configuration(config)
     app.state.db = db
     app.state.engine = engine
     app.state.secret = settings.secret_key

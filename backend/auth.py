@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
 from backend import sessions
+from backend.config import Config
 from backend.errors import APIError
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -67,12 +69,15 @@ async def read_session(request: Request, read: Callable[[sa.Connection, sessions
     return session, found  # type: ignore[return-value]
 
 
-async def read_signed_in(request: Request, read: Callable[[sa.Connection, str], T]) -> tuple[str, T]:
-    """The customer id of the request's live session, or 401, and what `read` finds for that customer."""
-    session, found = await read_session(request, lambda conn, live: read(conn, live.customer))
-    return session.customer, found
+async def signed_in(request: Request) -> sessions.Live:
+    """The request's live session, or 401."""
+    return (await read_session(request, lambda conn, live: None))[0]
 
 
-async def signed_in(request: Request) -> str:
-    """The customer id of the request's live session, or 401."""
-    return (await read_signed_in(request, lambda conn, customer: None))[0]
+def configured(config: Config, session: sessions.Live) -> Config:
+    """The settings a session sees: its configuration's. One that config.yaml no longer has (it was
+    renamed or removed since the session began) signs the customer out rather than guess at another."""
+    try:
+        return config.configuration(session.configuration)
+    except KeyError:
+        raise _not_signed_in() from None

@@ -401,6 +401,10 @@ class Locales(Section):
         rest = [locale for locale in (self.available or LOCALES) if locale != self.default]
         return [self.default, *dict.fromkeys(rest)]
 
+    def base(self, locale: str) -> str:
+        """Where a locale's pages are: the default's at the site's root, every other's in its folder."""
+        return "/" if locale == self.default else f"/{locale}/"
+
 
 def _every_event() -> list[WebhookEventOption]:
     return ["*"]

@@ -17,8 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+from starlette.responses import Response
+
 from backend.config import DEFAULT_CONFIGURATION, Config
 from backend.errors import APIError
+from backend.jsonio import JSONResponse
+from backend.merchant import Params, query
+from backend.openapi import returns
+from backend.pipeline import Edge, Endpoint
 
 PREFIX = "bpc_"
 LIST_URL = "/v1/billing_portal/configurations"
@@ -142,3 +149,45 @@ def listed(config: Config, limit: int = 10, starting_after: str | None = None, e
         page, more = names[:limit], len(names) > limit
     return {"object": "list", "data": [stripe_object(config, name) for name in page], "has_more": more,
             "url": LIST_URL}
+
+
+class ListParams(Params):
+    # The range is listed's to refuse, with Stripe's message.
+    limit: int = 10
+    starting_after: str | None = Field(None, max_length=100)
+    ending_before: str | None = Field(None, max_length=100)
+    is_default: bool | None = None
+    active: bool | None = None
+
+
+class RetrieveParams(Params):
+    """Retrieving takes no parameters; one sent is refused by name."""
+
+
+async def _listed(edge: Edge) -> Response:
+    request = edge.request
+    return JSONResponse(listed(request.app.state.config, **query(request, ListParams).model_dump()))
+
+
+async def _one(edge: Edge) -> Response:
+    request = edge.request
+    query(request, RetrieveParams)
+    return JSONResponse(one(request.app.state.config, request.path_params["id"]))
+
+
+CONFIGURATION = {"type": "object", "properties": {"id": {"type": "string"}, "object": {
+    "type": "string", "enum": ["billing_portal.configuration"]}}}
+ENDPOINTS = [
+    Endpoint("get", LIST_URL, "The portal's configurations: the default first, then config.yaml's", _listed,
+             auth="merchant", errors=(400, 404), query=(
+                 ("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+                 ("starting_after", {"type": "string", "description": "The last id of the previous page"}),
+                 ("ending_before", {"type": "string", "description": "The first id of the next page"}),
+                 ("is_default", {"type": "boolean"}),
+                 ("active", {"type": "boolean"}),
+             ), answer=returns(object={"type": "string", "enum": ["list"]},
+                               data={"type": "array", "items": CONFIGURATION}, has_more={"type": "boolean"},
+                               url={"type": "string"})),
+    Endpoint("get", LIST_URL + "/{id}", "One configuration, by its id (bpc_default, bpc_<name>)", _one,
+             auth="merchant", answer=CONFIGURATION, errors=(400, 404)),
+]

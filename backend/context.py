@@ -27,6 +27,9 @@ class Context:
     params: Mapping[str, str] = field(default_factory=dict)
     body: Any = None
     query: Mapping[str, str] = field(default_factory=dict)
+    # Where the customer goes back to on the merchant's site: their session's return address, else the
+    # configuration's default_return_url.
+    return_url: str | None = None
 
     @property
     def customer(self) -> str:

@@ -66,6 +66,8 @@ def _one(ctx: Context) -> dict[str, Any]:
         "receipt_url": "/receipt/?invoice=" + quote(invoice.id, safe=""),
         "customer": _receipt_customer(invoice.data, customer),
         "business": portal.business(ctx.config),
+        # The receipt's way back, as the portal's: the session's return address, else the configuration's.
+        "return_url": ctx.return_url,
     }
 
 
@@ -101,7 +103,8 @@ ENDPOINTS = [
              )),
     Endpoint("get", "/api/invoices/{id}", "One of the customer's invoices, with what its receipt shows", _one,
              feature=availability.invoice_history_feature,
-             answer=returns(invoice=OBJECT, receipt_url={"type": "string"}, customer=OBJECT, business=OBJECT),
+             answer=returns(invoice=OBJECT, receipt_url={"type": "string"}, customer=OBJECT, business=OBJECT,
+                            return_url={"type": ["string", "null"]}),
              errors=(404,)),
     Endpoint("post", "/api/invoices/{id}/pay", "Pay an open invoice: paid now, or the page where the customer pays",
              lambda ctx: pay(ctx, ctx.params["id"]), feature=availability.invoice_history_feature, body=Body,

@@ -103,6 +103,11 @@ def validated(data: Any, model: type[Model]) -> Model:
         raise APIError(400, "parameter_invalid", f"Invalid {param}: {error['msg']}.", param=param) from None
 
 
+def query(request: Request, model: type[Model]) -> Model:
+    """A GET's parameters, from its query string: Stripe's SDKs encode them there as they encode a form."""
+    return validated(decoded(request.url.query.encode(), True), model)
+
+
 async def params(request: Request, model: type[Model]) -> Model:
     """The request's parameters read into `model`. Off the event loop: a body may be megabytes of
     objects (POST /v1/import), whose reading would hold up every other request."""

@@ -281,8 +281,7 @@ def headers_file(config: Config, pages: list[str]) -> str:
 
 
 def locale_base(config: Config, locale: str) -> str:
-    """Where a locale's pages are: the default's at the site's root, every other's in its folder."""
-    return "/" if locale == config.locales.default else f"/{locale}/"
+    return config.locales.base(locale)
 
 
 def localized(pages: list[str]) -> list[str]:

@@ -97,9 +97,12 @@ def _answer(status: int, body: dict[str, Any] | None) -> Response:
 
 async def run(endpoint: Endpoint, request: Request) -> Response:
     state = request.app.state
-    config: Config = state.config
     checked = endpoint.auth == "session" and not endpoint.checks_session
-    customer = await auth.signed_in(request) if checked else ""
+    session = await auth.signed_in(request) if checked else None
+    customer = session.customer if session is not None else ""
+    # A session sees its configuration's settings: which features it may use, the business, the plans.
+    config: Config = auth.configured(state.config, session) if session is not None else state.config
+    return_url = session.return_url if session is not None and session.return_url else config.default_return_url
     if endpoint.auth == "merchant":
         await merchant.authenticate(request)
     if endpoint.feature is not None and (refused := endpoint.feature(config)):
@@ -113,7 +116,7 @@ async def run(endpoint: Endpoint, request: Request) -> Response:
 
     def context(conn: sa.Connection, actor: Actor, key: str) -> Context:
         return Context(conn, config, actor, state.engine, Call(conn, actor, key, spoken), request.path_params, body,
-                       request.query_params)
+                       request.query_params, return_url)
 
     if endpoint.idempotent:
         def change(conn: sa.Connection, actor: Actor, key: str) -> tuple[int, dict[str, Any] | None]:

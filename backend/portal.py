@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from backend import addresses, availability
-from backend.config import Config, Features
+from backend.config import DEFAULT_CONFIGURATION, Config, Features
 from backend.markup import headline_html
 
 
@@ -253,6 +253,11 @@ def features(found: Features) -> dict[str, Any]:
 def shared(config: Config) -> dict[str, Any]:
     """The part of the portal's answer that is the same for every customer: made once per app."""
     return {"features": features(config.features), "business": business(config)}
+
+
+def shared_by_configuration(config: Config) -> dict[str, dict[str, Any]]:
+    """The same part for each configuration, by name: a session sees its configuration's."""
+    return {name: shared(config.configuration(name)) for name in (DEFAULT_CONFIGURATION, *config.configurations)}
 
 
 def payment_methods(config: Config, customer: dict[str, Any], methods: list[dict[str, Any]],

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from backend import keys
+from backend.config import DEFAULT_CONFIGURATION
 from backend.store.tables import customers, sessions
 
 IDLE = 30 * 60
@@ -20,7 +21,8 @@ LOCAL_COOKIE = "porch_session"
 @dataclass(frozen=True)
 class Live:
     """A live session: whose it is, the email its code proved (None for sessions opened before
-    sessions kept it), when it was opened, and whether its last_seen is stale enough to be touched."""
+    sessions kept it, and for those a portal session opened), when it was opened, and whether its
+    last_seen is stale enough to be touched."""
 
     customer: str
     email: str | None
@@ -28,17 +30,22 @@ class Live:
     stale: bool
     # How many other customers have exactly the proven address: where none has, the portal need not look further.
     others: int = 0
+    # The configuration whose settings the session sees, and the return address it was given (a portal session's).
+    configuration: str = DEFAULT_CONFIGURATION
+    return_url: str | None = None
 
 
 def create(
-    conn: sa.Connection, secret: bytes, customer: str, now: int, email: str | None = None, created: int | None = None
+    conn: sa.Connection, secret: bytes, customer: str, now: int, email: str | None = None, created: int | None = None,
+    configuration: str = DEFAULT_CONFIGURATION, return_url: str | None = None,
 ) -> str:
     """A new session's token. `created` is when its email was proven, if earlier than now."""
     token = keys.token()
     conn.execute(
         sessions.insert().values(
             token_hash=keys.digest(secret, "session", token), customer=customer, email=email,
-            created=now if created is None else created, last_seen=now, revoked=False,
+            created=now if created is None else created, last_seen=now, revoked=False, configuration=configuration,
+            return_url=return_url,
         )
     )
     return token
@@ -54,7 +61,7 @@ OTHERS = (
 )
 LIVE = sa.select(
     sessions.c.customer, sessions.c.email, sessions.c.created, sessions.c.last_seen, sessions.c.revoked,
-    OTHERS.label("others"),
+    OTHERS.label("others"), sessions.c.configuration, sessions.c.return_url,
 ).where(sessions.c.token_hash == sa.bindparam("token_hash"))
 
 
@@ -65,7 +72,8 @@ def live(conn: sa.Connection, secret: bytes, token: str, now: int) -> Live | Non
     row = conn.execute(LIVE, {"token_hash": keys.digest(secret, "session", token)}).first()
     if row is None or row.revoked or now - row.last_seen >= IDLE or now - row.created >= ABSOLUTE:
         return None
-    return Live(row.customer, row.email, row.created, now - row.last_seen >= TOUCH_AFTER, row.others)
+    return Live(row.customer, row.email, row.created, now - row.last_seen >= TOUCH_AFTER, row.others,
+                row.configuration, row.return_url)
 
 
 def move(conn: sa.Connection, secret: bytes, token: str, session: Live, customer: str, now: int) -> str:
@@ -75,7 +83,8 @@ def move(conn: sa.Connection, secret: bytes, token: str, session: Live, customer
     answer, a copy of the cookie) cannot carry over from one customer to the other. The new session
     keeps the old one's start, so switching never stretches the 12 hours a proven code is good for."""
     revoke(conn, secret, token)
-    return create(conn, secret, customer, now, session.email, session.created)
+    return create(conn, secret, customer, now, session.email, session.created, session.configuration,
+                  session.return_url)
 
 
 def touch(conn: sa.Connection, secret: bytes, token: str, now: int) -> None:

@@ -98,7 +98,7 @@ def _email_failures(secret: bytes, email_lower: str) -> str:
     return _key(secret, ratelimit.LONG + "fail:email:", email_lower)
 
 
-def _address_failures(client: str) -> str:
+def address_failures(client: str) -> str:
     return "fail:address:" + client
 
 
@@ -193,7 +193,7 @@ def verify_code(
     `_decide` says the outcome counts for.
     """
     client = ratelimit.client(address)
-    verify_key, failure_key = "verify:address:" + client, _address_failures(client)
+    verify_key, failure_key = "verify:address:" + client, address_failures(client)
     hold(conn, verify_key, failure_key)
     verifies, failures = ratelimit.waits(conn, [(verify_key, VERIFIES_PER_ADDRESS), (failure_key, FAILURES_PER_ADDRESS)], now)
     wait = max(verifies + failures)
@@ -224,7 +224,7 @@ def _decide(
         slowed = _slowed(conn, secret, row.email_lower, now)
         if conn.execute(LAST_TRY if slowed else WRONG_TRY, usable).rowcount != 1:
             return invalid_code(), []
-        return invalid_code(), [_address_failures(client), _email_failures(secret, row.email_lower)]
+        return invalid_code(), [address_failures(client), _email_failures(secret, row.email_lower)]
     # The update is the decision: of concurrent verifies only one can flip `spent`.
     if conn.execute(SPEND, usable).rowcount != 1:
         return invalid_code(), []

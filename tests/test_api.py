@@ -21,8 +21,10 @@ def jenny(client, outbox):
 def test_portal_has_the_documented_keys(jenny):
     data = jenny.get("/api/portal").json()
     # "accounts": two more customers share Jenny's address in the demo data.
-    assert set(data) == {"customer", "subscriptions", "invoices", "payment_methods", "features", "business", "accounts"}
+    assert set(data) == {"customer", "subscriptions", "invoices", "payment_methods", "features", "business", "accounts",
+                         "return_url"}
     assert data["customer"]["id"] == "cus_jenny"
+    assert data["return_url"] is None  # the sign-in by email has the top level's default_return_url, unset here
     assert data["business"]["name"] == "Acme"
 
 

@@ -143,7 +143,8 @@ def test_an_invoice_comes_with_what_its_receipt_shows(jenny):
     answer = jenny.get("/api/invoices/in_jenny_0013")
     assert answer.status_code == 200
     data = answer.json()
-    assert set(data) == {"invoice", "receipt_url", "customer", "business"}
+    assert set(data) == {"invoice", "receipt_url", "customer", "business", "return_url"}
+    assert data["return_url"] is None  # no default_return_url, and a session by email has no return address
     assert data["invoice"]["number"] == "JENNY-0013"
     assert data["receipt_url"] == "/receipt/?invoice=in_jenny_0013"
     assert data["customer"] == {

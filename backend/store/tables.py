@@ -69,6 +69,27 @@ sessions = sa.Table(
     # The lower-cased address the sign-in code proved: the customers the session may switch to are its.
     # Not secret (the challenges table holds it too) but needed as text, to look customers up by it.
     sa.Column("email", sa.String(320), nullable=True),
+    # The configuration (config.yaml `configurations`) whose settings the session sees, and where the customer
+    # goes back to: a portal session's (backend.portal_sessions); the top level's for the email sign-in.
+    sa.Column("configuration", sa.String(64), nullable=False, server_default="default"),
+    sa.Column("return_url", sa.Text, nullable=True),
+)
+
+# Portal sessions the merchant's app created, until their link is opened once (backend.portal_sessions).
+# Only an HMAC of the link's token is kept.
+portal_sessions = sa.Table(
+    "portal_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("customer", sa.String(255), nullable=False),
+    sa.Column("configuration", sa.String(64), nullable=False),
+    sa.Column("return_url", sa.Text, nullable=True),
+    sa.Column("locale", sa.String(16), nullable=True),
+    # The flow the portal opens into, as the session's answer has it (JSON), or null.
+    sa.Column("flow", sa.Text, nullable=True),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("redeemed", sa.Boolean, nullable=False),
 )
 
 rate_events = sa.Table(
