@@ -120,9 +120,12 @@ def create_app(
     transport: Transport | None = None,
     background: bool = True,
     webhook_client: Any = None,
+    engine: Engine | None = None,
 ) -> Starlette:
-    """The app; `background=False` leaves the mail queue to be drained by the caller (tests do)."""
-    engine = billing_engine(settings, config)
+    """The app; `background=False` leaves the mail queue to be drained by the caller (tests do).
+    `engine` replaces the one config.yaml names, built from the settings: tests give a Stripe engine
+    whose client gives up at once, to see what a customer sees when Stripe does not answer."""
+    engine = engine or billing_engine(settings, config)
     db = Database(create_engine(settings.database_url))
     worker = MailWorker(db, transport or Transport(settings), config, settings.secret_key, clock)
     webhooks = WebhookWorker(db, signing_secrets(settings, config), clock, webhook_client)

@@ -69,12 +69,6 @@ async def read_session(request: Request, read: Callable[[sa.Connection, sessions
     return session, found  # type: ignore[return-value]
 
 
-async def read_signed_in(request: Request, read: Callable[[sa.Connection, str], T]) -> tuple[str, T]:
-    """The customer id of the request's live session, or 401, and what `read` finds for that customer."""
-    session, found = await read_session(request, lambda conn, live: read(conn, live.customer))
-    return session.customer, found
-
-
 async def signed_in(request: Request) -> sessions.Live:
     """The request's live session, or 401."""
     return (await read_session(request, lambda conn, live: None))[0]

@@ -35,6 +35,8 @@ def subscription(ctx: Context, after: dict[str, Any], pending: list[dict[str, An
         event_types.subscription_deleted(ctx.conn, ctx.config.webhooks, ctx.actor, after)
         return
     changed = previous(before, after)
+    if before and not changed and not pending:
+        return  # read again after a payment, say, and found as it was: nothing happened to tell of
     if "items" in changed:
         shown = copy.deepcopy(before)
         billing.expand_prices(ctx.conn, [shown])

@@ -89,10 +89,10 @@ def _checked(changes: dict[str, Any], on_file: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def _tax_ids(wanted: list[dict[str, str]] | None, current: dict[str, Any] | None) -> dict[str, Any]:
-    """The new tax id list; ids already on file keep their id, and their value even when Porch
-    does not know their type (imported from the payment processor). New ones have no id: the
-    engine gives them theirs."""
+def _tax_ids(wanted: list[dict[str, str]] | None, current: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The new tax ids, a plain list as the engines take it; ids already on file keep their id, and
+    their value even when Porch does not know their type (imported from the payment processor). New
+    ones have no id: the engine gives them theirs."""
     wanted = wanted or []
     if len(wanted) > tax_ids.MAX:
         raise APIError(400, "invalid_tax_id", f"You can add up to {tax_ids.MAX} tax IDs.", param="tax_ids")
@@ -113,7 +113,7 @@ def _tax_ids(wanted: list[dict[str, str]] | None, current: dict[str, Any] | None
         if any(e["type"] == entry["type"] and e["value"] == entry["value"] for e in data):
             raise APIError(400, "duplicate_tax_id", "This tax ID is already in the list.", param=f"tax_ids[{n}].value")
         data.append(entry)
-    return {"object": "list", "data": data}
+    return data
 
 
 def refusal(config: Config, fields: set[str]) -> APIError | None:

@@ -54,10 +54,13 @@ class Preview:
 
 @dataclass(frozen=True)
 class Payment:
-    """The outcome of paying an invoice: paid now (`invoice`), or a page where the customer pays (`url`)."""
+    """The outcome of paying an invoice: paid now (`invoice`), or a page where the customer pays (`url`).
+    Paid now, the invoice's subscription as it is after the payment, when the engine read it: a past_due
+    one may be active again, and the page shows that at once."""
 
     invoice: dict[str, Any] | None = None
     url: str | None = None
+    subscription: dict[str, Any] | None = None
 
 
 class Engine(Protocol):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from backend import availability, event_types, portal
+from backend import availability, changes, event_types, portal, subscriptions
 from backend.billing_types import Invoice
 from backend.context import Context
 from backend.errors import APIError
@@ -45,7 +45,7 @@ def page(ctx: Context, limit: int, starting_after: str | None) -> tuple[list[dic
 
 def _list(ctx: Context) -> dict[str, Any]:
     invoices, has_more = page(ctx, _limit(ctx.query), ctx.query.get("starting_after"))
-    return {"object": "list", "data": [portal.invoice(i) for i in invoices], "has_more": has_more}
+    return {"object": "list", "data": [portal.invoice(i, ctx.config.billing.engine) for i in invoices], "has_more": has_more}
 
 
 def _receipt_customer(invoice: dict[str, Any], customer: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def _one(ctx: Context) -> dict[str, Any]:
     invoice = find(ctx, ctx.params["id"])
     customer = billing.get(ctx.conn, "customers", ctx.customer) or {}
     return {
-        "invoice": portal.invoice(invoice.data),
+        "invoice": portal.invoice(invoice.data, ctx.config.billing.engine),
         "receipt_url": "/receipt/?invoice=" + quote(invoice.id, safe=""),
         "customer": _receipt_customer(invoice.data, customer),
         "business": portal.business(ctx.config),
@@ -72,7 +72,8 @@ def _one(ctx: Context) -> dict[str, Any]:
 
 
 def pay(ctx: Context, invoice_id: str) -> dict[str, Any]:
-    """Pay an open invoice: paid now ({"invoice"}), or the page where the customer pays ({"url"})."""
+    """Pay an open invoice: paid now ({"invoice"}, with its "subscription" when the engine read it again),
+    or the page where the customer pays ({"url"})."""
     invoice = find(ctx, invoice_id)
     if invoice.status != "open" or invoice.amount_remaining <= 0:
         raise APIError(409, "invoice_not_payable", "This invoice has nothing left to pay.")
@@ -83,7 +84,11 @@ def pay(ctx: Context, invoice_id: str) -> dict[str, Any]:
     # Only an invoice found open gets here, so one paid now is paid by this request, once.
     if payment.invoice.get("status") == "paid":
         event_types.invoice_paid(ctx.conn, ctx.config.webhooks, ctx.actor, payment.invoice)
-    return {"invoice": portal.invoice(payment.invoice)}
+    answer = {"invoice": portal.invoice(payment.invoice, ctx.config.billing.engine)}
+    if payment.subscription is not None:
+        changes.subscription(ctx, payment.subscription)
+        answer["subscription"] = subscriptions.view_of(ctx.conn, ctx.config, payment.subscription)
+    return answer
 
 
 LIST = {"type": "object", "properties": {
@@ -103,5 +108,5 @@ ENDPOINTS = [
              errors=(404,)),
     Endpoint("post", "/api/invoices/{id}/pay", "Pay an open invoice: paid now, or the page where the customer pays",
              lambda ctx: pay(ctx, ctx.params["id"]), feature=availability.invoice_history_feature, body=Body,
-             idempotent=True, answer=returns(invoice=OBJECT, url={"type": "string"}), errors=(404, 409, 422)),
+             idempotent=True, answer=returns(invoice=OBJECT, url={"type": "string"}, subscription=OBJECT), errors=(404, 409, 422)),
 ]

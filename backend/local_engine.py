@@ -79,9 +79,12 @@ class LocalEngine:
 
     def update_customer(self, call: Call, customer: Customer, changes: dict[str, Any]) -> dict[str, Any]:
         data = copy.deepcopy(customer.data) | copy.deepcopy(changes)
-        if changes.get("tax_ids") is not None:
-            for entry in data["tax_ids"]["data"]:
+        if "tax_ids" in changes:
+            # Stored as Stripe lists them on a customer.
+            listed = data["tax_ids"] or []
+            for entry in listed:
                 entry.setdefault("id", "txi_" + secrets.token_hex(12))
+            data["tax_ids"] = {"object": "list", "data": listed}
         return data
 
     def set_default_payment_method(self, call: Call, customer: Customer, method: PaymentMethod) -> dict[str, Any]:

@@ -92,20 +92,29 @@ def add_url(ctx: Context, config: Config) -> str:
     return ctx.engine.add_payment_method_url(ctx.call, _customer(ctx), return_url)
 
 
-def added(ctx: Context, session: str) -> Customer:
+def added(ctx: Context, session: str) -> tuple[Customer, list[str]]:
     """The customer is back from the add-card page: store what it added at once, so the page shows it,
-    with Porch's event for each method attached and for the customer whose default it became."""
+    with Porch's event for each method attached and for the customer whose default it became. Returns
+    the customer and the ids of the methods added (none when the engine learns of them later)."""
     found = ctx.engine.payment_method_added(ctx.call, _customer(ctx), session)
+    ids = []
     for obj in found:
         if obj.get("object") == "customer":
             changes.customer(ctx, obj)
             continue
         billing.upsert(ctx.conn, "payment_methods", [obj])
+        ids.append(obj["id"])
         # Once per method, however often the customer comes back with its session. Whether it was
         # stored before cannot tell: Stripe's own payment_method.attached often stores it first.
         if not events.done(ctx.conn, ctx.customer, "payment_method.attached", obj["id"]):
             event_types.payment_method_attached(ctx.conn, ctx.config.webhooks, ctx.actor, obj)
-    return _customer(ctx)
+    return _customer(ctx), ids
+
+
+def _added(ctx: Context) -> dict[str, Any]:
+    # The page names the new method and puts focus on it: among several, it cannot tell which is new.
+    customer, ids = added(ctx, ctx.body.session)
+    return {"payment_methods": listed(ctx, customer), "added": ids}
 
 
 def _made_default(ctx: Context) -> dict[str, Any]:
@@ -119,10 +128,9 @@ ENDPOINTS = [
              lambda ctx: {"url": add_url(ctx, ctx.config)}, feature=availability.payment_method_feature, body=Body,
              answer=returns(url={"type": "string"})),
     Endpoint("post", "/api/payment_methods/added",
-             "On the customer's return from adding a payment method: the methods as they now are",
-             lambda ctx: {"payment_methods": listed(ctx, added(ctx, ctx.body.session))},
-             feature=availability.payment_method_feature, body=Added, idempotent=True,
-             answer=returns(payment_methods=METHODS)),
+             "On the customer's return from adding a payment method: the methods as they now are, and the "
+             "ids of those added", _added, feature=availability.payment_method_feature, body=Added, idempotent=True,
+             answer=returns(payment_methods=METHODS, added={"type": "array", "items": {"type": "string"}})),
     Endpoint("post", "/api/payment_methods/{id}/default", "Make a payment method the default", _made_default,
              feature=availability.payment_method_feature, body=Body, idempotent=True,
              answer=returns(customer=OBJECT, payment_methods=METHODS), errors=(404, 409)),

@@ -189,12 +189,14 @@ def invoice_taxes(invoice: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"display_name": None, "percentage": None} | row for row in rows if isinstance(row, dict)]
 
 
-def invoice_actions(shown: dict[str, Any]) -> list[str]:
-    """What the customer can do with an invoice as shown: pay what is still due of an open one on
-    Stripe's hosted invoice page, when the data has that page (shown only as an https link)."""
+def invoice_actions(shown: dict[str, Any], engine: str) -> list[str]:
+    """What the customer can do with an invoice as shown: pay what is still due of an open one. The
+    Stripe engine charges the card on file or names Stripe's page for it, so every such invoice; the
+    local engine only sends the customer to the invoice's hosted page, so only when the data has that
+    page (shown only as an https link)."""
     remaining = shown.get("amount_remaining")
     due = shown.get("status") == "open" and isinstance(remaining, int) and remaining > 0
-    return ["pay"] if due and shown.get("hosted_invoice_url") else []
+    return ["pay"] if due and (engine == "stripe" or shown.get("hosted_invoice_url")) else []
 
 
 def invoice_object(obj: dict[str, Any]) -> dict[str, Any]:
@@ -203,10 +205,10 @@ def invoice_object(obj: dict[str, Any]) -> dict[str, Any]:
     return pick("invoice", obj | {"total_taxes": invoice_taxes(obj)})
 
 
-def invoice(obj: dict[str, Any]) -> dict[str, Any]:
+def invoice(obj: dict[str, Any], engine: str) -> dict[str, Any]:
     """An invoice as the customer sees it, with the actions open to them (events carry no actions)."""
     shown = invoice_object(obj)
-    return shown | {"actions": invoice_actions(shown)}
+    return shown | {"actions": invoice_actions(shown, engine)}
 
 
 def subscription(sub: dict[str, Any]) -> dict[str, Any]:
@@ -273,6 +275,6 @@ def view(config: Config, data: dict[str, Any], same_for_all: dict[str, Any] | No
         # What the page may offer is the server's own rule, told per subscription and per payment method.
         "subscriptions": [subscription(s) | {"actions": availability.subscription_actions(config, s, s["id"] in taken)}
                           for s in subscriptions],
-        "invoices": [invoice(i) for i in data["invoices"]],
+        "invoices": [invoice(i, config.billing.engine) for i in data["invoices"]],
         "payment_methods": payment_methods(config, data["customer"], data["payment_methods"], subscriptions),
     } | (same_for_all or shared(config))

@@ -311,9 +311,11 @@ SPEND = portal_sessions.update().where(_REDEEMABLE).values(redeemed=True)
 FIND = sa.select(portal_sessions).where(portal_sessions.c.token_hash == sa.bindparam("hashed"))
 
 
-def redeem(conn: sa.Connection, config: Config, secret: bytes, token: str, address: str,
-           now: int) -> tuple[dict[str, Any], str]:
+def redeem(conn: sa.Connection, config: Config, secret: bytes, token: str, address: str, now: int,
+           replaced: str | None = None) -> tuple[dict[str, Any], str]:
     """Spend a portal session's token: its answer for the page and a new session's token; else raises Refused.
+    The browser's session until now (`replaced`, its token) ends: its cookie is overwritten, so nothing
+    should be left that a copy of it could still use.
 
     Refused, not APIError, so that a failure is counted and committed as a wrong code's is."""
     failures = signin.address_failures(ratelimit.client(address))
@@ -330,6 +332,8 @@ def redeem(conn: sa.Connection, config: Config, secret: bytes, token: str, addre
             row.configuration != DEFAULT_CONFIGURATION and row.configuration not in config.configurations):
         ratelimit.record(conn, now, failures)
         raise Refused(link_invalid())
+    if replaced:
+        sessions.revoke(conn, secret, replaced)
     opened = sessions.create(conn, secret, row.customer, now, configuration=row.configuration,
                              return_url=row.return_url)
     answer = {"flow": json.loads(row.flow) if row.flow is not None else None, "return_url": row.return_url,
@@ -352,7 +356,7 @@ async def open_session(edge: Edge) -> Response:
     request = edge.request
     state = request.app.state
     answer, token = await state.db.call(redeem, state.config, state.secret, edge.body.token,
-                                        auth.client_address(request), auth.now(request))
+                                        auth.client_address(request), auth.now(request), auth.session_token(request))
     response = JSONResponse(answer)
     auth.set_session_cookie(request, response, token)
     return response

@@ -235,7 +235,18 @@ class StripeEngine(CustomerActions):
                 if exc.http_status != 402:
                     raise
                 return self._pay_on_page(invoice, exc)
-            return Payment(invoice=_read(paid))
+            return Payment(invoice=_read(paid), subscription=self._after_payment(invoice))
+
+    def _after_payment(self, invoice: Invoice) -> dict[str, Any] | None:
+        """The invoice's subscription re-read once it is paid. The payment stands whatever happens here,
+        so a failed read answers nothing: the subscription's webhook brings it later."""
+        if invoice.subscription is None:
+            return None
+        try:
+            return _read(self.client.v1.subscriptions.retrieve(invoice.subscription))
+        except stripe.StripeError as exc:
+            stripe_api.log.warning("Paid %s; its subscription could not be read: %s", invoice.id, exc)
+            return None
 
     def _pay_on_page(self, invoice: Invoice, declined: stripe.StripeError | None = None) -> Payment:
         """Stripe's hosted invoice page, where the customer pays with a card of their choice and

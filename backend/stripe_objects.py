@@ -313,6 +313,10 @@ def _invoice(invoice: Obj, found: Found) -> Obj:
         if invoice.get(name) is not None and not portal.https_url(invoice[name]):
             # The portal's pages link to these; a javascript: or data: link could run script there.
             raise ObjectError(f"{_name('invoices', invoice)} needs \"{name}\" as an https:// URL, or null")
+    due, paid = invoice.get("amount_due"), invoice.get("amount_paid")
+    if invoice.get("amount_remaining") is None and isinstance(due, int) and isinstance(paid, int):
+        # Older API versions and some expansions leave it out; without it no Pay would show.
+        invoice["amount_remaining"] = max(due - paid, 0)
     taxes = _tax_rows(invoice)
     if taxes is not None:
         invoice["total_taxes"] = taxes

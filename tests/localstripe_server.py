@@ -29,11 +29,40 @@ def accept_and_ignore(*names: str) -> None:
     resources.Subscription._update = _update  # type: ignore[method-assign]
 
 
+def prices_as_plans() -> None:
+    """Let subscription items name their price as `price`, as the engine sends them: localstripe 1.15
+    reads only the older name, `plan`, and leaves `price` unread, so that a plan change would keep the
+    old plan and a preview would be refused. A price's id is its plan's (Stripe itself takes a plan's id
+    wherever a price's is asked), so each item's `price` is given to localstripe as its `plan`."""
+
+    def as_plans(items: object) -> object:
+        if not isinstance(items, list):
+            return items
+        return [{("plan" if key == "price" else key): value for key, value in item.items()}
+                if isinstance(item, dict) else item for item in items]
+
+    update = resources.Subscription._update
+
+    def _update(self: resources.Subscription, items: object = None, **data: object) -> object:
+        return update(self, items=as_plans(items), **data)
+
+    # Previews reach it through this (its route holds the preview function itself, not its name).
+    next_invoice = resources.Invoice._get_next_invoice.__func__  # type: ignore[attr-defined]
+
+    def _next_invoice(cls: type, subscription_items: object = None, **data: object) -> object:
+        return next_invoice(cls, subscription_items=as_plans(subscription_items), **data)
+
+    resources.Subscription._update = _update  # type: ignore[method-assign]
+    resources.Invoice._get_next_invoice = classmethod(_next_invoice)  # type: ignore[method-assign,assignment]
+
+
 def main() -> None:
     port = int(sys.argv[1])
     # Each worker's emulator starts empty and keeps its data in memory only.
     resources.Store.dump_to_disk = lambda self: None  # type: ignore[method-assign]
-    accept_and_ignore("proration_behavior", "payment_behavior")
+    # cancellation_details: the reason a customer gave for cancelling at the period's end.
+    accept_and_ignore("proration_behavior", "payment_behavior", "cancellation_details")
+    prices_as_plans()
     # Stripe lists a customer's payment methods of every type when no `type` is given; localstripe
     # refuses a list without one. It knows cards only, so every type is its cards: accepted, not faked.
     list_all = resources.PaymentMethod._api_list_all.__func__  # type: ignore[attr-defined]

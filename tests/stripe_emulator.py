@@ -1,24 +1,29 @@
 """A real Stripe emulator for the tests: localstripe, one process per test worker, emptied before each test.
 
 `stripe_emulator` gives its address; point PORCH_STRIPE_API_BASE (Settings.stripe_api_base) at it.
-Any key starting sk_ is accepted by it. Webhooks it delivers are configured with `webhook(...)`."""
+Any key starting sk_ is accepted by it. Webhooks it delivers are configured with `webhook(...)`.
+`stripe_settings` are the test settings pointed at it, and `emulator_client` the merchant's side of it."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+import stripe
 
+from backend import stripe_api
+from backend.settings import Settings
 from tests.processes import free_port, stop, wait_until_healthy
 
 HERE = Path(__file__).parent
 KEY = "sk_test_porch_emulator"
+WEBHOOK_SECRET = "whsec_test_porch_0123456789abcdef"
 
 
 @dataclass
@@ -58,3 +63,16 @@ def stripe_emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def stripe_emulator(stripe_emulator_process: Emulator) -> Emulator:
     stripe_emulator_process.reset()
     return stripe_emulator_process
+
+
+@pytest.fixture
+def stripe_settings(settings: Settings, stripe_emulator: Emulator) -> Settings:
+    """The tests' settings (conftest `settings`) with billing.engine stripe's pointed at the emulator."""
+    return replace(settings, stripe_secret_key=stripe_emulator.key, stripe_api_base=stripe_emulator.url,
+                   stripe_webhook_secret=WEBHOOK_SECRET)
+
+
+@pytest.fixture
+def emulator_client(stripe_settings: Settings) -> stripe.StripeClient:
+    """The merchant's side: changes made in Stripe itself (the Dashboard, their own code)."""
+    return stripe_api.client(stripe_settings)

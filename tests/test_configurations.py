@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 import stripe
+from conftest import NOW, SECRET, with_config
+from starlette.testclient import TestClient
 from stripe import StripeObject
 
-from backend import configurations
+from backend import api_keys, configurations
 from backend.config import parse_config
 from backend.errors import APIError
 
@@ -256,3 +258,50 @@ def test_stripes_sdk_pages_through_every_configuration(config):
         pages.append([item.id for item in page.data])
     assert pages == [["bpc_default"], ["bpc_partners"], ["bpc_eu"]]
     assert isinstance(page.data[0], stripe.billing_portal.Configuration)
+
+
+# Over HTTP: GET /v1/billing_portal/configurations and /{id}, their query strings read as Stripe's SDKs encode them.
+
+
+@pytest.fixture
+def merchant(settings, clock, db):
+    key = db.run(api_keys.create, SECRET, "tests", NOW)[1]
+    with TestClient(with_config(settings, CONFIG, clock), base_url="http://localhost",
+                    headers={"Authorization": f"Bearer {key}"}) as client:
+        yield client
+
+
+def test_the_list_and_one_configuration_are_served_to_a_merchant_key(merchant, config):
+    listed = merchant.get(configurations.LIST_URL)
+    assert listed.status_code == 200
+    assert [c["id"] for c in listed.json()["data"]] == ["bpc_default", "bpc_partners", "bpc_eu"]
+    page = merchant.get(configurations.LIST_URL + "?limit=1&starting_after=bpc_default").json()
+    assert [c["id"] for c in page["data"]] == ["bpc_partners"] and page["has_more"] is True
+    assert [c["id"] for c in merchant.get(configurations.LIST_URL + "?is_default=true").json()["data"]] == [
+        "bpc_default"]
+    assert merchant.get(configurations.LIST_URL + "?active=false").json()["data"] == []
+    one = merchant.get(configurations.LIST_URL + "/bpc_eu")
+    assert one.status_code == 200 and one.json()["id"] == "bpc_eu" and one.json()["name"] == "eu"
+
+
+@pytest.mark.parametrize("query, status, code, param", [
+    ("?limit=0", 400, "invalid_request", "limit"),
+    ("?limit=ten", 400, "parameter_invalid", "limit"),
+    ("?limit=1&limit=2", 400, "parameter_invalid", "limit"),
+    ("?is_default=maybe", 400, "parameter_invalid", "is_default"),
+    ("?starting_after=bpc_nobody", 404, "resource_missing", "starting_after"),
+    ("?colour=blue", 400, "parameter_unknown", "colour"),
+    ("?expand[0]=data&expand[2]=x", 400, "parameter_invalid", "expand"),
+    ("/bpc_nobody", 404, "resource_missing", "id"),
+    ("/bpc_eu?colour=blue", 400, "parameter_unknown", "colour"),
+])
+def test_wrong_queries_are_refused_in_stripes_shape_naming_the_parameter(merchant, query, status, code, param):
+    answer = merchant.get(configurations.LIST_URL + query)
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert (error["type"], error["code"], error.get("param")) == ("invalid_request_error", code, param)
+
+
+def test_configurations_need_the_merchants_key(client):
+    answer = client.get(configurations.LIST_URL)
+    assert answer.status_code == 401 and answer.json()["error"]["code"] == "api_key_required"

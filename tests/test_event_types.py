@@ -94,11 +94,14 @@ def test_the_events_of_what_only_stripe_does_at_once_have_their_shapes(portal, d
     act(db, settings, payment_methods.added, session["id"], stripe_client=client)
     owed = db.run(billing.get, "invoices", "in_alex_0002", write=False)
     paid = owed | {"status": "paid", "amount_paid": owed["amount_due"], "amount_remaining": 0}
-    client, _ = scripted_client((200, db.run(billing.get, "customers", "cus_alex", write=False)), (200, paid))
+    client, _ = scripted_client((200, db.run(billing.get, "customers", "cus_alex", write=False)), (200, paid),
+                                (200, db.run(billing.get, "subscriptions", "sub_alex_pro", write=False)
+                                       | {"status": "active"}))
     act(db, settings, invoices.pay, "in_alex_0002", customer="cus_alex", stripe_client=client)
 
     events = recorded(db)
-    assert [kind for kind, _, _ in events] == ["payment_method.attached", "customer.updated", "invoice.paid"]
+    assert [kind for kind, _, _ in events] == [
+        "payment_method.attached", "customer.updated", "invoice.paid", "customer.subscription.updated"]
     jenny = portal()
     for kind, event, entry in events:
         problems = [error.message for error in jsonschema.Draft202012Validator(served_schema(jenny, kind))

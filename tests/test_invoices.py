@@ -13,10 +13,11 @@ from conftest import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 from subscription_helpers import recorded
 
-from backend import invoices
+from backend import invoices, portal
 from backend.errors import APIError
 from backend.importer import import_file
 from backend.store import billing
+from backend.stripe_objects import normalise
 from tests.stripe_boundary import scripted_client
 
 JENNYS = [f"in_jenny_{n:04d}" for n in range(13, 0, -1)]
@@ -241,6 +242,16 @@ def test_only_an_open_invoice_with_something_left_to_pay_and_a_page_to_pay_it_on
     assert jenny.get("/api/portal").json()["invoices"][0]["actions"] == actions
 
 
+@pytest.mark.parametrize(("changes", "actions"), [
+    ({"status": "open", "amount_remaining": 1000, "hosted_invoice_url": None}, ["pay"]),
+    ({"status": "open", "amount_remaining": 0, "hosted_invoice_url": HOSTED}, []),
+    ({"status": "paid", "amount_remaining": 0, "hosted_invoice_url": HOSTED}, []),
+])
+def test_with_the_stripe_engine_an_open_invoice_is_payable_without_a_hosted_page(changes, actions):
+    """Stripe charges the card on file, or names its own page for the invoice."""
+    assert portal.invoice(stripe_invoice("in_x", **changes), "stripe")["actions"] == actions
+
+
 def test_an_invoice_link_that_is_not_https_is_never_offered_for_payment(jenny, db):
     # Import refuses such a link; a store filled before it checked them may still hold one.
     db.run(billing.upsert, "invoices", [stripe_invoice("in_x", status="open", hosted_invoice_url="http://pay.example")])
@@ -360,7 +371,7 @@ def test_an_open_invoice_without_a_page_to_pay_it_on_is_refused(client, outbox, 
 def test_the_openapi_document_lists_pay(client):
     entry = client.get("/api/openapi.json").json()["paths"]["/api/invoices/{id}/pay"]["post"]
     assert set(entry["responses"]) >= {"200", "401", "403", "404", "409"}
-    assert set(entry["responses"]["200"]["content"]["application/json"]["schema"]["properties"]) == {"invoice", "url"}
+    assert set(entry["responses"]["200"]["content"]["application/json"]["schema"]["properties"]) == {"invoice", "url", "subscription"}
 
 
 def test_pay_is_a_business_function(db, settings):
@@ -371,23 +382,41 @@ def test_pay_is_a_business_function(db, settings):
     assert refused.value.code == "invoice_not_payable"
 
 
-def test_an_invoice_paid_at_once_in_stripe_is_stored_with_its_event_and_audit_entry(db, settings):
+def paid_in_stripe(db, settings, subscription: dict[str, Any]) -> dict[str, Any]:
+    """Alex pays his open invoice with his default card; Stripe then answers `subscription` when read again."""
     open_one = db.run(billing.get, "invoices", "in_alex_0002", write=False)
     paid = stripe_invoice("in_alex_0002", customer="cus_alex", status="paid", amount_paid=open_one["amount_due"],
                           amount_due=open_one["amount_due"], amount_remaining=0)
     customer = db.run(billing.get, "customers", "cus_alex", write=False)
-    client, _ = scripted_client((200, customer), (200, paid))
-    answer = act(db, settings, invoices.pay, "in_alex_0002", customer="cus_alex", stripe_client=client)
+    client, _ = scripted_client((200, customer), (200, paid), (200, subscription))
+    answer: dict[str, Any] = act(db, settings, invoices.pay, "in_alex_0002", customer="cus_alex", stripe_client=client)
+    return answer
+
+
+def test_an_invoice_paid_at_once_in_stripe_is_stored_with_its_event_and_audit_entry(db, settings):
+    past_due = db.run(billing.get, "subscriptions", "sub_alex_pro", write=False)
+    answer = paid_in_stripe(db, settings, normalise(past_due | {"status": "active"})[0][1])
     assert answer["invoice"]["status"] == "paid"
+    assert answer["subscription"]["status"] == "active"
     assert db.run(billing.get, "invoices", "in_alex_0002", write=False)["status"] == "paid"
-    ((kind, event, entry),) = recorded(db)
+    assert db.run(billing.get, "subscriptions", "sub_alex_pro", write=False)["status"] == "active"
+    (kind, event, entry), (sub_kind, sub_event, _) = recorded(db)
     assert (kind, entry.customer, entry.object_id) == ("invoice.paid", "cus_alex", "in_alex_0002")
     assert (event["data"]["object"]["status"], event["data"]["object"]["customer"]) == ("paid", "cus_alex")
+    assert (sub_kind, sub_event["data"]["previous_attributes"]["status"]) == ("customer.subscription.updated",
+                                                                             "past_due")
     # Paid once: asked again, it has nothing left to pay, and Stripe is not asked.
     with pytest.raises(APIError) as refused:
         act(db, settings, invoices.pay, "in_alex_0002", customer="cus_alex", stripe_client=scripted_client()[0])
     assert refused.value.code == "invoice_not_payable"
-    assert len(recorded(db)) == 1
+    assert len(recorded(db)) == 2
+
+
+def test_a_subscription_read_again_unchanged_after_a_payment_sends_no_event(db, settings):
+    (_, stored), *_ = normalise(db.run(billing.get, "subscriptions", "sub_alex_pro", write=False))
+    db.run(billing.upsert, "subscriptions", [stored])
+    paid_in_stripe(db, settings, stored)
+    assert [kind for kind, _, _ in recorded(db)] == ["invoice.paid"]
 
 
 def test_an_invoice_sent_to_its_page_to_pay_records_nothing(db, settings):

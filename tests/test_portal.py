@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from conftest import NOW, Outbox, sign_in, with_config
@@ -253,7 +254,7 @@ features:
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>",
                                  "http://pay.example/in_1", "//pay.example/in_1", "https://", " https://x.example/"])
 def test_an_invoice_link_that_is_not_https_never_leaves_the_server(url):
-    shown = portal.invoice({"id": "in_1", "hosted_invoice_url": url, "invoice_pdf": url})
+    shown = portal.invoice({"id": "in_1", "hosted_invoice_url": url, "invoice_pdf": url}, "local")
     assert shown == {"id": "in_1", "hosted_invoice_url": None, "invoice_pdf": None, "total_taxes": [], "actions": []}
 
 

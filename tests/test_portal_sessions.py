@@ -11,13 +11,16 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
+import sqlalchemy as sa
 import stripe
-from conftest import NOW, SECRET, with_config
+from conftest import NOW, SECRET, sign_in, with_config
 from starlette.testclient import TestClient
 
 from backend import api_keys, portal_sessions, signin
 from backend.ratelimit import Limit
+from backend.store import tables
 
 PATH = "/v1/billing_portal/sessions"
 REDEEM = "/api/login/session"
@@ -435,8 +438,6 @@ def test_stripes_sdk_lists_and_retrieves_configurations(sdk):
 
 
 def test_a_session_made_by_the_sdk_opens_in_the_portal_once(sdk, porch):
-    import httpx
-
     session = sdk.v1.billing_portal.sessions.create(params={"customer": "cus_jenny", "configuration": "bpc_partners"})
     token = token_of(session.url)
     with httpx.Client(base_url=porch) as browser:
@@ -444,3 +445,44 @@ def test_a_session_made_by_the_sdk_opens_in_the_portal_once(sdk, porch):
         assert answer.status_code == 200 and answer.json()["return_url"] == "https://partners.acme.example/home"
         assert browser.get("/api/portal").json()["business"]["name"] == "Acme Partners"
         assert browser.post(REDEEM, json={"token": token}).status_code == 401
+
+
+def test_a_link_opened_where_another_session_was_ends_that_session(client, key, outbox):
+    sign_in(client, outbox, "sam@example.com")
+    before = client.cookies.get("porch_session")
+    opened(client, key, customer="cus_jenny")
+    assert client.get("/api/portal").json()["customer"]["id"] == "cus_jenny"
+    stale = TestClient(client.app, base_url="http://localhost", cookies={"porch_session": before})
+    refused(stale.get("/api/portal"), 401, "not_signed_in")
+
+
+def test_only_an_hmac_of_the_token_is_stored_and_spent_links_are_pruned(client, key, db, clock):
+    table = tables.portal_sessions
+    token = token_of(create(client, key).json()["url"])
+    stored = db.run(lambda conn: [tuple(row) for row in conn.execute(sa.select(table))], write=False)
+    assert len(stored) == 1 and not any(token in str(value) for value in stored[0])
+    db.run(portal_sessions.prune, NOW + portal_sessions.LIFETIME - 1)
+    assert db.run(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar(), write=False) == 1
+    db.run(portal_sessions.prune, NOW + portal_sessions.LIFETIME)
+    assert db.run(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar(), write=False) == 0
+
+
+def test_a_redeem_from_another_site_is_refused_by_the_apis_browser_guard(client, key):
+    token = token_of(create(client, key).json()["url"])
+    refused(client.post(REDEEM, json={"token": token}, headers={"Origin": "https://evil.example"}), 403, "cross_site")
+    assert client.post(REDEEM, json={"token": token}).status_code == 200  # the refused try spent nothing
+
+
+def test_links_open_the_portal_where_the_sign_in_page_is_switched_off(settings, clock, db, key):
+    closed = CONFIG.replace("login_link: {url: 'https://billing.acme.example/'}",
+                            "login_link: {enabled: false, url: 'https://billing.acme.example/'}")
+    with TestClient(with_config(settings, closed, clock), base_url="http://localhost") as client:
+        refused(client.post("/api/login/code", json={"email": "jenny@example.com"}), 404, "login_disabled")
+        assert opened(client, key)["return_url"] == "https://acme.example/account"
+        assert client.get("/api/portal").json()["customer"]["id"] == "cus_jenny"
+
+
+def test_without_the_portals_address_no_link_can_be_made(settings, clock, db, key):
+    unplaced = CONFIG.replace("login_link: {url: 'https://billing.acme.example/'}\n", "")
+    with TestClient(with_config(settings, unplaced, clock), base_url="http://localhost") as client:
+        refused(create(client, key), 503, "not_configured")

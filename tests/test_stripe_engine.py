@@ -138,6 +138,9 @@ def test_paying_an_invoice_with_the_default_card(sdk: stripe.StripeClient, call:
     assert payment.url is None and payment.invoice is not None
     assert payment.invoice["status"] == "paid"
     assert sdk.v1.invoices.retrieve(draft.id).status == "paid"
+    # Read again after the payment, as Stripe has it now, so the page shows it at once.
+    assert payment.subscription is not None
+    assert (payment.subscription["id"], payment.subscription["status"]) == (sub.id, in_emulator(sdk, sub).status)
 
 
 def test_without_a_default_card_or_a_hosted_page_paying_is_refused(sdk: stripe.StripeClient, call: Call) -> None:
@@ -467,10 +470,20 @@ def with_card() -> dict[str, Any]:
 def test_pay_with_the_default_card_at_the_sdk_boundary(call: Call) -> None:
     invoice = example("invoice", status="open", hosted_invoice_url=HOSTED)
     paid = example("invoice", status="paid", hosted_invoice_url=HOSTED)
-    client, http = scripted_client((200, with_card()), (200, paid))
+    active = example("subscription", id=Invoice.of(read(invoice)).subscription, status="active")
+    client, http = scripted_client((200, with_card()), (200, paid), (200, active))
     payment = StripeEngine(client, CONFIG).pay_invoice(call, Invoice.of(read(invoice)))
-    assert payment == Payment(invoice=read(paid))
+    assert payment == Payment(invoice=read(paid), subscription=read(active))
     assert posted(http.sent[1]) == ("POST", f"/v1/invoices/{invoice['id']}/pay", {}, key("k1", "pay"))
+    assert (http.sent[2].method, http.sent[2].path) == ("GET", f"/v1/subscriptions/{active['id']}")
+
+
+def test_paid_but_the_subscription_unread_is_still_paid_at_the_sdk_boundary(call: Call) -> None:
+    invoice = example("invoice", status="open", hosted_invoice_url=HOSTED)
+    paid = example("invoice", status="paid", hosted_invoice_url=HOSTED)
+    client, _ = scripted_client((200, with_card()), (200, paid),
+                                (500, {"error": {"type": "api_error", "message": "Try again later."}}))
+    assert StripeEngine(client, CONFIG).pay_invoice(call, Invoice.of(read(invoice))) == Payment(invoice=read(paid))
 
 
 @pytest.mark.parametrize("failure", [

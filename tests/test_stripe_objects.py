@@ -199,6 +199,13 @@ def test_the_subscription_of_an_invoice_is_read_from_parent():
     assert one(example("invoice", parent=None))["subscription"] is None
 
 
+def test_what_is_left_to_pay_of_an_invoice_is_worked_out_when_stripe_leaves_it_out():
+    invoice = example("invoice", status="open", amount_due=29000, amount_paid=9000)
+    del invoice["amount_remaining"]
+    assert one(invoice)["amount_remaining"] == 20000
+    assert one(example("invoice", amount_due=29000, amount_paid=0, amount_remaining=100))["amount_remaining"] == 100
+
+
 def test_taxes_from_total_taxes():
     invoice = example("invoice", total_taxes=[
         {"amount": 380, "tax_behavior": "exclusive", "taxable_amount": 2000, "taxability_reason": "standard_rated",

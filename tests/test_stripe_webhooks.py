@@ -36,9 +36,8 @@ from backend.store import billing, tables
 from backend.store.database import Database
 from tests.processes import Backend, free_port
 from tests.stripe_boundary import example, scripted_client
-from tests.stripe_emulator import Emulator
+from tests.stripe_emulator import WEBHOOK_SECRET, Emulator
 
-WEBHOOK_SECRET = "whsec_test_porch_0123456789abcdef"
 CONFIG_TEXT = "business: {name: Acme, support_email: billing@acme.example}\nbilling: {engine: stripe}\n"
 STRIPE_CONFIG = parse_config(CONFIG_TEXT)[0]
 URL = "https://billing.example/api/stripe/webhook"
@@ -78,18 +77,6 @@ def wait_for(check: Callable[[], Any], what: str) -> Any:
             raise AssertionError(f"{what} within {POLL_DEADLINE} s")
         time.sleep(0.05)
     return found
-
-
-@pytest.fixture
-def stripe_settings(settings: Settings, stripe_emulator: Emulator) -> Settings:
-    return replace(settings, stripe_secret_key=stripe_emulator.key, stripe_api_base=stripe_emulator.url,
-                   stripe_webhook_secret=WEBHOOK_SECRET)
-
-
-@pytest.fixture
-def emulator_client(stripe_settings: Settings) -> stripe.StripeClient:
-    """The merchant's side: changes made in Stripe itself (the Dashboard, their own code)."""
-    return stripe_api.client(stripe_settings)
 
 
 @pytest.fixture

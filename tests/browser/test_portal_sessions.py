@@ -258,6 +258,7 @@ def test_a_payment_method_flow_goes_to_the_add_page_and_comes_back_done(tab, mer
     expect(page.locator("#flow-done-title")).to_have_text(
         "Your new payment method will appear here as soon as it is confirmed.")
     expect(page.locator("#flow-done-text")).to_have_text("Thanks, your card is on file.")
+    expect(page.locator("#content")).to_be_hidden()
 
 
 @pytest.mark.parametrize("spoil", ["used", "expired", "tampered"])

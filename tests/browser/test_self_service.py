@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import NOW, ROOT
+from live import live_tab, sent, sign_in  # noqa: F401 (live_tab is the fixture tab)
 
 from backend import addresses
 from backend.importer import import_file
@@ -25,37 +25,6 @@ DAY = 86400
 JENNY_END = "Oct 3, 2026"  # NOW + 12 days: the end of Jenny's current period
 KIM_END = "Oct 11, 2026"  # NOW + 20 days
 SAMPLE = (ROOT / "config.yaml").read_text(encoding="utf-8")
-
-
-@pytest.fixture
-def tab(browser: Any) -> Iterator[Any]:
-    """A tab in UTC and US English, so dates read the same on every machine."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC", locale="en-US")
-    page = context.new_page()
-    page.problems = []
-    page.changes = []
-    page.on("console", lambda m: page.problems.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
-    page.on("pageerror", lambda e: page.problems.append(str(e)))
-    page.on("request", lambda r: page.changes.append(r) if r.method in ("POST", "PATCH", "DELETE") else None)
-    yield page
-    assert page.problems == [], "no script errors and no CSP violations"
-    context.close()
-
-
-def sign_in(page: Any, server: Any, address: str = "jenny@example.com") -> Any:
-    page.goto(f"{server.url}/login/?prefilled_email={address.replace('@', '%40')}")
-    page.get_by_role("button", name="Continue").click()
-    page.locator("#code").fill(server.next_code())
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{server.url}/portal/")
-    expect(page.locator("#content")).to_be_visible()
-    return page
-
-
-def sent(page: Any, path: str) -> list[Any]:
-    """The state-changing requests to an API path, in order."""
-    return [r for r in page.changes if urlsplit(r.url).path == "/api/" + path]
 
 
 def check_change(request: Any, body: dict[str, Any]) -> None:

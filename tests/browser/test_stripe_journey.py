@@ -57,8 +57,6 @@ def sync(settings: Any, folder: Path) -> str:
     return result.output
 
 
-@pytest.mark.skip(reason="needs `python -m backend sync` (sync), the Stripe engine's cancel (subs) and the "
-                         "reshape's engine-backed endpoints; the lead unskips after merging")
 def test_a_customer_synced_from_stripe_cancels_and_stripe_has_it(page, live_server_with, settings, db,
                                                                  tmp_path) -> None:
     client = stripe_api.client(settings)

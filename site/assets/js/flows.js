@@ -46,6 +46,7 @@
       $('flow-done-text').textContent = after.hosted_confirmation.custom_message || '';
       $('flow-done').append($('back'));
       $('flow-done').hidden = false;
+      $('content').hidden = true;
       return $('flow-done-title').focus();
     }
     await reload(message);

@@ -82,7 +82,11 @@
     const result = await api('POST', 'payment_methods/added', {session}, {'Idempotency-Key': session});
     // Signed out meanwhile (401): nothing to say, the page's first load goes to the sign-in page.
     if (!result.ok) return ['', result.status === 401 ? '' : sentence(result, 'add_failed')];
-    const added = (result.data && result.data.payment_methods) || [];
-    return [added.length ? t('added', {card: methodName(added[0])}) : t('payment_method_added'), ''];
+    // The server names the methods it added; once shown, focus goes to the first.
+    const {payment_methods: all = [], added = []} = result.data || {};
+    const card = all.find((method) => added.includes(method.id));
+    if (!card) return [t('payment_method_added'), ''];
+    return [t('added', {card: methodName(card)}), '', () => $('payment-methods').querySelector(
+      '[data-method="' + CSS.escape(card.id) + '"] [data-field="title"]').focus()];
   };
 })();

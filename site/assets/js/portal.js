@@ -69,7 +69,8 @@
     }
     if (result === false || result === undefined) return;
     const key = button.dataset.action;
-    await load(typeof result === 'string' ? result : '');
+    // A refusal that asks for the reload stays said across it.
+    await load(typeof result === 'string' ? result : '', $('alert').textContent);
     if (document.activeElement && document.activeElement !== document.body) return;
     const again = [...document.querySelectorAll('[data-action]')].find((node) => node.dataset.action === key);
     (again || $(HEADINGS[kind])).focus();
@@ -268,6 +269,7 @@
 
   const paymentMethodRow = (method, data) => {
     const [node, field] = row('payment-method-row');
+    node.dataset.method = method.id;
     field.title.append(methods.shown(method));
     const card = methods.cardOf(method);
     const facts = [...(card && card.exp_year ? [expiry(card)] : []), ...methods.facts(method).map((fact) => el('bdi', null, fact))];
@@ -399,7 +401,7 @@
     if ($('more-invoices').hidden && rows.length) rows[0].querySelector('a').focus();
   };
 
-  const load = async (message = '') => {
+  const load = async (message = '', refusal = '') => {
     const first = !loaded;
     $('failure').hidden = true;
     $('alert').textContent = '';
@@ -419,6 +421,7 @@
     render(result.data);
     loaded = true;
     $('status').textContent = message || (first ? '' : t('loaded'));
+    $('alert').textContent = refusal;
     $('content').hidden = false;
   };
 
@@ -429,15 +432,16 @@
     (shown ? shown.querySelector('a') : $('subscriptions-title')).focus();
   };
 
-  /* An invoice paid now shows as paid in its row and no longer asks to be paid on its subscription; the
-     rest stays as it is, with the invoices "Show more" added. Focus goes to the paid invoice's receipt. */
-  const paid = (invoice) => {
-    const swap = (list) => list.map((old) => (old.id === invoice.id ? invoice : old));
-    current = {...current, invoices: swap(current.invoices || [])};
+  /* An invoice paid now shows as paid in its row and no longer asks to be paid on its subscription, which
+     shows as the server read it after the payment; the rest stays as it is, with the invoices "Show more"
+     added. Focus goes to the paid invoice's receipt. */
+  const paid = (invoice, sub) => {
+    const swap = (list, now) => list.map((old) => (now && old.id === now.id ? now : old));
+    current = {...current, invoices: swap(current.invoices || [], invoice), subscriptions: swap(current.subscriptions || [], sub)};
     renderSubscriptions(current);
     const table = $('invoices');
     if (table) {
-      invoices = swap(invoices);
+      invoices = swap(invoices, invoice);
       table.tBodies[0].replaceChildren(...invoices.map(invoiceRow));
     }
     $('status').textContent = t('paid_invoice', {number: invoice.number || invoice.id});
@@ -462,7 +466,7 @@
     }
     const answer = result.ok ? result.data || {} : null;
     if (answer && answer.invoice) {
-      paid(answer.invoice);
+      paid(answer.invoice, answer.subscription);
       return;
     }
     if (answer && safeUrl(answer.url)) {
@@ -494,16 +498,17 @@
 
   /* What the page says when it first shows. Scripts loaded after this one may set its steps: before(),
      a sign-in the address carries, resolving to false when the page shows a failure instead; arrive(),
-     what the address asks (the return from a payment processor's page), resolving to [status, alert],
-     the message to announce and the refusal to show once the page is there; ready(data, status, alert),
-     once the page shows them. */
+     what the address asks (the return from a payment processor's page), resolving to [status, alert, focus?],
+     the message to announce, the refusal to show and what to focus once the page is there; ready(data,
+     status, alert), once the page shows them. */
   const steps = {before: async () => true, arrive: async () => ['', ''], ready: () => {}};
   const first = async () => {
     if (!(await steps.before())) return;
-    const [message, refusal] = await steps.arrive();
-    await load(message);
-    if (refusal) $('alert').textContent = refusal;
-    if (loaded) steps.ready(current, message, refusal);
+    const [message, refusal, focus] = await steps.arrive();
+    await load(message, refusal);
+    if (!loaded) return;
+    if (focus) focus();
+    steps.ready(current, message, refusal);
   };
 
   window.Porch.portal = Object.freeze({actions, allows, rendered, reload: load, priceName, perInterval,
