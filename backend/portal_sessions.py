@@ -267,7 +267,9 @@ def portal_url(config: Config, locale: str | None, token: str) -> str:
                                               "to link to.")
     shown = i18n.match([locale], config.locales.offered) if locale else None
     base = config.locales.base(shown or config.locales.default)
-    return f"{config.login_link.url.rstrip('/')}{base}portal/#session={token}"
+    # The root's pages follow the browser's languages; a locale the merchant chose must win there too.
+    query = f"?locale={shown}" if shown else ""
+    return f"{config.login_link.url.rstrip('/')}{base}portal/{query}#session={token}"
 
 
 def create(conn: sa.Connection, config: Config, engine: Engine, secret: bytes, params: SessionParams,

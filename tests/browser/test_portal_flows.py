@@ -145,8 +145,8 @@ class Merchant:
                             headers={"Authorization": f"Bearer {self.key}"})
         assert answer.status_code == 200, answer.text
         url = urlsplit(answer.json()["url"])
-        assert url.fragment.startswith("session=") and not url.query
-        return f"{self.server.url}{url.path}#{url.fragment}"
+        assert url.fragment.startswith("session=")
+        return f"{self.server.url}{url.path}{'?' + url.query if url.query else ''}#{url.fragment}"
 
 
 @pytest.fixture
@@ -279,6 +279,16 @@ def test_a_link_that_cannot_open_says_so_in_the_customers_language(tab, merchant
     expect(page.get_by_role("link", name=sign_in)).to_have_attribute("href", "/de/login/")
     expect(page.locator("#retry")).to_be_hidden()
     assert violations(page, f"{spoil} link") == []
+
+
+def test_a_link_in_the_default_language_keeps_it_whatever_the_browser_speaks(browser, merchant) -> None:
+    context = browser.new_context(locale="de-DE", timezone_id="UTC")
+    page = context.new_page()
+    page.goto(merchant().link(locale="en"))
+    expect(page.locator("#content")).to_be_visible()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert urlsplit(page.url).path == "/portal/" and "session=" not in page.url and "locale=" not in page.url
+    context.close()
 
 
 @pytest.mark.parametrize("locale, direction", [("ar", "rtl"), ("he", "rtl"), ("ja", "ltr")])
