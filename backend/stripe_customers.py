@@ -144,7 +144,9 @@ class CustomerActions:
                             or self.client.v1.accounts.retrieve_current().default_currency)
             session = self.client.v1.checkout.sessions.create({
                 "mode": "setup", "customer": customer.id, "currency": currency,
-                "success_url": with_session_id(return_url), "cancel_url": return_url,
+                # Back without a card, the customer lands on the portal itself: the return URL's query
+                # says a card was added, which would end a payment-method flow as if one had been.
+                "success_url": with_session_id(return_url), "cancel_url": urlunsplit(urlsplit(return_url)._replace(query="")),
                 "locale": checkout_locale(call.locale),
             }, self._key(call, "checkout session"))
         if not session.url:
