@@ -23,6 +23,7 @@ PLACEHOLDER = re.compile(r"\{\w+\}|%\(\w+\)[sd]")
 REPLIES = {
     "GET /api/portal": [(200, SELF_SERVICE, {})],
     "GET /api/plans": [(200, PLANS, {})],
+    "POST /api/login/session": [(401, refusal("portal_link_invalid", "The link has expired or was already used."), {})],
     "GET /api/invoices/in_1": [(200, {"invoice": PORTAL["invoices"][0] | {"lines": {"data": [
         {"description": "Pro", "amount": 2900, "quantity": 1}]}}, "customer": PORTAL["customer"], "business": {"name": "Acme"}}, {})],
 }
@@ -116,6 +117,10 @@ def test_every_page_and_dialog_is_in_the_language_and_fits_a_phone(session: Call
     page = s.open(base + "receipt/?invoice=in_1")
     expect(page.get_by_role("article")).to_be_visible()
     found += problems(page, locale, "receipt")
+
+    page = s.open(base + "portal/#session=spent")
+    expect(page.locator("#failure")).to_be_visible()
+    found += problems(page, locale, "a portal link that cannot open")
     assert not found, "\n".join(found)
 
 
