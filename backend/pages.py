@@ -392,6 +392,9 @@ def _environment(site_dir: Path) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(SOURCE), newstyle=True)  # type: ignore[attr-defined]
+    # The strings a page carries, written as UTF-8 and not as \u escapes: six bytes a letter cost the Greek
+    # portal 0.8 KB compressed. tojson still escapes <, >, & and ' so the JSON cannot end its <script>.
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False, "separators": (",", ":")}
     return env
 
 
