@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import sqlalchemy as sa
+from brotli_asgi import BrotliMiddleware
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -153,8 +153,9 @@ def create_app(
         Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies] or []),
         # Outside the CORS and gzip layers, so their answers under /api/ and /v1/ carry the API's headers too.
         Middleware(APIHeaders),
-        # The portal's JSON is most of what the page loads; static files come precompressed and pass through.
-        Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),
+        # The portal's JSON is most of what the page loads: Brotli where the browser takes it (every current
+        # one does; a sixth smaller than gzip), gzip otherwise. Static files come precompressed and pass through.
+        Middleware(BrotliMiddleware, quality=5, minimum_size=1024),
         Middleware(
             APICORS,
             allow_origins=config.origins,

@@ -148,9 +148,13 @@ def test_openapi_document_is_valid_and_lists_every_route(client):
 
 
 def test_large_json_answers_are_compressed_when_the_client_accepts_it(jenny):
+    brotli = jenny.get("/api/portal", headers={"Accept-Encoding": "gzip, deflate, br, zstd"})  # as Chromium asks
+    assert brotli.headers["content-encoding"] == "br" and "Accept-Encoding" in brotli.headers["vary"]
+    assert brotli.json()["customer"]["id"] == "cus_jenny"
     answer = jenny.get("/api/portal", headers={"Accept-Encoding": "gzip"})
     assert answer.headers["content-encoding"] == "gzip"
     assert int(answer.headers["content-length"]) < len(answer.content)
+    assert int(brotli.headers["content-length"]) < int(answer.headers["content-length"])
     assert answer.json()["customer"]["id"] == "cus_jenny"
     plain = jenny.get("/api/portal", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
