@@ -118,6 +118,7 @@ class Session:
         self.calls: list[dict[str, Any]] = []
         self.problems: list[str] = []
         self.hosts: set[str] = set()
+        self.paths: list[str] = []
         options = {"viewport": {"width": 390, "height": 800}, "timezone_id": "UTC", "locale": "en-US", **context}
         self.context = browser.new_context(**options)
         self.page = self.context.new_page()
@@ -133,6 +134,7 @@ class Session:
         request = route.request
         parts = urlsplit(request.url)
         self.hosts.add(parts.netloc)
+        self.paths.append(parts.path)
         if parts.path.startswith("/api/"):
             key = f"{request.method} {parts.path}"
             self.calls.append({"key": key, "body": request.post_data, "headers": request.headers})
@@ -173,7 +175,7 @@ def session(browser: Any, site: tuple[Any, Path]):
 
     yield make
     for s in made:
-        assert s.problems == [], "no script errors and no CSP violations"
+        assert s.problems == [], f"no script errors and no CSP violations: {s.problems}"
         assert s.hosts == {"porch.test"}, "no third-party request"
         s.context.close()
 

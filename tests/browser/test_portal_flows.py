@@ -108,6 +108,24 @@ def test_closing_a_flow_with_nowhere_to_return_shows_the_portal(session: Callabl
     assert page.evaluate("sessionStorage.length") == 0
 
 
+def test_only_a_portal_link_loads_the_flows_script_and_only_editing_loads_the_editors_file(
+        session: Callable[..., Session]) -> None:  # noqa: F811
+    s = session({"GET /api/portal": [(200, SELF_SERVICE, {})]})
+    page = s.open("/portal/")
+    expect(page.locator("#content")).to_be_visible()
+    assert not [path for path in s.paths if "/flows." in path or "/details." in path]
+    page.get_by_role("button", name="Edit details").click()
+    expect(page.locator("#details-dialog")).to_be_visible()
+    # Its file names the countries: Germany is offered by name once it has come.
+    expect(page.locator("#address-country option[value=DE]")).to_have_text("Germany")
+    assert len([path for path in s.paths if "/details." in path]) == 1
+    assert not [path for path in s.paths if "/flows." in path]
+
+    linked = opened(session, (200, {"flow": None, "return_url": None, "locale": None}))
+    expect(linked.locator("#content")).to_be_visible()
+    assert [path for path in linked.session.paths if "/flows." in path]
+
+
 # Against the real backend: the merchant's app creates the session over HTTP with its key.
 
 

@@ -502,7 +502,17 @@
      the message to announce, the refusal to show and what to focus once the page is there; ready(data,
      status, alert), once the page shows them. */
   const steps = {before: async () => true, arrive: async () => ['', ''], ready: () => {}};
+  /* A portal link (#session=...) or a flow under way brings the flows' own script, which sets the steps. */
+  const flowing = () => {
+    try {
+      return /(^#|&)session=/.test(location.hash) || sessionStorage.getItem('porch.flow') !== null;
+    } catch (error) {
+      return false;
+    }
+  };
   const first = async () => {
+    // import() and not a <script>: the page's Trusted Types policy lets no script's src be set.
+    if (flowing()) await import($('content').dataset.flows).catch(() => {});
     if (!(await steps.before())) return;
     const [message, refusal, focus] = await steps.arrive();
     await load(message, refusal);
