@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -60,12 +59,12 @@ ASSET_CACHE = "public, max-age=31536000, immutable"
 # Compressed bytes of a page and everything it loads (one round trip for sign-in).
 BUDGETS = {"login": 14 * 1024, "portal": 28 * 1024, "receipt": 28 * 1024}
 AA = 4.5  # WCAG 2.2 AA contrast for text
-# Each tax id type and its abbreviation, for the pages to name a type by it and its country's name:
-# "ad_nrt,de_stn:St.-Nr.,...", the abbreviation given only where it is not the end of the type in
-# capitals (NRT), since the list is on every portal page and most types need none.
-TAX_TYPES = ",".join(
-    kind if found.abbreviation == kind.partition("_")[2].upper() else f"{kind}:{found.abbreviation}"
-    for kind, found in tax_ids.TYPES.items()
+# The tax id types whose abbreviation is not the end of the type in capitals ("de_stn:St.-Nr.,..."):
+# every portal page carries these, to name a customer's tax ids by abbreviation and country. The
+# list of every type is needed only to edit them, so it goes in the editor's file (details.json).
+TAX_ABBREVIATIONS = ",".join(
+    f"{kind}:{found.abbreviation}" for kind, found in tax_ids.TYPES.items()
+    if found.abbreviation != kind.partition("_")[2].upper()
 )
 COMPRESSIBLE = (".html", ".css", ".js", ".svg", ".json")
 # Page surfaces, light and dark; link colours are derived from the accent to stay readable on them.
@@ -166,8 +165,6 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
         for locale in locales:
             base = bases[locale]
             env.install_gettext_translations(translations(locale, site_dir / "locales"), newstyle=True)  # type: ignore[attr-defined]
-            # Asked for only when a customer edits an address, so the portal does not load it up front.
-            names = json.dumps(country_names(locale), ensure_ascii=False, separators=(",", ":"))
             context = {
                 "config": config,
                 "business": config.business,
@@ -185,10 +182,11 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
                 "languages": languages,
                 "bases": bases,
                 "plural_samples": plural_samples(locale),
-                "countries_url": _write_asset(tmp, "json", "countries.json", names.encode()),
-                "tax_types": TAX_TYPES,
+                "tax_types": TAX_ABBREVIATIONS,
                 "error_text": PAGE_TEXT,
             }
+            details = _render(env, "partials/details.json", context, page="details", countries=country_names(locale), all_tax_types=list(tax_ids.TYPES))
+            context["details_url"] = _write_asset(tmp, "json", "details.json", details.encode())
             for page in pages if base == "/" else localized(pages):
                 path = base.lstrip("/") + PAGES[page]
                 html = _render(env, f"{page}.html", context, page=page, page_path=PAGE_PATHS[page])

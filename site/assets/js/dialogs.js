@@ -27,7 +27,7 @@
   const fieldText = (result) => {
     const name = result.param.replace(/\[\d+\]/g, '').split('.').pop();
     const byName = result.code === 'invalid_tax_id' && name === 'value' ? 'fix_tax_id' : FIELD_NAMES[name];
-    const key = FIELD_CODES[result.code] || byName || 'fix_field';
+    const key = [FIELD_CODES[result.code], byName].find((found) => found && has(found)) || 'fix_field';
     return result.example && has(key + '_example') ? t(key + '_example', {example: result.example}) : t(key);
   };
 

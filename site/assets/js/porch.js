@@ -51,9 +51,12 @@
     return node.childNodes.length > 0;
   };
 
+  const has = (key) => key in strings;
+  /* Text the page fetches when it needs it (the billing details editor's), beside what it carries. */
+  const learn = (more) => Object.assign(strings, more);
+
   /* The text for `key` that fits the number `count` ("{count} month" / "{count} months"):
      key_one, key_few... as the language's plural rules pick, else key_other. */
-  const has = (key) => key in strings;
 
   const plural = (key, count, values = {}) => {
     const form = key + '_' + new Intl.PluralRules(lang).select(count);
@@ -134,20 +137,19 @@
     return [address.line1, address.line2, [address.city, region].filter(Boolean).join(', '), country(address.country)].filter(Boolean);
   };
 
-  /* Every tax id type Stripe has, with its official abbreviation ("de_stn": "St.-Nr."). */
-  const taxTypes = Object.fromEntries((strings.tax_types || '').split(',').filter(Boolean).map((entry) => {
-    const [code, abbreviation] = entry.split(':');
-    return [code, abbreviation || code.slice(code.indexOf('_') + 1).toUpperCase()];
-  }));
+  /* The tax id types whose abbreviation is not the end of their code ("de_stn": "St.-Nr."); any other
+     type's is ("au_abn": "ABN"). */
+  const taxTypes = Object.fromEntries((strings.tax_types || '').split(',').filter(Boolean).map((entry) => entry.split(':')));
   const errorText = strings.error_text || {refusals: {}, fields: {}};
   /* "EU VAT number" where the page has a translated name; else the abbreviation and the country
-     in the page's language, "St.-Nr. (Deutschland)"; a type unknown even so as its code, "XX TIN". */
+     in the page's language, "St.-Nr. (Deutschland)"; a code of another shape as it is, upper case. */
   const taxType = (type) => {
     const key = 'tax_' + type;
     if (key in strings) return t(key);
     const code = String(type || '');
-    const region = code.split('_')[0].toUpperCase();
-    return code in taxTypes ? `${taxTypes[code]} (${country(region)})` : code.replace(/_/g, ' ').toUpperCase();
+    const [, region, rest] = /^([a-z]{2})_([a-z0-9_]+)$/.exec(code) || [];
+    if (!region) return code.replace(/_/g, ' ').toUpperCase();
+    return `${taxTypes[code] || rest.toUpperCase()} (${country(region.toUpperCase())})`;
   };
   const taxId = (id) => t('labelled', {label: taxType(id.type), value: id.value});
 
@@ -190,5 +192,5 @@
     shown.firstChild.lastChild.textContent = ' ' + (business && business.name ? t('back_to', {name: business.name}) : t('back'));
   };
 
-  window.Porch = {lang, page, t, has, plural, fill, el, lines, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType, taxTypes, errorText, safeUrl, back};
+  window.Porch = {lang, page, t, has, learn, plural, fill, el, lines, api, money, percent, date, later, problem, busy, country, addressLines, taxId, taxType, taxTypes, errorText, safeUrl, back};
 })();
