@@ -184,6 +184,9 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
                 "plural_samples": plural_samples(locale),
                 "tax_types": TAX_ABBREVIATIONS,
                 "error_text": PAGE_TEXT,
+                # The embed snippet writes these into its own markup: it loads nothing from Porch.
+                "theme": colors,
+                "font": FONTS[config.branding.font],
             }
             details = _render(env, "partials/details.json", context, page="details", countries=country_names(locale), all_tax_types=list(tax_ids.TYPES))
             context["details_url"] = _write_asset(tmp, "json", "details.json", details.encode())
@@ -228,7 +231,9 @@ def security_headers(config: Config, page: str) -> dict[str, str]:
     policy = [
         "default-src 'none'",
         "img-src " + " ".join(images),
-        "style-src 'self'",
+        # The embed snippet carries its own styles so that it loads nothing on the merchant's site; they
+        # apply when the file itself is opened too. It has no script and no customer's data to restyle.
+        "style-src 'unsafe-inline'" if page == "embed" else "style-src 'self'",
         "base-uri 'none'",
         "frame-ancestors " + " ".join(["'self'", *config.origins]),
     ]

@@ -215,7 +215,8 @@ def test_plain_config_frames_only_itself_and_skips_hsts() -> None:
 
 def test_pages_have_no_inline_script_style_or_handlers(tmp_path: Path) -> None:
     _, out, _ = build(tmp_path)
-    for page in out.rglob("*.html"):
+    # The embed snippet is pasted into the merchant's own pages, and styles itself so that it loads nothing.
+    for page in (p for p in out.rglob("*.html") if p.name != "embed.html"):
         html = page.read_text(encoding="utf-8")
         assert "<style" not in html, page
         for attrs in tags(html):
@@ -321,9 +322,53 @@ def test_embed_snippet_is_a_plain_form_to_sign_in(tmp_path: Path) -> None:
     html = read(out, "embed.html")
     assert tags(html, "form") == [{"method": "get", "action": "https://billing.acme.example/login/", "class": "porch-manage-billing"}]
     assert tags(html, "input") == [{"type": "hidden", "name": "prefilled_email", "value": ""}]
-    assert re.search(r'<button type="submit">Manage billing</button>', html)
+    assert re.search(r'<button type="submit" style="[^"]+">Manage billing</button>', html)
     assert "customer's email" in html  # the comment tells the merchant what to put there
     assert not tags(html, "script") and not tags(html, "link") and not tags(html, "img")
+    assert not re.search(r"url\(|@import", html)  # its styles load nothing either
+
+
+def embed_styles(html: str) -> tuple[dict[str, str], str]:
+    """The button's inline declarations, and the snippet's <style> block."""
+    [button] = tags(html, "button")
+    declarations = dict(d.strip().split(": ", 1) for d in (button["style"] or "").split(";") if d.strip())
+    block = re.search(r"<style>(.*?)</style>", html, re.DOTALL)
+    assert block, "the snippet carries its hover and focus styles"
+    return declarations, block.group(1)
+
+
+def test_embed_button_wears_the_merchants_colours_and_font(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path, ACME + 'branding: {brand_color: "#0a2540", accent_color: "#5e56f2", font: serif}\n')
+    style, block = embed_styles(read(out, "embed.html"))
+    assert (style["background-color"], style["color"]) == ("#0a2540", "#ffffff")
+    # The stack's double quotes become single ones: the attribute is in double quotes, and &#34; would puzzle a reader.
+    assert style["font-family"] == FONTS["serif"].replace('"', "'")
+    # A keyboard user sees where they are: a ring in the accent colour, scoped to the snippet's own class.
+    assert ".porch-manage-billing button:focus-visible { outline: 3px solid #5e56f2;" in block
+
+
+@pytest.mark.parametrize("brand", ["#ffd400", "#e11d48", "#777777", "#7a7a7a", "#ffffff", "#000000"])
+def test_embed_button_text_reads_on_any_brand_colour(tmp_path: Path, brand: str) -> None:
+    result, out, _ = build(tmp_path, ACME + f'branding: {{brand_color: "{brand}", accent_color: "#a5b4fc"}}\n')
+    style, block = embed_styles(read(out, "embed.html"))
+    assert contrast(style["background-color"], style["color"]) >= 4.5
+    # The colour is the merchant's unless no text could read on it; then it is the one the portal's buttons use.
+    corrected = any(f'branding.brand_color "{brand}"' in w for w in result.warnings)
+    assert (style["background-color"] == brand) is not corrected
+    assert f"--brand:{style['background-color']};" in read(out, result.assets["portal.css"].lstrip("/"))
+    # Too light an accent for a ring on a light page is darkened, as the portal's links are.
+    ring = re.search(r"outline: 3px solid (#[0-9a-f]{6})", block).group(1)
+    assert ring != "#a5b4fc" and contrast(ring, "#ffffff") >= 4.5
+
+
+def test_embed_snippet_offers_a_plain_link_in_each_language(tmp_path: Path) -> None:
+    _, out, _ = build(tmp_path, locales=("en", "de"))
+    for page, href, text in [("embed.html", "https://billing.acme.example/login/?prefilled_email=", "Manage billing"),
+                             ("de/embed.html", "https://billing.acme.example/de/login/?prefilled_email=", "Abrechnung verwalten")]:
+        html = read(out, page)
+        assert tags(html, "a") == [{"href": href}], page  # no class or style: it takes the site's own link look
+        assert f">{text}</a>" in html and f">{text}</button>" in html, page
+        assert "prefilled_email=jenny%40example.com" in html  # the comment shows how to fill it in
 
 
 def test_embed_snippet_without_url_points_to_a_relative_login(tmp_path: Path) -> None:
