@@ -433,7 +433,9 @@ def demo(host: str, port: int) -> None:
     db = _database(settings)
     objects = demo_objects(int(time.time()))
     db.run(lambda conn: [billing.upsert(conn, kind, objects[kind]) for kind in billing.KINDS])
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/login/?prefilled_email=" + DEMO_EMAIL.replace("@", "%40")
+    # A wildcard is no address to open, and an IPv6 one is written in brackets in a URL.
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/login/?prefilled_email=" + DEMO_EMAIL.replace("@", "%40")
     click.echo(
         f"Porch demo: {len(objects['customers'])} customers in {home / 'demo.db'}; mail goes to this console "
         f"and to {settings.outbox_dir}/.\n\n  Sign in at {url}\n"
