@@ -18,7 +18,7 @@
 
   steps.before = async () => {
     if (token === null) return true;
-    const result = await api('POST', 'login/session', {token});
+    const result = await api('POST', 'login/session', {token, framed: window.top !== window});
     sessionStorage.removeItem(KEY);
     if (result.ok) {
       if (result.data.flow) sessionStorage.setItem(KEY, JSON.stringify(result.data.flow));
