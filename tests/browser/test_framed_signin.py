@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
+from conftest import CHROMIUM, CHROMIUM_ARGS, NOW, ROOT, SECRET
 
+from backend import api_keys
 from backend.sessions import FRAMED_COOKIE
 from backend.store import billing
 
@@ -110,6 +112,26 @@ def test_a_customer_signs_in_inside_a_frame_on_another_site_and_cancels_there(
     frame.get_by_role("button", name="Sign out").click()
     expect(frame.get_by_role("button", name="Continue")).to_be_visible()
     assert session_cookies(page.context) == {}
+    assert page.problems == []
+
+
+def test_a_portal_link_with_a_flow_opens_in_the_frame(page: Any, framed_server: Any, merchant: Merchant, db: Any) -> None:
+    # Chromium denies storage to this frame (Playwright's contexts block third-party cookies, partitioned ones
+    # excepted): the flow must run without it.
+    key = db.run(api_keys.create, SECRET, "tests", NOW)[1]
+    made = httpx.post(f"{framed_server.url}/v1/billing_portal/sessions", headers={"Authorization": f"Bearer {key}"},
+                      json={"customer": "cus_jenny", "flow_data": {
+                          "type": "subscription_cancel", "subscription_cancel": {"subscription": "sub_jenny_pro"},
+                          "after_completion": {"type": "hosted_confirmation"}}})
+    assert made.status_code == 200, made.text
+    merchant.framed = framed_server.url + urlsplit(made.json()["url"])._replace(scheme="", netloc="").geturl()
+    page.goto(merchant.origin + "/")
+    frame = page.frame_locator("#f")
+    frame.get_by_role("dialog", name="Why are you leaving?").get_by_role("button", name="Continue").click()
+    frame.get_by_role("dialog", name="Before you go").get_by_role("button", name="No thanks, continue").click()
+    frame.get_by_role("dialog", name="Cancel subscription").get_by_role("button", name="Cancel subscription").click()
+    expect(frame.locator("#flow-done-title")).to_be_focused()
+    assert set(session_cookies(page.context)) == {FRAMED_COOKIE}
     assert page.problems == []
 
 
