@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from conftest import CHROMIUM, CHROMIUM_ARGS, NOW, ROOT, SECRET
 
 from backend import api_keys
@@ -23,6 +24,8 @@ from backend.store import billing
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
+# As tests/browser/test_accessibility.py: WCAG 2.0 to 2.2 at A and AA, and axe's best practices.
+RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 SAMPLE = (ROOT / "config.yaml").read_text(encoding="utf-8")
 JENNY = "jenny@example.com"
 
@@ -170,6 +173,9 @@ def test_where_the_browser_refuses_the_framed_cookie_the_page_offers_a_new_tab(
         "Continue in a new tab; you will need a new code there.")
     expect(frame.locator("#email")).to_be_hidden()
     assert session_cookies(blocking_context) == {}
+    (porch,) = [each for each in page.frames if each.parent_frame]
+    found = Axe().run(porch, options=RULES).response["violations"]
+    assert [f"{v['id']}: {v['help']}" for v in found] == []
 
     # The new tab is first-party: the sign-in completes there, with the address already filled in.
     with blocking_context.expect_page() as opened:
