@@ -142,6 +142,15 @@ def test_a_framed_session_is_read_from_its_cookie_over_https(app, settings):
         assert client.get("/api/portal").status_code == 200
 
 
+def test_the_framed_cookie_opens_nothing_to_another_sites_frame_on_the_merchants_page(app, settings):
+    # SameSite=None: under the merchant's site the browser sends it with an embedded stranger's requests too.
+    with TestClient(app, base_url="https://billing.acme.example") as client:
+        framed_sign_in(client, Outbox(client, settings.outbox_dir))
+        for stranger in ({"Origin": "https://ads.example"}, {"Sec-Fetch-Site": "cross-site"}):
+            assert client.get("/api/portal", headers=stranger).json()["error"]["code"] == "cross_site"
+        assert client.get("/api/portal", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+
+
 def test_an_unframed_sign_in_still_gets_only_the_lax_host_cookie(app, settings):
     with TestClient(app, base_url="https://billing.acme.example") as client:
         challenge = client.post("/api/login/code", json={"email": "jenny@example.com"}).json()["challenge"]
