@@ -95,7 +95,8 @@ def test_a_customer_signs_in_inside_a_frame_on_another_site_and_cancels_there(
     expect(frame.locator("#subscriptions")).to_contain_text("Pro")
     assert page.url == merchant.origin + "/", "the portal opens inside the frame, the merchant's page stays"
 
-    # The one cookie Chromium keeps in a frame on another site: partitioned by the merchant's site.
+    # The one cookie Chromium keeps in a frame on another site: partitioned by the merchant's site. Playwright's
+    # contexts block third-party cookies as a private window does, and spare this one.
     cookies = session_cookies(page.context)
     assert set(cookies) == {FRAMED_COOKIE}
     assert cookies[FRAMED_COOKIE]["partitionKey"] == "http://localhost"
