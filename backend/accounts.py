@@ -95,7 +95,7 @@ async def switch(edge: Edge) -> Response:
     )
     response = JSONResponse({"customer": portal.pick("customer", customer)})
     if new_token is not None:
-        auth.set_session_cookie(request, response, new_token)
+        auth.set_session_cookie(request, response, new_token, auth.framed(request))
     return response
 
 

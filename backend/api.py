@@ -28,6 +28,9 @@ class CodeRequest(Body):
 class VerifyRequest(Body):
     challenge: str = Field(min_length=16, max_length=128)
     code: str = Field(pattern=r"^[0-9]{6}$")
+    framed: bool = Field(False, description=(
+        "Whether the sign-in page is in a frame: the session cookie is then SameSite=None and Partitioned, "
+        "the only kind a browser keeps in a frame on another site."))
 
 
 async def login_code(edge: Edge) -> Response:
@@ -54,7 +57,7 @@ async def login_verify(edge: Edge) -> Response:
 
     customer, token = await state.db.call(verify_and_open)
     response = JSONResponse({"customer": portal.pick("customer", customer)})
-    auth.set_session_cookie(request, response, token)
+    auth.set_session_cookie(request, response, token, body.framed)
     return response
 
 
@@ -65,8 +68,7 @@ async def logout(edge: Edge) -> Response:
     if token:
         await state.db.call(sessions.revoke, state.secret, token)
     response = Response(status_code=204)
-    secure = auth.secure(request)
-    response.delete_cookie(sessions.cookie_name(secure), path="/", secure=secure, httponly=True, samesite="lax")
+    auth.clear_session_cookies(request, response)
     return response
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from http.cookies import SimpleCookie
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -27,15 +28,46 @@ def secure(request: Request) -> bool:
 
 
 def session_token(request: Request) -> str | None:
-    return request.cookies.get(sessions.cookie_name(secure(request)))
+    return request.cookies.get(sessions.cookie_name(secure(request))) or request.cookies.get(sessions.FRAMED_COOKIE)
 
 
-def set_session_cookie(request: Request, response: Response, token: str) -> None:
+def framed(request: Request) -> bool:
+    """Whether the request's session came in the framed (partitioned) cookie."""
+    return sessions.cookie_name(secure(request)) not in request.cookies and sessions.FRAMED_COOKIE in request.cookies
+
+
+def _set_framed_cookie(response: Response, token: str, max_age: int) -> None:
+    # Written by hand: Starlette leaves the Partitioned attribute to http.cookies, which has it from Python 3.14.
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[sessions.FRAMED_COOKIE] = token
+    cookie[sessions.FRAMED_COOKIE].update({"max-age": max_age, "path": "/", "secure": True, "httponly": True,
+                                           "samesite": "None"})
+    response.headers.append("set-cookie", cookie[sessions.FRAMED_COOKIE].OutputString() + "; Partitioned")
+
+
+def set_session_cookie(request: Request, response: Response, token: str, in_frame: bool = False) -> None:
+    """The session's cookie: Lax and first-party, or, for a page in a frame on another site, where a Lax
+    cookie is never stored, partitioned by the top-level site. Which sites may be that top level is the
+    pages' frame-ancestors (allowed_origins): no other can show a page of Porch's that could ask for it.
+
+    A framed sign-in clears the first-party cookie: where a browser sends both (a frame on the same
+    site), that one would be read first and name the session this one replaces."""
     secure_cookie = secure(request)
-    response.set_cookie(
-        sessions.cookie_name(secure_cookie), token, max_age=sessions.ABSOLUTE, path="/", secure=secure_cookie,
-        httponly=True, samesite="lax",
-    )
+    name = sessions.cookie_name(secure_cookie)
+    if in_frame:
+        _set_framed_cookie(response, token, sessions.ABSOLUTE)
+        response.delete_cookie(name, path="/", secure=secure_cookie, httponly=True, samesite="lax")
+        return
+    response.set_cookie(name, token, max_age=sessions.ABSOLUTE, path="/", secure=secure_cookie, httponly=True,
+                        samesite="lax")
+
+
+def clear_session_cookies(request: Request, response: Response) -> None:
+    """Both cookies: a sign-out in a frame or out of it ends whichever this browser holds here."""
+    secure_cookie = secure(request)
+    response.delete_cookie(sessions.cookie_name(secure_cookie), path="/", secure=secure_cookie, httponly=True,
+                           samesite="lax")
+    _set_framed_cookie(response, "", 0)
 
 
 def client_address(request: Request) -> str:

@@ -50,7 +50,8 @@ STRIPE_ERROR = {
 OBJECT: dict[str, Any] = {"type": "object"}
 MERCHANT_SECURITY: list[dict[str, list[str]]] = [{"merchant_basic": []}, {"merchant_bearer": []}]
 SECURITY_SCHEMES = {
-    "session": {"type": "apiKey", "in": "cookie", "name": "__Host-porch_session"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "__Host-porch_session", "description":
+                "Or __Host-porch_framed_session (partitioned) for a page in a frame on another site."},
     "merchant_basic": {"type": "http", "scheme": "basic", "description":
                        "A secret key from `python -m backend keys create` as the user name, the password empty: "
                        "what Stripe's SDKs send."},

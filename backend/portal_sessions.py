@@ -127,6 +127,7 @@ class SessionParams(Params):
 class RedeemRequest(Body):
     # Any text is looked up, and what is not a live token is the one refusal, whatever its form.
     token: str = Field(max_length=1000)
+    framed: bool = Field(False, description="Whether the portal is in a frame: as for POST /api/login/verify.")
 
 
 def invalid(param: str, message: str) -> APIError:
@@ -360,7 +361,7 @@ async def open_session(edge: Edge) -> Response:
     answer, token = await state.db.call(redeem, state.config, state.secret, edge.body.token,
                                         auth.client_address(request), auth.now(request), auth.session_token(request))
     response = JSONResponse(answer)
-    auth.set_session_cookie(request, response, token)
+    auth.set_session_cookie(request, response, token, edge.body.framed)
     return response
 
 

@@ -16,6 +16,11 @@ ABSOLUTE = 12 * 60 * 60
 TOUCH_AFTER = 60
 SECURE_COOKIE = "__Host-porch_session"
 LOCAL_COOKIE = "porch_session"
+# A session opened in a frame on another site (CHIPS): browsers keep a cookie there only when it is
+# SameSite=None, Secure and Partitioned, and then send it only under the top-level site it was set
+# under. Secure even on plain-HTTP localhost, which browsers count as a secure context; a name of its
+# own, so that it never shadows or is shadowed by the first-party cookie on a site that has both.
+FRAMED_COOKIE = "__Host-porch_framed_session"
 
 
 @dataclass(frozen=True)

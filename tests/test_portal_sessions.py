@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 from backend import api_keys, portal_sessions, signin
 from backend.ratelimit import Limit
+from backend.sessions import FRAMED_COOKIE
 from backend.store import tables
 
 PATH = "/v1/billing_portal/sessions"
@@ -153,6 +154,14 @@ def test_the_link_opens_a_session_once(client, key):
     fresh = TestClient(client.app, base_url="http://localhost")
     refused(fresh.post(REDEEM, json={"token": token}), 401, "portal_link_invalid")
     refused(fresh.get("/api/portal"), 401, "not_signed_in")
+
+
+def test_a_link_opened_in_a_frame_sets_the_partitioned_cookie(client, key):
+    token = token_of(create(client, key).json()["url"])
+    answer = client.post(REDEEM, json={"token": token, "framed": True})
+    assert answer.status_code == 200, answer.text
+    (framed,) = [h for h in answer.headers.get_list("set-cookie") if h.startswith(FRAMED_COOKIE + "=")]
+    assert "; SameSite=None; Secure; Partitioned" in framed
 
 
 def test_two_redeems_racing_open_one_session(client, key):

@@ -46,7 +46,7 @@ def test_sign_in_journey(session: Callable[..., Session]) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#code-error")).to_have_text("That code is not right or has expired.")
     expect(page.locator("#code")).to_have_value("")
-    assert json.loads(s.sent("POST /api/login/verify")[0]["body"]) == {"challenge": "ch_1", "code": "123456"}
+    assert json.loads(s.sent("POST /api/login/verify")[0]["body"]) == {"challenge": "ch_1", "code": "123456", "framed": False}
 
     page.get_by_role("button", name="Send a new code").click()
     expect(page.locator("#status")).to_have_text("We sent a new code. Only the newest code works.")
@@ -56,7 +56,7 @@ def test_sign_in_journey(session: Callable[..., Session]) -> None:
     page.locator("#code").fill("654321")
     page.locator("#code").press("Enter")
     page.wait_for_url(ORIGIN + "/portal/")
-    assert json.loads(s.sent("POST /api/login/verify")[1]["body"]) == {"challenge": "ch_2", "code": "654321"}
+    assert json.loads(s.sent("POST /api/login/verify")[1]["body"]) == {"challenge": "ch_2", "code": "654321", "framed": False}
 
 
 def test_sign_in_explains_refusals(session: Callable[..., Session]) -> None:

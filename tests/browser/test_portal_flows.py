@@ -71,7 +71,7 @@ def test_a_cancel_flow_opens_its_dialog_alone_and_shows_the_merchants_confirmati
     dialog = page.locator("#cancel-dialog")
     expect(dialog).to_be_visible()
     assert page.evaluate("location.hash") == "" and "session" not in page.url
-    assert page.session.sent("POST /api/login/session")[0]["body"] == json.dumps({"token": TOKEN}, separators=(",", ":"))
+    assert page.session.sent("POST /api/login/session")[0]["body"] == json.dumps({"token": TOKEN, "framed": False}, separators=(",", ":"))
     expect(page.locator("#content")).to_be_hidden()
     expect(page.locator("#cancel-confirm-title")).to_be_focused()
     found = violations(page, "cancel flow")

@@ -12,18 +12,34 @@
   const {actions, reload, steps} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const KEY = 'porch.flow';
+  /* Where storage is denied (Chromium denies it to a frame on another site while it blocks third-party
+     cookies) the flow is kept by this page alone, and a reload ends it. */
+  let flowHere = null;
+  const keep = (flow) => {
+    flowHere = flow;
+    try {
+      if (flow) sessionStorage.setItem(KEY, JSON.stringify(flow));
+      else sessionStorage.removeItem(KEY);
+    } catch (error) {
+      /* this page only */
+    }
+  };
+  const kept = () => {
+    try {
+      return JSON.parse(sessionStorage.getItem(KEY));
+    } catch (error) {
+      return flowHere;
+    }
+  };
 
   const token = new URLSearchParams(location.hash.slice(1)).get('session');
   if (token !== null) history.replaceState(null, '', location.pathname + location.search);
 
   steps.before = async () => {
     if (token === null) return true;
-    const result = await api('POST', 'login/session', {token});
-    sessionStorage.removeItem(KEY);
-    if (result.ok) {
-      if (result.data.flow) sessionStorage.setItem(KEY, JSON.stringify(result.data.flow));
-      return true;
-    }
+    const result = await api('POST', 'login/session', {token, framed: window.top !== window});
+    keep(result.ok ? result.data.flow : null);
+    if (result.ok) return true;
     // Expired, used or altered: say so, and offer the sign-in by email in its place.
     $('status').textContent = '';
     $('failure-text').textContent = result.status === 401 ? sentence(result) : problem(result);
@@ -36,7 +52,7 @@
   /* The flow is over: `message` says what was done, or is empty when the customer closed it; then the
      way back to the merchant's app, when there is one, else the portal as usual. */
   const end = async (flow, data, message) => {
-    sessionStorage.removeItem(KEY);
+    keep(null);
     const after = (message && flow.after_completion) || {};
     const to = message ? after.type === 'redirect' && after.redirect.return_url : data.return_url;
     if (safeUrl(to)) return location.assign(to);
@@ -54,7 +70,7 @@
   };
 
   steps.ready = async (data, message, refusal) => {
-    const flow = JSON.parse(sessionStorage.getItem(KEY));
+    const flow = kept();
     if (!flow) return undefined;
     if (flow.type === 'payment_method_update') {
       // Back from the processor's page with a method added; else only the payment methods show, to add one.

@@ -18,9 +18,11 @@
   };
 
   const showStep = (name) => {
-    $('step-email').hidden = name !== 'email';
-    $('step-code').hidden = name !== 'code';
+    for (const step of ['email', 'code', 'new-tab']) $('step-' + step).hidden = name !== step;
   };
+  /* In a frame (a merchant's page on another site shows this one) the session needs the partitioned
+     cookie, the only kind a browser keeps there; some browsers refuse even that. */
+  const framed = window.top !== window;
 
   /* The link may carry ?prefilled_email= (an unencoded "+" arrives as a space, which no
      address contains) and ?signed_out=1. Read them, then keep them out of the address bar. */
@@ -86,12 +88,26 @@
       return;
     }
     const button = event.submitter || $('code-form').querySelector('button');
-    const result = await busy(button, t('verifying'), () => api('POST', 'login/verify', {challenge, code}));
+    const result = await busy(button, t('verifying'), () => api('POST', 'login/verify', {challenge, code, framed}));
     if (!result) return;
+    /* Refused in the frame, the portal would answer 401 and send the customer back to this form:
+       offer a new tab, where the cookie is first-party, instead. */
+    if (result.ok && framed && (await api('GET', 'portal')).status === 401) {
+      $('new-tab').href = page('login/?prefilled_email=' + encodeURIComponent(email));
+      showStep('new-tab');
+      $('new-tab').focus();
+      return;
+    }
     if (result.ok) {
       say(status, t('signed_in'));
       // A flow left unfinished by a portal session in this tab belongs to that session, not this one.
-      sessionStorage.removeItem('porch.flow');
+      // Where storage is denied (Chromium denies it to a frame on another site where third-party
+      // cookies are blocked, partitioned or not) there is none to forget.
+      try {
+        sessionStorage.removeItem('porch.flow');
+      } catch (error) {
+        /* nothing stored */
+      }
       location.assign(page('portal/'));
       return;
     }
