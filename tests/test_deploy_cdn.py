@@ -1,13 +1,10 @@
-"""`python -m backend deploy cloudflare|netlify`: the files each platform reads, written into public/.
+"""`python -m backend deploy cloudflare|netlify`: the files each platform reads, written into public/,
+loaded into the platforms' own local servers from npm in front of a real `python -m backend serve`:
+`wrangler pages dev` (Cloudflare's workerd runtime and Pages asset server) and `netlify dev` (Netlify's
+redirect and header rules). Every header of `_headers` on every page, the API and the merchant's API
+reaching the backend with bodies intact, 404s that are not the index page, and a sign-in in Chromium.
 
-Cloudflare's are loaded into npm's wrangler (`wrangler pages dev`, Cloudflare's own workerd runtime and
-Pages asset server) in front of a real `python -m backend serve`: every header of `_headers` on every
-page, the API and the merchant's API reaching the backend with bodies intact, 404s that are not the
-index page, and a sign-in in Chromium. Netlify's `_redirects` is read as Netlify documents it: Netlify's
-local emulator needs an internal flag to start offline and overrides Cache-Control, so it proves less
-than it seems (see the README).
-
-Marked `cdn`: `pytest -m cdn` runs these alone; .ci/run installs wrangler."""
+Marked `cdn`: `pytest -m cdn` runs these alone; .ci/run installs both tools."""
 
 from __future__ import annotations
 
@@ -47,34 +44,36 @@ from tests.test_deploy import (
 
 pytestmark = pytest.mark.cdn
 
-# The wrangler that .ci/run installs, and a date its workerd (2026-04-26) supports.
-WRANGLER_VERSION = "4.86.0"
+# The tools .ci/run installs; a date the workerd in that wrangler (2026-04-26) supports.
+TOOLS = {"wrangler": "4.86.0", "netlify": "27.10.2"}
+PACKAGES = {"wrangler": "wrangler", "netlify": "netlify-cli"}
 COMPATIBILITY_DATE = "2026-04-26"
 # The platform's files, which must never be served.
-PLATFORM_FILES = ["/_headers", "/%5Fheaders", "/_worker.js", "/_routes.json", "/de/_headers"]
+PLATFORM_FILES = {"cloudflare": ["/_headers", "/%5Fheaders", "/_worker.js", "/_routes.json", "/de/_headers"],
+                  "netlify": ["/_headers", "/_redirects"]}
+# What Netlify's emulator changes on every file it serves (Netlify itself sends the Cache-Control of `_headers`).
+NETLIFY_DEV_OVERRIDES = {"Cache-Control"}
 
 
-def wrangler() -> str:
-    found = shutil.which("wrangler")
+def tool(name: str) -> str:
+    found = shutil.which(name)
     if not found:
-        pytest.skip(f"npm's wrangler is not installed (npm install -g wrangler@{WRANGLER_VERSION}); .ci/run installs it")
+        package = f"{PACKAGES[name]}@{TOOLS[name]}"
+        pytest.skip(f"npm's {PACKAGES[name]} is not installed (npm install -g {package}); .ci/run installs it")
     return found
 
 
 @contextlib.contextmanager
-def pages_dev(site: Path, folder: Path, url: str) -> Iterator[None]:
-    """`wrangler pages dev` serving the folder `site` at `url`, offline: no account, no metrics, no fetch of request.cf data."""
-    command = [wrangler(), "pages", "dev", str(site), f"--compatibility-date={COMPATIBILITY_DATE}",
-               "--ip", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
-    log = folder / "wrangler.log"
-    environ = {**os.environ, "HOME": str(folder), "XDG_CONFIG_HOME": str(folder),
-               "CLOUDFLARE_CF_FETCH_ENABLED": "false", "WRANGLER_SEND_METRICS": "false"}
+def running(command: list[str], folder: Path, url: str, **env: str) -> Iterator[None]:
+    """A platform's local server, offline (no account, no metrics), in a session of its own: each starts
+    helpers (workerd, a static server) that end with the group."""
+    log = folder / f"{Path(command[0]).name}.log"
     with log.open("ab") as out:
-        # A session of its own: wrangler starts workerd, and both end with the group.
-        process = subprocess.Popen(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT, env=environ,
+        process = subprocess.Popen(command, cwd=folder, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "HOME": str(folder), "XDG_CONFIG_HOME": str(folder), **env},
                                    start_new_session=True)
     try:
-        wait_until_healthy(process, url + "/", log, "wrangler")
+        wait_until_healthy(process, url + "/", log, command[0])
         yield
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -82,27 +81,61 @@ def pages_dev(site: Path, folder: Path, url: str) -> Iterator[None]:
         process.wait(timeout=15)
 
 
-def deployed(built: Path, folder: Path, site: str, backend: str) -> Path:
-    """A copy of the shared build (the command writes into the folder it is given) with Cloudflare's files."""
+def pages_dev(site: Path, folder: Path, url: str) -> contextlib.AbstractContextManager[None]:
+    """`wrangler pages dev`: Cloudflare's workerd runtime and Pages asset server, without request.cf data."""
+    command = [tool("wrangler"), "pages", "dev", str(site), f"--compatibility-date={COMPATIBILITY_DATE}",
+               "--ip", "127.0.0.1", "--port", url.rsplit(":", 1)[1]]
+    return running(command, folder, url, CLOUDFLARE_CF_FETCH_ENABLED="false", WRANGLER_SEND_METRICS="false")
+
+
+def netlify_dev(site: Path, folder: Path, url: str) -> contextlib.AbstractContextManager[None]:
+    """`netlify dev` with its static server. Offline it cannot fetch Deno for edge functions, which Porch has
+    none of: the flag that skips them is internal to netlify-cli."""
+    command = [tool("netlify"), "dev", "--offline", "--internal-disable-edge-functions", "--no-open", "--dir", str(site),
+               "--port", url.rsplit(":", 1)[1], "--staticServerPort", str(free_port())]
+    return running(command, folder, url)
+
+
+WRITES = {"cloudflare": "_worker.js, _routes.json, 404.html", "netlify": "_redirects, 404.html"}
+PUBLISHES = {"cloudflare": "wrangler pages deploy {}", "netlify": "netlify deploy --prod --dir {}"}
+
+
+def deployed(platform: str, built: Path, folder: Path, site: str, backend: str) -> Path:
+    """A copy of the shared build (the command writes into the folder it is given) with the platform's files."""
     copy = Path(shutil.copytree(built, folder / "public"))
-    written = run_deploy("cloudflare", "--site", site, "--backend", backend, "--public", str(copy))
-    assert written == f"Wrote _worker.js, _routes.json, 404.html into {copy}. Publish it with: wrangler pages deploy {copy}\n"
+    written = run_deploy(platform, "--site", site, "--backend", backend, "--public", str(copy))
+    assert written == f"Wrote {WRITES[platform]} into {copy}. Publish it with: {PUBLISHES[platform].format(copy)}\n"
     return copy
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory, built_site) -> Iterator[Proxy]:
-    """Pages in front of the API alone, on the demo store. login_link.url names the Pages site (as it must,
-    and the command's default --site): Pages sends the backend's own name as Host, so the backend takes
-    the browser's requests for the origin the config names."""
-    folder = tmp_path_factory.mktemp("cloudflare")
+def serve(platform: str, tmp_path_factory: pytest.TempPathFactory, built: Path) -> Iterator[Proxy]:
+    """The platform in front of the API alone, on the demo store. login_link.url names the site (as it must,
+    and the command's default --site): both platforms send the backend's own name as Host, so the backend
+    takes the browser's requests for the origin the config names."""
+    folder = tmp_path_factory.mktemp(platform)
     site = f"http://127.0.0.1:{free_port()}"
     config = (ROOT / "config.yaml").read_text().replace("https://billing.acme.example", site)
     config = config.replace("site/assets/", f"{ROOT}/site/assets/")
     with seeded_backend(folder / "backend", config) as backend:
-        copy = deployed(built_site(None)[1], folder, site, backend.url)
-        with pages_dev(copy, folder, site), httpx.Client(timeout=15) as client:
-            yield Proxy("cloudflare", site, copy, backend, client)
+        copy = deployed(platform, built, folder, site, backend.url)
+        emulator = pages_dev if platform == "cloudflare" else netlify_dev
+        with emulator(copy, folder, site), httpx.Client(timeout=15) as client:
+            yield Proxy(platform, site, copy, backend, client)
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory, built_site) -> Iterator[Proxy]:
+    yield from serve("cloudflare", tmp_path_factory, built_site(None)[1])
+
+
+@pytest.fixture(scope="module")
+def netlify(tmp_path_factory: pytest.TempPathFactory, built_site) -> Iterator[Proxy]:
+    yield from serve("netlify", tmp_path_factory, built_site(None)[1])
+
+
+@pytest.fixture(scope="module", params=["pages", "netlify"])
+def proxy(request: pytest.FixtureRequest) -> Proxy:
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
 def test_every_page_and_asset_has_every_header_of_its_rule(proxy):
@@ -110,60 +143,69 @@ def test_every_page_and_asset_has_every_header_of_its_rule(proxy):
     for pattern, headers in rules(proxy):
         path = example_path(proxy, pattern)
         answer = proxy.get(path)
-        if path.endswith("/index.html"):
+        if path.endswith("/index.html") and proxy.server == "cloudflare":
             # Pages sends a folder's index.html on to the folder's own address.
             assert (answer.status_code, answer.headers["location"]) == (308, path.removesuffix("index.html"))
             assert_headers(answer, NOT_A_PAGE)
             continue
         assert answer.status_code == 200, path
-        assert_headers(answer, headers)
+        assert_headers(answer, [(name, value) for name, value in headers
+                                if proxy.server == "cloudflare" or name not in NETLIFY_DEV_OVERRIDES])
         checked.append(path)
     assert {"/", "/login/", "/portal/", "/receipt/", "/embed.html", f"/{LOCALE}/login/", f"/{LOCALE}/portal/",
             f"/{LOCALE}/receipt/", f"/{LOCALE}/embed.html"} <= set(checked)
     assert any(path.startswith("/assets/") for path in checked)
 
 
-def test_embed_html_is_served_at_its_own_address(proxy):
+def test_embed_html_is_served_at_its_own_address(pages):
     """Pages answers a .html path with a redirect to the name without it, which no rule names."""
-    answer = proxy.get("/embed.html")
+    answer = pages.get("/embed.html")
     assert answer.status_code == 200
-    assert answer.content == (proxy.public / "embed.html").read_bytes()
+    assert answer.content == (pages.public / "embed.html").read_bytes()
 
 
-def test_a_revalidated_page_keeps_its_headers(proxy):
-    first = proxy.get("/login/")
-    again = proxy.get("/login/", **{"If-None-Match": first.headers["etag"]})
+def test_a_revalidated_page_keeps_its_headers(pages):
+    first = pages.get("/login/")
+    again = pages.get("/login/", **{"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
-    assert_headers(again, expected_headers(proxy, "/login/"))
+    assert_headers(again, expected_headers(pages, "/login/"))
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
-def test_other_spellings_of_a_page_keep_its_headers(proxy, spelling):
+def test_other_spellings_of_a_page_keep_its_headers(pages, spelling):
     page = SPELLINGS[spelling]
-    answer = proxy.get(spelling)
+    answer = pages.get(spelling)
     if answer.is_redirect:
         assert answer.headers["location"] == page
         assert_headers(answer, NOT_A_PAGE)
     else:
         assert answer.status_code == 200
-        assert answer.content == proxy.get(page).content
-        assert_headers(answer, expected_headers(proxy, page))
+        assert answer.content == pages.get(page).content
+        assert_headers(answer, expected_headers(pages, page))
 
 
-@pytest.mark.parametrize("path", ["/nope", "/de/nope/", "/api", "/v1", *PLATFORM_FILES])
-def test_what_is_missing_or_the_platforms_is_a_404_with_the_fallback_headers(proxy, path):
-    answer = proxy.get(path)
+@pytest.mark.parametrize("path", ["/nope", "/de/nope/", "/api", "/v1", *PLATFORM_FILES["cloudflare"]])
+def test_on_pages_what_is_missing_or_the_platforms_is_a_404_with_the_fallback_headers(pages, path):
+    answer = pages.get(path)
     assert answer.status_code == 404
     assert_headers(answer, NOT_A_PAGE)
     # Not the index page, which Pages sends for any path when public/ has no 404.html.
     assert "<html" not in answer.text
 
 
-def test_a_missing_asset_is_a_404_with_the_assets_headers_and_no_long_cache(proxy):
-    """Assets never invoke the worker: Pages answers alone, with the rule of /assets/*, minus its cache."""
-    answer = proxy.get("/assets/css/nope.css")
+@pytest.mark.parametrize("path", ["/nope", "/de/nope/", *PLATFORM_FILES["netlify"]])
+def test_on_netlify_what_is_missing_or_the_platforms_is_a_404(netlify, path):
+    """Netlify applies `_headers` by the path asked for, and no rule names these: its 404 has no fallback set."""
+    answer = netlify.get(path)
     assert answer.status_code == 404
-    assets = dict(expected_headers(proxy, "/assets/css/nope.css"))
+    assert answer.text == (netlify.public / "404.html").read_text()
+
+
+def test_a_missing_asset_is_a_404_with_the_assets_headers_and_no_long_cache(pages):
+    """Assets never invoke the worker: Pages answers alone, with the rule of /assets/*, minus its cache."""
+    answer = pages.get("/assets/css/nope.css")
+    assert answer.status_code == 404
+    assets = dict(expected_headers(pages, "/assets/css/nope.css"))
     assert answer.headers["content-security-policy"] == assets["Content-Security-Policy"]
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert "immutable" not in answer.headers.get("cache-control", "")
@@ -171,8 +213,8 @@ def test_a_missing_asset_is_a_404_with_the_assets_headers_and_no_long_cache(prox
 
 @pytest.mark.parametrize("path", ["/login?prefilled_email=x%40y.z", f"/{LOCALE}/login?prefilled_email=x%40y.z&locale=de",
                                   "//login?prefilled_email=x%40y.z", "/portal"])
-def test_a_folder_without_its_slash_redirects_keeping_the_query(proxy, path):
-    answer = proxy.get(path)
+def test_a_folder_without_its_slash_redirects_keeping_the_query(pages, path):
+    answer = pages.get(path)
     assert answer.status_code == 308
     folder, _, query = path.lstrip("/").partition("?")
     # //login is first merged to /login, which Pages then sends on to /login/.
@@ -187,6 +229,7 @@ def test_the_api_reaches_the_backend_and_never_the_index_page(proxy):
     assert health.headers["cache-control"] == "no-store"  # the backend's API headers, not a page's
     assert proxy.get("/api/nope").json()["error"]["code"] == "not_found"
     assert proxy.get("/api//health").headers["content-type"].startswith("application/json")
+    assert proxy.get("/v1/nope").headers["content-type"].startswith("application/json")
 
 
 def test_a_json_body_reaches_the_backend_intact(proxy):
@@ -230,7 +273,7 @@ def test_the_worker_forwards_method_path_query_body_and_the_clients_address(buil
     threading.Thread(target=server.serve_forever, daemon=True).start()
     site = f"http://127.0.0.1:{free_port()}"
     try:
-        copy = deployed(built_site(None)[1], tmp_path, site, f"http://127.0.0.1:{server.server_address[1]}")
+        copy = deployed("cloudflare", built_site(None)[1], tmp_path, site, f"http://127.0.0.1:{server.server_address[1]}")
         with pages_dev(copy, tmp_path, site):
             heard = httpx.patch(site + "/v1/customers/cus_1?expand[]=x&q=%C3%BC", content=b'{"name": "J\xc3\xbcrgen"}',
                                 headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.9",
@@ -248,9 +291,10 @@ def test_the_worker_forwards_method_path_query_body_and_the_clients_address(buil
 
 
 @pytest.mark.browser
-def test_a_customer_signs_in_through_pages(proxy, page):
+def test_a_customer_signs_in_through_the_platform(proxy, page):
     expect = pytest.importorskip("playwright.sync_api").expect
-    address = "jenny@example.com"
+    # One customer per platform: a code a minute per address.
+    address = {"cloudflare": "jenny@example.com", "netlify": "sam@example.com"}[proxy.server]
     page.goto(f"{proxy.url}/login?prefilled_email={address.replace('@', '%40')}")
     expect(page.locator("#email")).to_have_value(address)
     outbox = proxy.backend.folder / "outbox"
@@ -259,7 +303,7 @@ def test_a_customer_signs_in_through_pages(proxy, page):
     page.locator("#code").fill(wait_for_code(outbox, address, count=sent + 1))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{proxy.url}/portal/")
-    expect(page.locator("#details")).to_contain_text("Rosen")
+    expect(page.locator("#details")).to_contain_text("Rosen" if address.startswith("jenny") else "Sam Lee")
     assert page.problems == []
 
 
