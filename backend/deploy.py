@@ -350,7 +350,12 @@ export default {{
       const client = request.headers.get("CF-Connecting-IP");
       if (client) forwarded.headers.set("X-Forwarded-For", client);
       forwarded.headers.set("X-Forwarded-Proto", url.protocol.slice(0, -1));
-      return fetch(forwarded);
+      try {{
+        return await fetch(forwarded);
+      }} catch {{
+        // The backend did not answer: a bare 502, as from Caddy or nginx, not Pages' HTML error page.
+        return headed(new Response(null, {{ status: 502 }}), FALLBACK);
+      }}
     }}
     // One slash between segments: //portal/ is /portal/, and no Location can name another host.
     const path = url.pathname.replace(/\/{{2,}}/g, "/");

@@ -268,19 +268,21 @@ class Echo(BaseHTTPRequestHandler):
 
 def test_the_worker_forwards_method_path_query_body_and_the_clients_address(built_site, tmp_path):
     """What the backend is told, seen from an echoing server: the address Cloudflare saw replaces any
-    X-Forwarded-For the client sends, and the scheme the client used goes as X-Forwarded-Proto."""
+    X-Forwarded-For the client sends, and the scheme the client used goes as X-Forwarded-Proto. Once the
+    server has stopped, the API answers 502 with the fallback headers."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     site = f"http://127.0.0.1:{free_port()}"
-    try:
-        copy = deployed("cloudflare", built_site(None)[1], tmp_path, site, f"http://127.0.0.1:{server.server_address[1]}")
-        with pages_dev(copy, tmp_path, site):
+    copy = deployed("cloudflare", built_site(None)[1], tmp_path, site, f"http://127.0.0.1:{server.server_address[1]}")
+    with pages_dev(copy, tmp_path, site):
+        try:
             heard = httpx.patch(site + "/v1/customers/cus_1?expand[]=x&q=%C3%BC", content=b'{"name": "J\xc3\xbcrgen"}',
                                 headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.9",
                                          "X-Forwarded-Proto": "https", "Authorization": "Bearer sk_test"}).json()
-    finally:
-        server.shutdown()
-        server.server_close()
+        finally:
+            server.shutdown()
+            server.server_close()
+        unanswered = httpx.get(site + "/api/health")
     assert heard["method"] == "PATCH"
     assert heard["path"] == "/v1/customers/cus_1?expand[]=x&q=%C3%BC"
     assert heard["body"] == '{"name": "Jürgen"}'
@@ -288,6 +290,9 @@ def test_the_worker_forwards_method_path_query_body_and_the_clients_address(buil
     assert headers["authorization"] == "Bearer sk_test"
     assert headers["x-forwarded-for"] == "127.0.0.1"
     assert headers["x-forwarded-proto"] == "http"
+    assert unanswered.status_code == 502
+    assert_headers(unanswered, NOT_A_PAGE)
+    assert unanswered.content == b""
 
 
 @pytest.mark.browser
