@@ -4,8 +4,10 @@ forward /api/ and /v1/ to the backend: `python -m backend deploy caddy|nginx` pr
 public/ itself, since they publish that folder and nothing beside it.
 
 Each target is one function from a `Deployment` (the parsed rules of `_headers`, the
-site's address, the backend's and the folder) to the text its server reads. Every
-target does the same things, each in its own server's words:
+site's address, the backend's and the folder) to the text its server reads, or for a CDN
+to the files it reads, by name. Every web server target does the same things, each in its
+own server's words (the CDN targets do what their platforms let them; the README says
+what each cannot):
 
 - a path that a `_headers` rule matches gets exactly that rule's headers, whatever the
   spelling (`//portal/` and `/portal//` are looked up as `/portal/`);
@@ -291,9 +293,9 @@ def nginx(d: Deployment) -> str:
 
 
 # Both platforms answer a path that names no file with public/404.html, and without one Cloudflare Pages
-# answers 200 with index.html (it takes the site for a single-page app). No words: it is in no language.
+# answers 200 with index.html (it takes the site for a single-page app). No words: zxx, no language.
 NOT_FOUND_PAGE = (
-    '<!doctype html>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    '<!doctype html>\n<html lang="zxx">\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n'
     "<title>404</title>\n<h1>404</h1>\n"
 )
 
