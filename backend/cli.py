@@ -16,7 +16,7 @@ import click
 
 from backend import __version__, api_keys
 from backend.config import Config, ConfigError, json_schema, load_config
-from backend.deploy import TARGETS, DeployError, deployment
+from backend.deploy import PRINTED, PUBLISH, WRITTEN, DeployError, deployment
 from backend.events import signing_secrets
 from backend.importer import ImportFileError, import_file
 from backend.settings import Settings, SettingsError
@@ -357,22 +357,37 @@ def audit(customer: str | None, limit: int) -> None:
 
 
 @main.command()
-@click.argument("target", type=click.Choice(list(TARGETS)))
+@click.argument("target", type=click.Choice([*PRINTED, *WRITTEN]))
 @click.option("--site", help="The portal's address, such as https://billing.acme.example, or :8080 (default: login_link.url).")
-@click.option("--backend", default="127.0.0.1:8000", show_default=True, help="HOST:PORT where `serve` listens.")
+@click.option("--backend", help="caddy, nginx: HOST:PORT where `serve` listens (default 127.0.0.1:8000). netlify, cloudflare: "
+              "the backend's https:// address as the platform reaches it, such as https://api.billing.acme.example (required).")
 @click.option("--public", default="public", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="The built site, as `python build.py` wrote it.")
 @click.option("--config", type=click.Path(dir_okay=False), help="Config file for login_link.url (default: PORCH_CONFIG or ./config.yaml).")
 @_converting
-def deploy(target: str, site: str | None, backend: str, public: Path, config: str | None) -> None:
-    """Print a server configuration that serves public/ with every header of its _headers file and forwards /api/."""
+def deploy(target: str, site: str | None, backend: str | None, public: Path, config: str | None) -> None:
+    """Serve public/ with every header of its _headers file and forward /api/ and /v1/ to the backend: print
+    a web server's configuration (caddy, nginx), or write a CDN's files into public/ (netlify, cloudflare)."""
+    cdn = target in WRITTEN
+    if backend is None:
+        if cdn:
+            _fail(f"--backend is required for {target}: the backend's https:// address as {target.title()} reaches it, "
+                  "such as https://api.billing.acme.example")
+        backend = "127.0.0.1:8000"
     if site is None:
         config_path = _settings(require_secret=False, config=config).config_path
         site = _config(config_path).login_link.url
         if not site:
             _fail(f"login_link.url is not set in {config_path}: set it, or name the portal's address with --site")
     command = f"python -m backend deploy {target} --site {site} --backend {backend} --public {public.resolve()}"
-    click.echo(TARGETS[target](deployment(public, site, backend, command)), nl=False)
+    made = deployment(public, site, backend, command, cdn=cdn)
+    if not cdn:
+        click.echo(PRINTED[target](made), nl=False)
+        return
+    files = WRITTEN[target](made)
+    for name, text in files.items():
+        (made.public / name).write_text(text)
+    click.echo(f"Wrote {', '.join(files)} into {made.public}. Publish it with: {PUBLISH[target].format(public=made.public)}")
 
 
 @main.group()

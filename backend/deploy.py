@@ -1,9 +1,13 @@
 """Web server configurations that serve public/ exactly as its `_headers` file says and
-forward /api/ and /v1/ to the backend: `python -m backend deploy caddy|nginx`.
+forward /api/ and /v1/ to the backend: `python -m backend deploy caddy|nginx` prints one for
+/etc; `python -m backend deploy netlify|cloudflare` writes the files those platforms read into
+public/ itself, since they publish that folder and nothing beside it.
 
 Each target is one function from a `Deployment` (the parsed rules of `_headers`, the
-site's address, the backend's and the folder) to the text its server reads. Every
-target does the same things, each in its own server's words:
+site's address, the backend's and the folder) to the text its server reads, or for a CDN
+to the files it reads, by name. Every web server target does the same things, each in its
+own server's words (the CDN targets do what their platforms let them; the README says
+what each cannot):
 
 - a path that a `_headers` rule matches gets exactly that rule's headers, whatever the
   spelling (`//portal/` and `/portal//` are looked up as `/portal/`);
@@ -23,6 +27,7 @@ rule becomes one matcher or location and no server has to join values.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,7 +65,7 @@ class Site:
 class Deployment:
     rules: Rules
     site: Site
-    backend: str  # host:port
+    backend: str  # host:port for a web server; scheme://host[:port] for a CDN, which reaches it over the internet
     public: Path  # absolute
     command: str  # the command line that made it, for the header comment
 
@@ -106,11 +111,34 @@ def parse_backend(address: str) -> str:
     return address
 
 
-def deployment(public: Path, site: str, backend: str, command: str) -> Deployment:
+def parse_backend_url(address: str) -> str:
+    """`https://api.billing.acme.example[:port]`: a CDN forwards over the internet, so only over TLS, except
+    to this machine (`http://127.0.0.1:8000`), where `wrangler pages dev` or `netlify dev` try the files out."""
+    parts = urlsplit(address)
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # not a number, or over 65535
+        port_ok = False
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not host or not port_ok or parts.scheme not in ("https", "http") or (parts.scheme == "http" and not loopback) \
+            or parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise DeployError(
+            f"--backend {address}: expected the backend's https:// address as the platform reaches it, such as "
+            "https://api.billing.acme.example (http:// only to this machine, such as http://127.0.0.1:8000)"
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def deployment(public: Path, site: str, backend: str, command: str, cdn: bool = False) -> Deployment:
     headers = public / "_headers"
     if not headers.is_file():
         raise DeployError(f"{headers} does not exist: run `python build.py` first, or name the built site with --public")
-    return Deployment(read_header_rules(headers), parse_site(site), parse_backend(backend), public.resolve(), command)
+    backend = parse_backend_url(backend) if cdn else parse_backend(backend)
+    return Deployment(read_header_rules(headers), parse_site(site), backend, public.resolve(), command)
 
 
 def _either(regexes: list[str]) -> str:
@@ -264,4 +292,94 @@ def nginx(d: Deployment) -> str:
     return "\n".join(lines) + "\n"
 
 
-TARGETS: dict[str, Callable[[Deployment], str]] = {"caddy": caddy, "nginx": nginx}
+# Both platforms answer a path that names no file with public/404.html, and without one Cloudflare Pages
+# answers 200 with index.html (it takes the site for a single-page app). No words: zxx, no language.
+NOT_FOUND_PAGE = (
+    '<!doctype html>\n<html lang="zxx">\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    "<title>404</title>\n<h1>404</h1>\n"
+)
+
+
+def netlify(d: Deployment) -> dict[str, str]:
+    """`_redirects`: Netlify proxies /api/ and /v1/ itself and applies `_headers` to every file it serves."""
+    lines = [
+        f"# Porch on Netlify, made by `{d.command}`.",
+        f"# Netlify proxies /api/ and /v1/ to {d.backend}; `_headers` gives every page its headers.",
+        "# `python build.py` replaces public/: make this file again after every build.",
+        "# 200: a rewrite, the address bar keeps the portal's name. !: even over a file of the same name.",
+        *(f"{prefix}*  {d.backend}{prefix}:splat  200!" for prefix in ("/api/", "/v1/")),
+        "# The build's own files are not pages.",
+        *(f"/{name}  /404.html  404!" for name in ("_headers", "_redirects")),
+    ]
+    return {"_redirects": "\n".join(lines) + "\n", "404.html": NOT_FOUND_PAGE}
+
+
+def _js(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def cloudflare(d: Deployment) -> dict[str, str]:
+    """`_worker.js` and `_routes.json` for Cloudflare Pages, whose `_redirects` cannot proxy to another host.
+
+    The worker runs for every path but /assets/*, which Pages serves itself with the `_headers` rule for
+    it. It forwards /api/ and /v1/, and gives each page the headers of its rule itself: Pages would serve
+    `//portal/` as /portal/ without them (its `_headers` rules match the path as sent), answers /embed.html
+    with a redirect to /embed (which no rule names), and sends unmatched answers with none of the fallback."""
+    rules = ",\n".join(f"  [new RegExp({_js(regex)}), {_js([list(h) for h in headers])}]" for regex, headers in d.groups())
+    worker = rf"""// Porch on Cloudflare Pages, made by `{d.command}`.
+// It forwards /api/ and /v1/ to {d.backend} and serves public/ with the headers of its _headers file.
+// `python build.py` replaces public/: make this file again after every build.
+const BACKEND = {_js(d.backend)};
+const RULES = [
+{rules},
+];
+const FALLBACK = {_js([list(h) for h in d.fallback()])};
+
+function headed(answer, headers) {{
+  const copy = new Response(answer.body, answer);
+  for (const [name, value] of headers) copy.headers.set(name, value);
+  return copy;
+}}
+
+export default {{
+  async fetch(request, env) {{
+    const url = new URL(request.url);
+    if (url.pathname.startsWith("/api/") || url.pathname.startsWith("/v1/")) {{
+      // Method, headers and body as they came; Host becomes the backend's own name.
+      const forwarded = new Request(BACKEND + url.pathname + url.search, request);
+      // The client's own X-Forwarded-For is dropped: the backend hears the address Cloudflare saw.
+      forwarded.headers.delete("X-Forwarded-For");
+      const client = request.headers.get("CF-Connecting-IP");
+      if (client) forwarded.headers.set("X-Forwarded-For", client);
+      forwarded.headers.set("X-Forwarded-Proto", url.protocol.slice(0, -1));
+      try {{
+        return await fetch(forwarded);
+      }} catch {{
+        // The backend did not answer: a bare 502, as from Caddy or nginx, not Pages' HTML error page.
+        return headed(new Response(null, {{ status: 502 }}), FALLBACK);
+      }}
+    }}
+    // One slash between segments: //portal/ is /portal/, and no Location can name another host.
+    const path = url.pathname.replace(/\/{{2,}}/g, "/");
+    if (path !== url.pathname) {{
+      return headed(new Response(null, {{ status: 308, headers: {{ Location: path + url.search }} }}), FALLBACK);
+    }}
+    // _worker.js, _routes.json and _headers belong to the platform, not to visitors.
+    if (/\/(?:_|%5f)/i.test(path)) return headed(new Response(null, {{ status: 404 }}), FALLBACK);
+    // Pages redirects /embed.html to /embed: ask for the file by that name, so /embed.html stays its address.
+    const pretty = path.endsWith(".html") && !path.endsWith("/index.html");
+    const answer = await env.ASSETS.fetch(pretty ? new Request(new URL(path.slice(0, -5) + url.search, url), request) : request);
+    // A 304 too: a browser keeps the headers it revalidates with, and must keep the page's own.
+    const rule = answer.ok || answer.status === 304 ? RULES.find(([regex]) => regex.test(path)) : undefined;
+    return headed(answer, rule ? rule[1] : FALLBACK);
+  }},
+}};
+"""
+    # Assets are most requests and need nothing of the worker: Pages serves them without invoking it.
+    routes = {"version": 1, "include": ["/*"], "exclude": ["/assets/*"]}
+    return {"_worker.js": worker, "_routes.json": _js(routes) + "\n", "404.html": NOT_FOUND_PAGE}
+
+
+PRINTED: dict[str, Callable[[Deployment], str]] = {"caddy": caddy, "nginx": nginx}
+WRITTEN: dict[str, Callable[[Deployment], dict[str, str]]] = {"netlify": netlify, "cloudflare": cloudflare}
+PUBLISH = {"netlify": "netlify deploy --prod --dir {public}", "cloudflare": "wrangler pages deploy {public}"}

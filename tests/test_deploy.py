@@ -65,18 +65,21 @@ def run_deploy(*args: str) -> str:
     return result.output
 
 
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def seeded_backend(folder: Path, config: str = "", **env: str) -> Backend:
     """The API alone (no public/ beside it), on a store seeded with the demo customers, believing
     X-Forwarded-* from the proxies on this machine as the generated configurations ask."""
-    folder = tmp_path_factory.mktemp("deploy-backend")
     url = f"sqlite:///{folder / 'porch.db'}"
     engine = create_engine(url)
     migrate(engine)
     objects = demo_objects(int(time.time()))
     Database(engine).run(lambda conn: [billing.upsert(conn, kind, objects[kind]) for kind in billing.KINDS])
     engine.dispose()
-    with Backend(folder, url, PORCH_CONFIG=str(ROOT / "config.yaml"), PORCH_TRUSTED_PROXIES="127.0.0.1") as started:
+    return Backend(folder, url, config, PORCH_TRUSTED_PROXIES="127.0.0.1", **env)
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    with seeded_backend(tmp_path_factory.mktemp("deploy-backend"), PORCH_CONFIG=str(ROOT / "config.yaml")) as started:
         yield started
 
 
