@@ -164,7 +164,8 @@ def test_demo_serves_the_sample_config_the_wheel_carries(venv: Path, tmp_path: P
         demo = subprocess.Popen([str(venv / "porch"), "demo", "--port", str(port)], cwd=tmp_path, env=environ,
                                 stdout=output, stderr=subprocess.STDOUT)
     try:
-        wait_until_healthy(demo, f"http://127.0.0.1:{port}/api/health", log, "porch demo")
+        # The demo builds all 48 locales before it listens: seconds of work, more on a busy machine.
+        wait_until_healthy(demo, f"http://127.0.0.1:{port}/api/health", log, "porch demo", timeout=180)
         login = httpx.get(f"http://127.0.0.1:{port}/login/", timeout=15)
     finally:
         stop(demo)
