@@ -25,6 +25,7 @@ from backend import (
     configurations,
     customers,
     event_types,
+    i18n,
     idempotency,
     invoices,
     payment_methods,
@@ -125,6 +126,10 @@ def create_app(
     """The app; `background=False` leaves the mail queue to be drained by the caller (tests do).
     `engine` replaces the one config.yaml names, built from the settings: tests give a Stripe engine
     whose client gives up at once, to see what a customer sees when Stripe does not answer."""
+    # A language's mail without its catalogue would go out in English: refuse to start instead.
+    for locale in config.locales.offered:
+        if locale != i18n.SOURCE:
+            i18n.catalogue(locale)
     engine = engine or billing_engine(settings, config)
     db = Database(create_engine(settings.database_url))
     worker = MailWorker(db, transport or Transport(settings), config, settings.secret_key, clock)

@@ -15,16 +15,19 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from backend import __version__, api_keys
+from backend.build_cli import build
 from backend.config import Config, ConfigError, json_schema, load_config
 from backend.deploy import PRINTED, PUBLISH, WRITTEN, DeployError, deployment
 from backend.events import signing_secrets
+from backend.i18n import MissingCatalogue
 from backend.importer import ImportFileError, import_file
+from backend.pages import BuildError
+from backend.resources import SAMPLE_CONFIG, SITE_DIR
 from backend.settings import Settings, SettingsError
 from backend.store import billing
 from backend.store.database import Database, DatabaseError, create_engine, migrate
 from backend.stripe_api import NotConfigured
 
-ROOT = Path(__file__).resolve().parent.parent
 F = TypeVar("F", bound=Callable[..., Any])
 HOST_HELP = "Address to listen on. 127.0.0.1 (the default) is this machine only; 0.0.0.0 listens on every interface."
 
@@ -43,7 +46,8 @@ def _converting(fn: F) -> F:
             for warning in exc.warnings:
                 click.echo(f"Warning: {warning}", err=True)
             _fail("the config has errors:\n" + "\n".join(f"  {p}" for p in exc.problems))
-        except (SettingsError, ImportFileError, DatabaseError, DeployError, NotConfigured, api_keys.APIKeyError) as exc:
+        except (SettingsError, ImportFileError, DatabaseError, DeployError, NotConfigured, api_keys.APIKeyError,
+                BuildError, MissingCatalogue) as exc:
             _fail(str(exc))
 
     wrapper.__name__ = fn.__name__
@@ -118,6 +122,14 @@ def main() -> None:
     """Porch: a self-hosted customer billing portal."""
 
 
+main.add_command(build)
+
+
+def _invoked() -> str:
+    """How the merchant runs Porch, "porch" or "python -m backend", for the commands a message suggests."""
+    return click.get_current_context().find_root().info_name or "porch"
+
+
 @main.command()
 @click.option("--config", type=click.Path(dir_okay=False), help="Config file (default: PORCH_CONFIG or ./config.yaml).")
 @click.option("--host", default="127.0.0.1", show_default=True, help=HOST_HELP)
@@ -129,7 +141,7 @@ def serve(config: str | None, host: str, port: int) -> None:
     portal_config = _config(settings.config_path)
     _database(settings)
     if not settings.public_dir.is_dir():
-        click.echo("No public/ folder: serving the API only. Run `python build.py` to build the pages.", err=True)
+        click.echo(f"No public/ folder: serving the API only. Run `{_invoked()} build` to build the pages.", err=True)
     _serve(settings, portal_config, host, port)
 
 
@@ -362,7 +374,7 @@ def audit(customer: str | None, limit: int) -> None:
 @click.option("--backend", help="caddy, nginx: HOST:PORT where `serve` listens (default 127.0.0.1:8000). netlify, cloudflare: "
               "the backend's https:// address as the platform reaches it, such as https://api.billing.acme.example (required).")
 @click.option("--public", default="public", show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The built site, as `python build.py` wrote it.")
+              help="The built site, as the build command wrote it.")
 @click.option("--config", type=click.Path(dir_okay=False), help="Config file for login_link.url (default: PORCH_CONFIG or ./config.yaml).")
 @_converting
 def deploy(target: str, site: str | None, backend: str | None, public: Path, config: str | None) -> None:
@@ -379,7 +391,7 @@ def deploy(target: str, site: str | None, backend: str | None, public: Path, con
         site = _config(config_path).login_link.url
         if not site:
             _fail(f"login_link.url is not set in {config_path}: set it, or name the portal's address with --site")
-    command = f"python -m backend deploy {target} --site {site} --backend {backend} --public {public.resolve()}"
+    command = f"{_invoked()} deploy {target} --site {site} --backend {backend} --public {public.resolve()}"
     made = deployment(public, site, backend, command, cdn=cdn)
     if not cdn:
         click.echo(PRINTED[target](made), nl=False)
@@ -436,7 +448,7 @@ def demo(host: str, port: int) -> None:
 
     home = Path(".porch")
     environ = {
-        "PORCH_CONFIG": str(ROOT / "config.yaml"),
+        "PORCH_CONFIG": str(SAMPLE_CONFIG),
         "PORCH_DATABASE_URL": f"sqlite:///{(home / 'demo.db').resolve()}",
         "PORCH_SECRET_KEY": secrets.token_urlsafe(48),
         "PORCH_OUTBOX_DIR": os.environ.get("PORCH_OUTBOX_DIR", str(home / "outbox")),
@@ -444,7 +456,7 @@ def demo(host: str, port: int) -> None:
     settings = Settings.from_env(environ)
     settings = Settings(**{**settings.__dict__, "public_dir": home / "public"})
     config = _config(settings.config_path)
-    build_site(config, settings.config_path.parent, ROOT / "site", settings.public_dir)
+    build_site(config, settings.config_path.parent, SITE_DIR, settings.public_dir)
     db = _database(settings)
     objects = demo_objects(int(time.time()))
     db.run(lambda conn: [billing.upsert(conn, kind, objects[kind]) for kind in billing.KINDS])

@@ -136,7 +136,8 @@ def parse_backend_url(address: str) -> str:
 def deployment(public: Path, site: str, backend: str, command: str, cdn: bool = False) -> Deployment:
     headers = public / "_headers"
     if not headers.is_file():
-        raise DeployError(f"{headers} does not exist: run `python build.py` first, or name the built site with --public")
+        raise DeployError(f"{headers} does not exist: build it first (`python build.py` in a checkout, `porch build` "
+                          "where Porch is installed), or name the built site with --public")
     backend = parse_backend_url(backend) if cdn else parse_backend(backend)
     return Deployment(read_header_rules(headers), parse_site(site), backend, public.resolve(), command)
 
@@ -153,7 +154,7 @@ def _preamble(d: Deployment, server: str) -> list[str]:
     return [
         f"# Porch behind {server}, made by `{d.command}`.",
         f"# It serves {d.public} with the headers of its _headers file and forwards /api/ and /v1/ to {d.backend}:",
-        "# make it again whenever config.yaml changes, after `python build.py`.",
+        "# make it again whenever config.yaml changes, after building the site again.",
         "# Start the backend with PORCH_TRUSTED_PROXIES set to this server's address as the backend sees it",
         "# (PORCH_TRUSTED_PROXIES=127.0.0.1 on one machine), so that it believes X-Forwarded-For and -Proto.",
     ]

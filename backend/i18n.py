@@ -15,10 +15,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.resources import LOCALES_DIR, WHERE
+
 if TYPE_CHECKING:
     from babel.support import NullTranslations
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "site" / "locales"
 SOURCE = "en"
 # Every locale Stripe's portal offers, then the right-to-left ones Porch adds.
 LOCALES = (
@@ -118,6 +119,18 @@ def plural_samples(locale: str) -> dict[str, int]:
     return samples
 
 
+class MissingCatalogue(Exception):
+    """A locale's catalogue is not where Porch looks: its pages and mail would silently be English."""
+
+
+def catalogue(locale: str, locales_dir: Path = LOCALES_DIR) -> Path:
+    """The .po file of a locale other than English, which must exist."""
+    path = locales_dir / folder(locale) / "LC_MESSAGES" / "messages.po"
+    if not path.is_file():
+        raise MissingCatalogue(f"the {locale} catalogue {path} is missing, so its pages and mail would be English; {WHERE}")
+    return path
+
+
 @lru_cache(maxsize=len(LOCALES))
 def translations(locale: str = SOURCE, locales_dir: Path = LOCALES_DIR) -> "NullTranslations":
     """The catalogue for a locale, read from its .po file once. English needs none."""
@@ -125,9 +138,9 @@ def translations(locale: str = SOURCE, locales_dir: Path = LOCALES_DIR) -> "Null
     from babel.messages.pofile import read_po
     from babel.support import NullTranslations, Translations
 
-    path = locales_dir / folder(locale) / "LC_MESSAGES" / "messages.po"
-    if locale == SOURCE or not path.is_file():
+    if locale == SOURCE:
         return NullTranslations()
+    path = catalogue(locale, locales_dir)
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=folder(locale))
     compiled = io.BytesIO()

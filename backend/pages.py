@@ -37,6 +37,7 @@ from backend.errors import PAGE_TEXT
 from backend.i18n import (
     ALIASES,
     SOURCE,
+    MissingCatalogue,
     direction,
     folder,
     native_name,
@@ -44,6 +45,7 @@ from backend.i18n import (
     translations,
 )
 from backend.markup import headline_html
+from backend.resources import WHERE
 
 # Page name -> file in the output folder.
 PAGES = {
@@ -164,7 +166,11 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
         written: list[str] = []
         for locale in locales:
             base = bases[locale]
-            env.install_gettext_translations(translations(locale, site_dir / "locales"), newstyle=True)  # type: ignore[attr-defined]
+            try:
+                catalogue = translations(locale, site_dir / "locales")
+            except MissingCatalogue as exc:
+                raise BuildError(str(exc)) from None
+            env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
             context = {
                 "config": config,
                 "business": config.business,
@@ -385,7 +391,7 @@ def fingerprinted(name: str, data: bytes) -> str:
 def _environment(site_dir: Path) -> Environment:
     templates = site_dir / "templates"
     if not templates.is_dir():
-        raise BuildError(f"{templates} is missing: site/ must hold templates/, assets/ and locales/")
+        raise BuildError(f"{templates} is missing: site/ must hold templates/, assets/ and locales/; {WHERE}")
     env = Environment(
         loader=FileSystemLoader(str(templates)),
         autoescape=True,

@@ -32,9 +32,9 @@ def free_port() -> int:
 
 
 def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path, name: str,
-                       headers: dict[str, str] | None = None) -> None:
+                       headers: dict[str, str] | None = None, timeout: float = START_TIMEOUT) -> None:
     """Returns once GET `url` answers 200; raises with the process's log if it exits or never answers."""
-    deadline = time.monotonic() + START_TIMEOUT
+    deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited with {process.returncode}:\n{log.read_text()}")
@@ -44,7 +44,7 @@ def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path, na
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{name} did not answer {url} within {START_TIMEOUT} s:\n{log.read_text()}")
+            raise RuntimeError(f"{name} did not answer {url} within {timeout} s:\n{log.read_text()}")
         time.sleep(0.05)
 
 

@@ -137,3 +137,17 @@ def test_rebuilding_over_an_earlier_build_works(folder: Path) -> None:
     assert result.returncode == 0
     assert result.stderr.splitlines() == ["warning: login_link.url is not set: embed.html points to a relative /login/"]
     assert "Renamed" in (folder / "public/portal/index.html").read_text()
+
+
+def test_the_command_line_builds_the_same_as_build_py(folder: Path) -> None:
+    """`python -m backend build` (`porch build` once installed) is build.py's command, options and all."""
+    environ = {k: v for k, v in os.environ.items() if k != "PORCH_CONFIG"} | {"PYTHONPATH": str(BUILD.parent)}
+    through_cli = subprocess.run([sys.executable, "-m", "backend", "build", "--out", "out", "--strict"], cwd=folder,
+                                 env=environ, capture_output=True, text=True, timeout=60, check=False)
+    through_script = run(folder, "--out", "out", "--strict")
+    assert through_cli.returncode == through_script.returncode == 0, through_cli.stderr
+    seconds = re.compile(r" in \d+\.\d\d s:")
+    assert seconds.sub("", through_cli.stdout) == seconds.sub("", through_script.stdout)
+    help_text = subprocess.run([sys.executable, "-m", "backend", "build", "--help"], cwd=folder, env=environ,
+                               capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "--config FILE" in help_text and "--out DIRECTORY" in help_text and "--strict" in help_text

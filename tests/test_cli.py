@@ -4,7 +4,10 @@ message with exit code 1, never a traceback (SPEC section 2)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -226,6 +229,29 @@ def test_serve_with_a_bad_config_lists_its_errors(folder, busy_port):
     (folder / "config.yaml").write_text(BAD_CONFIG)
     result = run("serve", "--port", str(busy_port), PORCH_SECRET_KEY=SECRET)
     assert failure(result) == "Error: the config has errors:\n" + "".join(f"  {line}\n" for line in BAD_CONFIG_LINES)
+
+
+def test_serve_without_a_catalogue_the_config_offers_refuses_to_start(tmp_path, busy_port):
+    """A Porch whose German catalogue is gone, in a copy of the checkout: German mail would be English."""
+    root = Path(__file__).resolve().parent.parent
+    copy = tmp_path / "porch"
+    shutil.copytree(root / "backend", copy / "backend", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "site", copy / "site")
+    missing = copy / "site/locales/de/LC_MESSAGES/messages.po"
+    missing.unlink()
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.yaml").write_text(VALID_CONFIG + "locales: {available: [en, de]}\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PORCH_")} | {
+        "PYTHONPATH": str(copy), "PORCH_SECRET_KEY": SECRET}
+    result = subprocess.run([sys.executable, "-m", "backend", "serve", "--port", str(busy_port)], cwd=work,
+                            env=environ, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    hint, error = result.stderr.splitlines()
+    assert hint == "No public/ folder: serving the API only. Run `python -m backend build` to build the pages."
+    assert error == (f"Error: the de catalogue {missing} is missing, so its pages and mail would be English; a checkout "
+                     "keeps site/ beside backend/ and an installed package inside it, as backend/site/: install Porch "
+                     "from a wheel built with pyproject-build, or run it from a checkout")
 
 
 @pytest.mark.parametrize("command", [["serve"], ["check"], ["import", "data.json"]])

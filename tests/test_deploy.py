@@ -317,7 +317,8 @@ def test_a_backend_that_is_no_host_and_port_is_refused(public, backend):
 
 def test_a_folder_that_was_never_built_is_refused(tmp_path):
     assert deploy_error("caddy", "--public", str(tmp_path), "--site", ":8080") == (
-        f"Error: {tmp_path}/_headers does not exist: run `python build.py` first, or name the built site with --public\n"
+        f"Error: {tmp_path}/_headers does not exist: build it first (`python build.py` in a checkout, `porch build` where Porch is "
+        "installed), or name the built site with --public\n"
     )
 
 

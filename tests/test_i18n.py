@@ -60,6 +60,17 @@ def test_translations_are_read_from_the_po_files_with_plurals() -> None:
     assert translations("en-GB").gettext("Canceled") == "Cancelled"
 
 
+def test_a_missing_catalogue_is_an_error_never_english(tmp_path: Path) -> None:
+    with pytest.raises(i18n.MissingCatalogue, match=r"the fr-CA catalogue .*/fr_CA/LC_MESSAGES/messages.po is missing"):
+        translations("fr-CA", tmp_path)
+    assert translations("en", tmp_path).gettext("Sign in") == "Sign in"
+
+
+def test_the_catalogues_are_read_from_the_checkout_when_run_there() -> None:
+    assert i18n.LOCALES_DIR == LOCALES_DIR
+    assert i18n.catalogue("pt-BR") == LOCALES_DIR / "pt_BR/LC_MESSAGES/messages.po"
+
+
 @pytest.mark.parametrize(
     ("requested", "expected"),
     [

@@ -587,6 +587,22 @@ def test_assets_lose_comments_and_spaces_but_not_strings_or_template_literals() 
         "a{color:red}b{content:'/* kept */'}\n")
 
 
+def test_a_missing_catalogue_is_a_build_error_not_english_pages(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(SITE, site)
+    (site / "locales/de/LC_MESSAGES/messages.po").unlink()
+    with pytest.raises(BuildError, match=r"the de catalogue .*/site/locales/de/LC_MESSAGES/messages.po is missing, "
+                                         r"so its pages and mail would be English; a checkout keeps site/"):
+        build(tmp_path, site=site, locales=("en", "de"))
+    assert not (tmp_path / "public").exists()
+
+
+def test_a_missing_site_folder_is_a_build_error(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match=r"/nowhere/templates is missing: site/ must hold templates/, assets/ and "
+                                         r"locales/; a checkout keeps site/ beside backend/"):
+        build(tmp_path, site=tmp_path / "nowhere")
+
+
 def test_a_page_asking_for_a_missing_asset_is_a_build_error(tmp_path: Path) -> None:
     site = tmp_path / "site"
     shutil.copytree(SITE, site)
