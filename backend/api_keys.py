@@ -51,7 +51,7 @@ class APIKey:
         return f"{PREFIX}...{self.last4}"
 
 
-def _row(row: sa.Row) -> APIKey:  # type: ignore[type-arg]
+def _row(row: sa.Row) -> APIKey:
     return APIKey(row.id, row.name, row.last4, row.created, row.last_used, row.revoked)
 
 

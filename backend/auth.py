@@ -40,9 +40,10 @@ def _set_framed_cookie(response: Response, token: str, max_age: int) -> None:
     # Written by hand: Starlette leaves the Partitioned attribute to http.cookies, which has it from Python 3.14.
     cookie: SimpleCookie = SimpleCookie()
     cookie[sessions.FRAMED_COOKIE] = token
-    cookie[sessions.FRAMED_COOKIE].update({"max-age": max_age, "path": "/", "secure": True, "httponly": True,
-                                           "samesite": "None"})
-    response.headers.append("set-cookie", cookie[sessions.FRAMED_COOKIE].OutputString() + "; Partitioned")
+    morsel = cookie[sessions.FRAMED_COOKIE]
+    for key, value in {"max-age": max_age, "path": "/", "secure": True, "httponly": True, "samesite": "None"}.items():
+        morsel[key] = value
+    response.headers.append("set-cookie", morsel.OutputString() + "; Partitioned")
 
 
 def set_session_cookie(request: Request, response: Response, token: str, in_frame: bool = False) -> None:
@@ -98,7 +99,7 @@ async def read_session(request: Request, read: Callable[[sa.Connection, sessions
         raise _not_signed_in()
     if session.stale:
         await state.db.call(sessions.touch, state.secret, token, at)
-    return session, found  # type: ignore[return-value]
+    return session, found
 
 
 async def signed_in(request: Request) -> sessions.Live:

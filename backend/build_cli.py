@@ -62,8 +62,8 @@ def build(config_path: Path, out_dir: Path, strict: bool) -> None:
         click.echo(f"error: could not write the site: {error.strerror} ({error.filename})", err=True)
         click.echo(f"{out_dir}: nothing was changed.", err=True)
         sys.exit(1)
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    for said in result.warnings:
+        click.echo(f"warning: {said}", err=True)
 
     seconds = time.perf_counter() - started
     languages = f"{len(result.locales)} locales" if len(result.locales) > 1 else result.locales[0]

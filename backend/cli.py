@@ -257,7 +257,7 @@ def check(config: str | None) -> None:
         problems.append(str(exc))
     try:
         click.echo("mail:     " + asyncio.run(check_transport(Transport(settings))))
-    except Exception as exc:  # noqa: BLE001 - any failure to reach mail is a finding to report, not a crash
+    except Exception as exc:
         problems.append(f"mail: {exc}")
     if portal_config is not None and portal_config.billing.engine == "stripe":
         from backend.stripe_check import problems as stripe_problems

@@ -64,7 +64,9 @@ FONTS = {
     "system": 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif',
     "humanist": 'Seravek, "Gill Sans Nova", Ubuntu, Calibri, "DejaVu Sans", source-sans-pro, sans-serif',
     "geometric": 'Avenir, Montserrat, Corbel, "URW Gothic", source-sans-pro, sans-serif',
-    "rounded": 'ui-rounded, "Hiragino Maru Gothic ProN", Quicksand, Comfortaa, Manjari, "Arial Rounded MT", Calibri, source-sans-pro, sans-serif',
+    "rounded": (
+        'ui-rounded, "Hiragino Maru Gothic ProN", Quicksand, Comfortaa, Manjari, "Arial Rounded MT", Calibri, source-sans-pro, sans-serif'
+    ),
     "serif": 'Charter, "Bitstream Charter", "Sitka Text", Cambria, Georgia, serif',
     "mono": 'ui-monospace, "Cascadia Code", "Source Code Pro", Menlo, Consolas, "DejaVu Sans Mono", monospace',
 }
@@ -337,10 +339,14 @@ class UpdatableProduct(Section):
     adjustable_quantity: AdjustableQuantity = AdjustableQuantity()
 
 
+# What a plan change may alter when a product's entry says nothing else (Stripe's default).
+DEFAULT_ALLOWED_UPDATES: tuple[Literal["price", "quantity", "promotion_code"], ...] = ("price", "quantity")
+
+
 class SubscriptionUpdate(Section):
     enabled: bool = False
     default_allowed_updates: list[Literal["price", "quantity", "promotion_code"]] = Field(
-        default_factory=lambda: ["price", "quantity"]
+        default_factory=lambda: list(DEFAULT_ALLOWED_UPDATES)
     )
     proration_behavior: Literal["none", "create_prorations", "always_invoice"] = "none"
     products: list[UpdatableProduct] = Field(default_factory=list)
@@ -384,7 +390,8 @@ class Locales(Section):
         description="Locales to build, such as [en, de, fr]; empty means every locale Porch has. One locale fixes the language.",
     )
     default: Annotated[str, AfterValidator(_locale)] = Field(
-        "en", description="The language of the pages at the site's root, and for visitors whose browser asks for none of the available ones."
+        "en",
+        description="The language of the pages at the site's root, and for visitors whose browser asks for none of the available ones.",
     )
 
     @field_validator("default")
@@ -392,7 +399,9 @@ class Locales(Section):
     def _among_available(cls, value: str, info: ValidationInfo) -> str:
         available = info.data.get("available") or []
         if available and value not in available:
-            raise _fail("one of the available locales (" + ", ".join(available) + ")", f"add {value} to locales.available, or choose one of them")
+            raise _fail(
+                "one of the available locales (" + ", ".join(available) + ")", f"add {value} to locales.available, or choose one of them"
+            )
         return value
 
     @property

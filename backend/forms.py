@@ -84,7 +84,7 @@ def decode(body: str) -> dict[str, Any]:
     for key, value in fields:
         parts = _path(key)
         holder = root
-        for here, after in zip(parts, parts[1:] + [None]):
+        for here, after in zip(parts, parts[1:] + [None], strict=True):
             step = _step(holder, here, key)
             if after is None:
                 if step in holder:

@@ -132,7 +132,7 @@ def catalogue(locale: str, locales_dir: Path = LOCALES_DIR) -> Path:
 
 
 @lru_cache(maxsize=len(LOCALES))
-def translations(locale: str = SOURCE, locales_dir: Path = LOCALES_DIR) -> "NullTranslations":
+def translations(locale: str = SOURCE, locales_dir: Path = LOCALES_DIR) -> NullTranslations:
     """The catalogue for a locale, read from its .po file once. English needs none."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po

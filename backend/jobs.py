@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -70,7 +71,7 @@ class Worker:
                 continue  # a full batch: more may be due now
             try:
                 await asyncio.wait_for(self.wake.wait(), POLL)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def process_due(self) -> int:
@@ -90,7 +91,7 @@ class Worker:
         self.wake.set()
         try:
             await asyncio.wait_for(task, grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass  # wait_for cancelled the task: a job that hangs must not hold up the stop
 
     async def handle(self, job: Any, now: int) -> None:

@@ -8,9 +8,10 @@ import json
 import logging
 import time
 import unicodedata
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib

@@ -25,8 +25,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import brotli
-import rcssmin  # type: ignore[import-untyped]
-import rjsmin  # type: ignore[import-untyped]
+import rcssmin
+import rjsmin
 from babel import Locale
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
@@ -194,7 +194,8 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
                 "theme": colors,
                 "font": FONTS[config.branding.font],
             }
-            details = _render(env, "partials/details.json", context, page="details", countries=country_names(locale), all_tax_types=list(tax_ids.TYPES))
+            details = _render(env, "partials/details.json", context, page="details",
+                              countries=country_names(locale), all_tax_types=list(tax_ids.TYPES))
             context["details_url"] = _write_asset(tmp, "json", "details.json", details.encode())
             for page in pages if base == "/" else localized(pages):
                 path = base.lstrip("/") + PAGES[page]

@@ -127,7 +127,7 @@ async def run(endpoint: Endpoint, request: Request) -> Response:
     actor = Actor(customer, auth.client_address(request), auth.now(request))
 
     def read(conn: sa.Connection) -> dict[str, Any] | None:
-        return endpoint.handler(context(conn, actor, keys.token()))  # type: ignore[no-any-return]
+        return endpoint.handler(context(conn, actor, keys.token()))
 
     # A GET only reads the store (inline on SQLite, see Database.read); a POST that does not change
     # anything may still ask the engine, which may be a network call, so it runs off the event loop.

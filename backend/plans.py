@@ -117,7 +117,7 @@ def decide(ctx: Context, subscription_id: str, price_id: str | None, quantity_as
         if "price" not in feature.default_allowed_updates or price_id not in catalog.prices:
             raise APIError(403, "feature_disabled", "This plan is not offered.", param="price")
         price = Price.of(catalog.prices[price_id])
-    entry = catalog.entries.get(price.product) if price.product in catalog.products else None  # type: ignore[arg-type]
+    entry = catalog.entries.get(price.product) if price.product in catalog.products else None
     adjustable = availability.adjustable(feature, entry)
     if quantity_asked is not None and not adjustable:
         raise APIError(403, "feature_disabled", "The quantity of this plan cannot be changed.", param="quantity")

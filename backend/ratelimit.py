@@ -82,7 +82,7 @@ def waits(conn: sa.Connection, checks: list[tuple[str, tuple[Limit, ...]]], now:
         inside = [[at for at in newest if at > now - limit.seconds] for limit in limits]
         found.append([
             within[limit.count - 1] + limit.seconds - now if len(within) >= limit.count else 0
-            for limit, within in zip(limits, inside)
+            for limit, within in zip(limits, inside, strict=True)
         ])
     return found
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 # name, default, help: the one table of settings, also shown by `python -m backend check`.
@@ -54,7 +54,7 @@ class Settings:
         return value.encode()
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ, require_secret: bool = True) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ, require_secret: bool = True) -> Settings:
         def get(name: str) -> str | None:
             default = next(d for n, d, _ in SETTINGS if n == name)
             return environ.get(name) or default

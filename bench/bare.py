@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from backend.cli import SERVER_OPTIONS  # noqa: E402 - the repository is not installed for bench scripts
+from backend.cli import SERVER_OPTIONS
 
 
 async def constant(request: Request) -> JSONResponse:

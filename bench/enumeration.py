@@ -47,12 +47,12 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generate import generate
-from load import sample, serving
-from startup import free_port
+from generate import generate  # noqa: E402
+from load import sample, serving  # noqa: E402
+from startup import free_port  # noqa: E402
 
-from backend.store.database import Database, create_engine
-from backend.store.tables import customers
+from backend.store.database import Database, create_engine  # noqa: E402
+from backend.store.tables import customers  # noqa: E402
 
 WARM_UP = 10  # samples of each kind, not counted
 MAIL_WAIT = 30.0  # seconds after the last request that a mail may still come
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace, tmp: Path) -> int:
     unknown = [f"nobody-{tag}-{n}@{address.split('@')[1]}" for n, address in enumerate(known)]
     order = [("known", a) for a in known[WARM_UP:]] + [("unknown", a) for a in unknown[WARM_UP:]]
     random.shuffle(order)
-    order = [p for pair in zip(known[:WARM_UP], unknown[:WARM_UP]) for p in (("warm", pair[0]), ("warm", pair[1]))] + order
+    order = [p for pair in zip(known[:WARM_UP], unknown[:WARM_UP], strict=True) for p in (("warm", pair[0]), ("warm", pair[1]))] + order
 
     arrivals = Arrivals()
     smtp_port = free_port()

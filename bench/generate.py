@@ -50,11 +50,12 @@ import random
 import sys
 import time
 import unicodedata
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -296,7 +297,7 @@ class Batch:
     def cards(self, customer: str, name: str, created: int, count: int) -> list[str]:
         """Adds the customer's cards, oldest first; returns their ids."""
         rng = self.rng
-        ids = []
+        ids: list[str] = []
         added = created
         for _ in range(count):
             added += rng.between(0, 200 * DAY) if ids else rng.between(0, DAY)
@@ -364,7 +365,7 @@ class Batch:
         period, currency, quantity = PERIOD[plan.interval], plan.currency, plan.quantity
         amount = plan.unit * quantity
         each = f"{SYMBOL[currency]}{plan.unit / 100:.2f} / {plan.interval}"
-        lines = [{
+        lines: list[dict[str, Any]] = [{
             "id": self.ids("il_"), "object": "line_item", "description": f"{quantity} × {plan.product} (at {each})",
             "amount": amount, "currency": currency, "quantity": quantity, "price": plan.price,
             "period": {"start": created, "end": created + period},
@@ -470,12 +471,13 @@ def generate(
             progress(f"{done:>11,} / {customers:,} customers, {time.perf_counter() - started:6.1f} s")
 
     raw = engine.raw_connection()
+    driver: Any = raw.driver_connection
     try:
         if dialect == "sqlite":
             # The indexes on random ids take inserts all over them; a large page cache for
             # this connection keeps them in memory instead of rereading pages from disk.
-            raw.driver_connection.execute("PRAGMA cache_size=-524288")
-        write = _writer(raw.driver_connection, dialect)
+            driver.execute("PRAGMA cache_size=-524288")
+        write = _writer(driver, dialect)
         # One batch is written (by SQLite or the server, mostly outside the GIL) while the next is built.
         with ThreadPoolExecutor(max_workers=1) as writer:
             pending: list[Future[Batch]] = []
@@ -486,7 +488,7 @@ def generate(
             for future in pending:
                 written(future.result())
         if dialect == "sqlite":
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         # Closed, not returned to the pool: its page cache was sized for the load, not for what comes next.
         raw.invalidate()
@@ -494,7 +496,7 @@ def generate(
         # Statistics and the visibility map now, or autovacuum does it during the benchmark that follows.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text(f"VACUUM ANALYZE {', '.join(t.name for t, _ in billing.KINDS.values())}"))
-    email, customer = samples[0]
+    email, customer = next(sample for sample in samples if sample)
     return Generated(counts, email, customer, time.perf_counter() - started)
 
 
@@ -511,7 +513,8 @@ def main() -> int:
     try:
         made = generate(engine, args.customers, args.seed, replace=args.replace, progress=print)
         if engine.dialect.name == "sqlite":
-            where, size = engine.url.database, os.path.getsize(engine.url.database)
+            where = engine.url.database or ""
+            size = os.path.getsize(where)
         else:
             with engine.connect() as conn:
                 where = conn.execute(sa.text("SELECT current_database()")).scalar_one()

@@ -33,11 +33,11 @@ import stripe
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from load import measure
-from startup import GIVE_UP, POLL, free_port
+from load import measure  # noqa: E402
+from startup import GIVE_UP, POLL, free_port  # noqa: E402
 
-from backend import stripe_sync
-from backend.store.database import Database, create_engine, migrate
+from backend import stripe_sync  # noqa: E402
+from backend.store.database import Database, create_engine, migrate  # noqa: E402
 
 KEY = "sk_test_porch_bench"
 CONFIG = "business:\n  name: Sync bench\nbilling:\n  engine: {engine}\n"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import stripe
-from conftest import NOW
+from helpers import NOW
 
 from backend.config import parse_config
 from backend.context import Context

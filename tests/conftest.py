@@ -4,20 +4,17 @@ test_mailer.py); tests drain the mail queue explicitly instead of waiting."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import queue
-import re
-import shutil
 import socket
 import threading
-import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
+from helpers import CHROMIUM, CHROMIUM_ARGS, HOOK, NOW, ROOT, SECRET, Clock, LiveServer, Outbox, sign_in, store_url, with_config
 from starlette.testclient import TestClient
 
 from backend.app import create_app
@@ -30,24 +27,7 @@ from backend.store import billing
 from backend.store.database import Database, create_engine, migrate
 
 # The Stripe emulator's fixtures (stripe_emulator), for the tests of billing.engine stripe.
-pytest_plugins = ["tests.stripe_emulator"]
-
-NOW = 1_790_000_000
-SECRET = b"test-secret-that-is-long-enough-0123456789"
-
-
-class Clock:
-    """Time that tests move by hand: expiry and limits are tested without waiting."""
-
-    def __init__(self, now: float = NOW):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+pytest_plugins = ["stripe_emulator"]
 
 @pytest.fixture
 def clock() -> Clock:
@@ -56,23 +36,8 @@ def clock() -> Clock:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each test runs on SQLite and, where PORCH_TEST_POSTGRES_URL names a server, on a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'porch.db'}"
-        return
-    admin_url = os.environ.get("PORCH_TEST_POSTGRES_URL")
-    if not admin_url:
-        pytest.skip("PORCH_TEST_POSTGRES_URL is not set; the PostgreSQL runs happen in CI")
-    import psycopg
-
-    name = "porch_test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with store_url(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -114,52 +79,9 @@ def client(app: Any) -> Iterator[TestClient]:
         yield test_client
 
 
-class Outbox:
-    """Reads the codes the mail worker wrote to the outbox folder."""
-
-    def __init__(self, client: TestClient, folder: Path):
-        self.client = client
-        self.folder = folder
-
-    def deliver(self) -> int:
-        """Drain the mail queue now; returns how many jobs were handled."""
-        return self.client.portal.call(self.client.app.state.mail_worker.process_due)  # type: ignore[union-attr]
-
-    def messages(self) -> list[email.message.EmailMessage]:
-        files = sorted(self.folder.glob("*.eml")) if self.folder.is_dir() else []
-        return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]  # type: ignore[misc]
-
-    def last_code(self, to: str | None = None) -> str:
-        self.deliver()
-        for message in reversed(self.messages()):
-            if to is None or message["To"].lower() == to.lower():
-                return re.search(r"\b(\d{6})\b", message.get_content()).group(1)  # type: ignore[union-attr]
-        raise AssertionError(f"no code mailed to {to}")
-
-
 @pytest.fixture
 def outbox(client: TestClient, settings: Settings) -> Outbox:
     return Outbox(client, settings.outbox_dir)
-
-
-JSON = {"Content-Type": "application/json"}
-
-
-def sign_in(client: TestClient, outbox: Outbox, address: str = "jenny@example.com") -> dict[str, Any]:
-    """The whole sign-in: ask for a code, read it from the mail, verify it."""
-    challenge = client.post("/api/login/code", json={"email": address}).json()["challenge"]
-    answer = client.post("/api/login/verify", json={"challenge": challenge, "code": outbox.last_code(address)})
-    assert answer.status_code == 200, answer.text
-    return answer.json()["customer"]
-
-
-def with_config(settings: Settings, text: str, clock: Clock, **kwargs: Any) -> Any:
-    """An app with another config, on the same seeded store."""
-    return create_app(settings, parse_config(text)[0], clock=clock, background=False, **kwargs)
-
-
-HOOK_URL = "https://hooks.example/porch"
-HOOK = f"webhooks: [{{url: '{HOOK_URL}', secret_env: HOOK_SECRET}}]\n"
 
 
 @pytest.fixture
@@ -191,24 +113,6 @@ def postgres_url() -> str:
 # Browser tests: a live backend on a real socket serving the built sample site,
 # and Debian's Chromium driven by Playwright.
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
-
-
-class LiveServer:
-    def __init__(self, url: str, mail: "queue.Queue[str]"):
-        self.url = url
-        self.mail = mail
-
-    def next_code(self) -> str:
-        """The code in the next mail the backend writes; waits for the mail, not for a guess of time."""
-        text = self.mail.get(timeout=15)
-        return re.search(r"\b(\d{6})\b", text.split("Subject:", 1)[1]).group(1)  # type: ignore[union-attr]
-
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str | None], tuple[Config, Path]]:
@@ -238,7 +142,7 @@ def live_server_with(settings: Any, db: Any, clock: Clock, built_site: Any) -> I
 
     def start(text: str | None = None) -> LiveServer:
         config, public = built_site(text)
-        mail: "queue.Queue[str]" = queue.Queue()
+        mail: queue.Queue[str] = queue.Queue()
         site_settings = replace(settings, public_dir=public)
         transport = Transport(site_settings, echo=mail.put)
         app = create_app(site_settings, config, clock=clock, transport=transport)

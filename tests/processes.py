@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from tests.conftest import ROOT, SECRET
+from helpers import ROOT, SECRET
 
 START_TIMEOUT = 30
 
@@ -80,7 +79,7 @@ class Backend:
         self.log = folder / f"backend-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "Backend":
+    def start(self) -> Backend:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "backend", "serve", "--port", str(self.port)],
@@ -107,7 +106,7 @@ class Backend:
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=15, **kwargs)
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

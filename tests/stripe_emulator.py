@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import stripe
+from processes import free_port, stop, wait_until_healthy
 
 from backend import stripe_api
 from backend.settings import Settings
-from tests.processes import free_port, stop, wait_until_healthy
 
 HERE = Path(__file__).parent
 KEY = "sk_test_porch_emulator"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from conftest import NOW
+from helpers import NOW
 from starlette.testclient import TestClient
 
 from backend.store import billing

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from conftest import JSON, NOW, Outbox, sign_in
+from helpers import JSON, NOW, Outbox, sign_in
 
 from backend import sessions
 from backend.events import audit_entries

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import sign_in, with_config
+from helpers import sign_in, with_config
 from openapi_spec_validator import validate
 from starlette.testclient import TestClient
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from conftest import NOW, SECRET
+from helpers import NOW, SECRET
 
 from backend import api_keys, keys
 from backend.errors import APIError

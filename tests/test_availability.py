@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import NOW
+from helpers import NOW
 from subscription_helpers import (
     DAY,
     JENNY_END,

@@ -61,30 +61,30 @@ webhooks:
     secret_env: lower-case
 """
     assert errors(text) == [
-        'config.yaml:2: business.support_email: expected an email address, found "nobody". '
-        "Hint: write an address such as billing@acme.example.",
-        'config.yaml:4: branding.brand_color: expected a colour as "#rrggbb", found "navy". '
-        'Hint: write # and six hex digits, such as "#0a2540"; quote it in YAML.',
-        'config.yaml:5: branding.font: expected one of: system, humanist, geometric, rounded, serif or mono, '
-        'found "comic". Hint: choose one of the listed values.',
-        'config.yaml:7: login_link.enabled: expected true or false, found "maybe". '
-        "Hint: write true or false, without quotes.",
-        'config.yaml:8: login_link.url: expected an https:// URL, found "ftp://billing.acme.example". '
-        "Hint: write the full address, such as https://acme.example/page (http:// is only allowed for localhost).",
-        "config.yaml:11: features.customer_update.allowed_updates[1]: expected one of: name, address, shipping, "
-        'phone or tax_id, found "email". Hint: customers can never change their email address through the login link.',
-        'config.yaml:13: features.subscription_cancel.mode: expected one of: at_period_end or immediately, '
-        'found "later". Hint: choose one of the listed values.',
-        "config.yaml:16: features.subscription_update.products[0].product: expected a value, found nothing. "
-        "Hint: add this key; it has no default.",
-        "config.yaml:17: features.subscription_update.products[0].adjustable_quantity.minimum: "
-        "expected a number at least 0, found -1. Hint: use 0 or more.",
-        'config.yaml:18: allowed_origins[0]: expected an origin such as https://acme.example, '
-        'found "https://acme.example/account". Hint: an origin is scheme, host and optional port, with no path.',
-        'config.yaml:20: email.from: expected a single line of text, found "Acme <billing@acme.example>\\nBcc: x@evil.example". '
-        "Hint: remove line breaks and control characters: this text reaches mail headers.",
-        'config.yaml:23: webhooks[0].secret_env: expected an environment variable name, found "lower-case". '
-        "Hint: use capitals, digits and _, such as PORCH_WEBHOOK_SECRET.",
+        ('config.yaml:2: business.support_email: expected an email address, found "nobody". '
+        "Hint: write an address such as billing@acme.example."),
+        ('config.yaml:4: branding.brand_color: expected a colour as "#rrggbb", found "navy". '
+        'Hint: write # and six hex digits, such as "#0a2540"; quote it in YAML.'),
+        ('config.yaml:5: branding.font: expected one of: system, humanist, geometric, rounded, serif or mono, '
+        'found "comic". Hint: choose one of the listed values.'),
+        ('config.yaml:7: login_link.enabled: expected true or false, found "maybe". '
+        "Hint: write true or false, without quotes."),
+        ('config.yaml:8: login_link.url: expected an https:// URL, found "ftp://billing.acme.example". '
+        "Hint: write the full address, such as https://acme.example/page (http:// is only allowed for localhost)."),
+        ("config.yaml:11: features.customer_update.allowed_updates[1]: expected one of: name, address, shipping, "
+        'phone or tax_id, found "email". Hint: customers can never change their email address through the login link.'),
+        ('config.yaml:13: features.subscription_cancel.mode: expected one of: at_period_end or immediately, '
+        'found "later". Hint: choose one of the listed values.'),
+        ("config.yaml:16: features.subscription_update.products[0].product: expected a value, found nothing. "
+        "Hint: add this key; it has no default."),
+        ("config.yaml:17: features.subscription_update.products[0].adjustable_quantity.minimum: "
+        "expected a number at least 0, found -1. Hint: use 0 or more."),
+        ('config.yaml:18: allowed_origins[0]: expected an origin such as https://acme.example, '
+        'found "https://acme.example/account". Hint: an origin is scheme, host and optional port, with no path.'),
+        ('config.yaml:20: email.from: expected a single line of text, found "Acme <billing@acme.example>\\nBcc: x@evil.example". '
+        "Hint: remove line breaks and control characters: this text reaches mail headers."),
+        ('config.yaml:23: webhooks[0].secret_env: expected an environment variable name, found "lower-case". '
+        "Hint: use capitals, digits and _, such as PORCH_WEBHOOK_SECRET."),
     ]
 
 
@@ -92,11 +92,11 @@ def test_unknown_keys_are_warnings_with_the_known_ones_listed():
     config, warnings = parse_config("business:\n  name: Acme\n  colour: red\nthemes: dark\n")
     assert config.business.name == "Acme"
     assert [str(w) for w in warnings] == [
-        'config.yaml:3: business.colour: expected a known key, found an unknown key. '
-        "Hint: remove it, or use one of: name, headline, privacy_policy_url, terms_of_service_url, support_email.",
-        "config.yaml:4: themes: expected a known key, found an unknown key. Hint: remove it, or use one of: "
+        ('config.yaml:3: business.colour: expected a known key, found an unknown key. '
+        "Hint: remove it, or use one of: name, headline, privacy_policy_url, terms_of_service_url, support_email."),
+        ("config.yaml:4: themes: expected a known key, found an unknown key. Hint: remove it, or use one of: "
         "business, branding, login_link, default_return_url, allowed_origins, features, billing, email, locales, webhooks, "
-        "configurations.",
+        "configurations."),
     ]
 
 
@@ -118,8 +118,8 @@ def test_errors_keep_the_warnings_beside_them():
 
 def test_yaml_syntax_errors_name_the_line():
     assert errors("business:\n  name: [Acme\nbranding: {}\n") == [
-        "config.yaml:3: (YAML syntax): expected valid YAML, found expected ',' or ']', but got ':'. "
-        "Hint: check the indentation and quoting on this line and the one before."
+        ("config.yaml:3: (YAML syntax): expected valid YAML, found expected ',' or ']', but got ':'. "
+        "Hint: check the indentation and quoting on this line and the one before.")
     ]
 
 
@@ -132,8 +132,8 @@ def test_duplicate_keys_are_errors():
 def test_wrong_types_say_what_was_found():
     assert errors("business: Acme\nallowed_origins: https://acme.example\n") == [
         'config.yaml:1: business: expected a mapping of keys, found "Acme". Hint: indent the keys below this one.',
-        'config.yaml:2: allowed_origins: expected a list, found "https://acme.example". '
-        "Hint: write a list as [a, b] or as lines starting with -.",
+        ('config.yaml:2: allowed_origins: expected a list, found "https://acme.example". '
+        "Hint: write a list as [a, b] or as lines starting with -."),
     ]
 
 
@@ -141,10 +141,10 @@ def test_image_paths_must_exist_next_to_the_config(tmp_path):
     (tmp_path / "logo.svg").write_text("<svg/>")
     parse_config("branding: {logo: logo.svg}", base=tmp_path)
     assert errors("branding: {logo: missing.svg, icon: notes.txt}", base=tmp_path) == [
-        'config.yaml:1: branding.icon: expected an image file (.png, .svg, .jpg, .jpeg, .webp, .gif, .ico), '
-        'found "notes.txt". Hint: point to a PNG, SVG, JPEG, WebP, GIF or ICO file.',
-        'config.yaml:1: branding.logo: expected an existing file, found "missing.svg". '
-        "Hint: the path is read relative to the folder of config.yaml.",
+        ('config.yaml:1: branding.icon: expected an image file (.png, .svg, .jpg, .jpeg, .webp, .gif, .ico), '
+        'found "notes.txt". Hint: point to a PNG, SVG, JPEG, WebP, GIF or ICO file.'),
+        ('config.yaml:1: branding.logo: expected an existing file, found "missing.svg". '
+        "Hint: the path is read relative to the folder of config.yaml."),
     ]
 
 
@@ -292,8 +292,8 @@ def test_locale_errors_name_the_locales_porch_has():
     with pytest.raises(ConfigError) as caught:
         parse_config("locales:\n  available: [de, fr]\n  default: en\n")
     assert [str(p) for p in caught.value.problems] == [
-        'config.yaml:3: locales.default: expected one of the available locales (de, fr), found "en". '
-        "Hint: add en to locales.available, or choose one of them.",
+        ('config.yaml:3: locales.default: expected one of the available locales (de, fr), found "en". '
+        "Hint: add en to locales.available, or choose one of them."),
     ]
 
 
@@ -315,8 +315,8 @@ def test_headline_errors_say_which_form_is_expected():
     with pytest.raises(ConfigError) as caught:
         parse_config("business:\n  headline: [a, b]\n")
     assert [str(p) for p in caught.value.problems] == [
-        "config.yaml:2: business.headline: expected text, or a mapping of locale to text, found a list. "
-        "Hint: write one headline, or one per locale such as {en: ..., de: ...}.",
+        ("config.yaml:2: business.headline: expected text, or a mapping of locale to text, found a list. "
+        "Hint: write one headline, or one per locale such as {en: ..., de: ...}."),
     ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import stripe
-from conftest import NOW, SECRET, with_config
+from helpers import NOW, SECRET, with_config
 from starlette.testclient import TestClient
 from stripe import StripeObject
 

@@ -5,7 +5,7 @@ subscription_cancel.proration_behavior, upgrades and downgrades, with exact amou
 from __future__ import annotations
 
 import pytest
-from conftest import NOW
+from helpers import NOW
 from subscription_helpers import (
     DAY,
     change_stored,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from business_helpers import act
-from conftest import Outbox, sign_in, with_config
+from helpers import Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 
 from backend import customers

@@ -12,7 +12,13 @@ from alembic.script import ScriptDirectory
 
 from backend import ratelimit
 from backend.store.database import (
-    HEAD, MIGRATIONS, Database, create_engine, current_revision, migrate, pending_migrations,
+    HEAD,
+    MIGRATIONS,
+    Database,
+    create_engine,
+    current_revision,
+    migrate,
+    pending_migrations,
 )
 from backend.store.tables import rate_events
 
@@ -50,7 +56,7 @@ def test_processes_starting_together_on_a_new_database_all_migrate(database_url)
         barrier.wait()
         try:
             migrate(engine)
-        except BaseException as error:  # noqa: BLE001 - reported below, with the engine's store
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=start, args=(engine,)) for engine in engines]

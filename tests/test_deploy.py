@@ -20,15 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-
-from backend import api_keys
-from backend.cli import main
-from backend.demo import demo_objects
-from backend.static import NOT_A_PAGE, read_header_rules, rule_matches
-from backend.store import billing
-from backend.store.database import Database, create_engine, migrate
-from tests.conftest import ROOT, SECRET
-from tests.processes import (
+from helpers import ROOT, SECRET
+from processes import (
     Backend,
     free_port,
     mailed_codes,
@@ -36,6 +29,13 @@ from tests.processes import (
     wait_for_code,
     wait_until_healthy,
 )
+
+from backend import api_keys
+from backend.cli import main
+from backend.demo import demo_objects
+from backend.static import NOT_A_PAGE, read_header_rules, rule_matches
+from backend.store import billing
+from backend.store.database import Database, create_engine, migrate
 
 BROTLI_STATIC = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
 LOCALE = "de"

@@ -21,11 +21,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from backend.static import NOT_A_PAGE
-from tests.conftest import ROOT
-from tests.processes import free_port, mailed_codes, wait_for_code, wait_until_healthy
-from tests.test_deploy import (
+from helpers import ROOT
+from processes import free_port, mailed_codes, wait_for_code, wait_until_healthy
+from test_deploy import (
     LOCALE,
     SPELLINGS,
     Proxy,
@@ -38,9 +36,11 @@ from tests.test_deploy import (
     run_deploy,
     seeded_backend,
 )
-from tests.test_deploy import (
+from test_deploy import (
     test_the_merchant_api_reaches_the_backend_with_its_key as merchant_api_through,
 )
+
+from backend.static import NOT_A_PAGE
 
 pytestmark = pytest.mark.cdn
 

@@ -7,12 +7,12 @@ from typing import Any, get_args
 
 import jsonschema
 from business_helpers import act
+from stripe_boundary import completed, example, scripted_client
 from subscription_helpers import change_stored, recorded, updates
 
 from backend import event_types, invoices, payment_methods
 from backend.config import WebhookEventOption
 from backend.store import billing
-from tests.stripe_boundary import completed, example, scripted_client
 
 RETAIN = "retention: {enabled: true, percent_off: 25, duration_in_months: 3}"
 CREDIT_ON_CANCEL = "mode: immediately, proration_behavior: create_prorations"

@@ -8,14 +8,15 @@ import json
 import queue
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import uvicorn
 from click.testing import CliRunner
-from conftest import Outbox, sign_in
+from helpers import Outbox, sign_in
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,7 +36,7 @@ class Receiver:
     """A real HTTP server that records each delivery and answers with the next planned status."""
 
     def __init__(self) -> None:
-        self.received: "queue.Queue[tuple[dict[str, str], bytes]]" = queue.Queue()
+        self.received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
         self.statuses: list[int] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))

@@ -9,21 +9,22 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from processes import Backend, free_port, wait_for_code
 
 from backend import event_types
 from backend.store import billing
 from backend.store.database import Database
 from backend.store.tables import audit_log, events, webhook_deliveries
-from tests.processes import Backend, free_port, wait_for_code
 
 JENNY = "jenny@example.com"
 
@@ -124,7 +125,7 @@ class Proxy:
         self.forwarding = False
         self._drop_links()
 
-    def start(self) -> "Proxy":
+    def start(self) -> Proxy:
         self.thread.start()
         self._run(self._listen())
         return self

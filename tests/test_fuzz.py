@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import schemathesis
 import sqlalchemy as sa
-from conftest import NOW, ROOT, SECRET, sign_in
+from helpers import NOW, ROOT, SECRET, sign_in
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.core.parameters import ParameterLocation

@@ -7,7 +7,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from conftest import sign_in, with_config
+from helpers import sign_in, with_config
 from starlette.testclient import TestClient
 
 ALLOWED = "https://acme.example"

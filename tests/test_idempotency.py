@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from conftest import Outbox, sign_in
+from helpers import Outbox, sign_in
 from starlette.testclient import TestClient
 
 from backend import idempotency

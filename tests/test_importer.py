@@ -4,8 +4,9 @@ safe to re-run, all or nothing, and errors that say what and where."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa

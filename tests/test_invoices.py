@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from business_helpers import act
-from conftest import NOW, Outbox, sign_in, with_config
+from helpers import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
+from stripe_boundary import scripted_client
 from subscription_helpers import recorded
 
 from backend import invoices, portal
@@ -18,7 +19,6 @@ from backend.errors import APIError
 from backend.importer import import_file
 from backend.store import billing
 from backend.stripe_objects import normalise
-from tests.stripe_boundary import scripted_client
 
 JENNYS = [f"in_jenny_{n:04d}" for n in range(13, 0, -1)]
 # Stripe's published example invoice (tests/stripe_examples.json says where from): a draft with one line,

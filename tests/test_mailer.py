@@ -13,15 +13,16 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from conftest import SECRET
 from cryptography.fernet import InvalidToken
+from helpers import SECRET
 from starlette.testclient import TestClient
 
 from backend import jobs as job_queue
@@ -60,7 +61,7 @@ class Received:
 
 class Handler:
     def __init__(self) -> None:
-        self.received: "queue.Queue[Received]" = queue.Queue()
+        self.received: queue.Queue[Received] = queue.Queue()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.received.put(Received(envelope, bool(session.authenticated)))

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import NOW, SECRET, with_config
+from helpers import NOW, SECRET, with_config
 from starlette.testclient import TestClient
 
 from backend import api_keys
@@ -120,8 +120,8 @@ def test_x_forwarded_for_from_a_trusted_proxy_is_the_address_counted(settings, c
     {"Sec-Fetch-Site": "cross-site"},
 ])
 def test_a_browser_is_refused_whatever_the_origin_and_gets_no_cors_header(settings, clock, db, key, headers):
-    config = "business: {name: Acme}\nlogin_link: {url: 'https://billing.acme.example'}\n" \
-             "allowed_origins: ['https://evil.example']\n"
+    config = ("business: {name: Acme}\nlogin_link: {url: 'https://billing.acme.example'}\n"
+              "allowed_origins: ['https://evil.example']\n")
     with TestClient(with_config(settings, config, clock), base_url="http://localhost") as client:
         answer = client.post(PATH, json={}, headers={**bearer(key), **headers})
         stripe_error(answer, 403, "cross_site")

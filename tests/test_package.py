@@ -20,11 +20,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import ROOT, SECRET
+from processes import free_port, stop, wait_for_code, wait_until_healthy
 
 from backend.i18n import LOCALES, SOURCE, folder, translations
 from backend.sessions import LOCAL_COOKIE
-from tests.conftest import ROOT, SECRET
-from tests.processes import free_port, stop, wait_for_code, wait_until_healthy
 
 pytestmark = pytest.mark.slow
 EMAIL = "pat@example.com"

@@ -13,15 +13,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import sqlalchemy as sa
 from business_helpers import act
-from conftest import NOW, Outbox, sign_in, with_config
+from helpers import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
+from stripe_boundary import completed, scripted_client
 
 from backend import payment_methods
 from backend.billing_types import Customer
 from backend.errors import APIError
 from backend.store import billing
 from backend.store.tables import audit_log, events
-from tests.stripe_boundary import completed, scripted_client
 
 DAY = 86400
 ADD_SECRET = "add-card-" + "s" * 32

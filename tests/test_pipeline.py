@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import with_config
+from helpers import with_config
 from starlette.testclient import TestClient
 
 from backend import availability

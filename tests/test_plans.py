@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from business_helpers import act
-from conftest import NOW
+from helpers import NOW
 from subscription_helpers import (
     DAY,
     JENNY_END,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOW, Outbox, sign_in, with_config
+from helpers import NOW, Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 
 from backend import portal

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import stripe
-from conftest import NOW, SECRET, sign_in, with_config
+from helpers import NOW, SECRET, sign_in, with_config
 from starlette.testclient import TestClient
 
 from backend import api_keys, portal_sessions, signin

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 import stripe
-from conftest import NOW, SECRET, with_config
+from helpers import NOW, SECRET, with_config
 from starlette.testclient import TestClient
 from stripe._encode import _api_encode
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from conftest import Clock
+from helpers import Clock
+from processes import Backend
 from starlette.testclient import TestClient
 
 from backend import ratelimit
 from backend.store.tables import mail_queue, rate_events
-from tests.processes import Backend
 
 MINUTE = 60
 HOUR = 3600

@@ -12,30 +12,26 @@ import itertools
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from helpers import store_url
+from processes import Backend, wait_for_code
 
 from backend.sessions import LOCAL_COOKIE
 from backend.signin import MAX_TRIES, SENDS_PER_ADDRESS, VERIFIES_PER_ADDRESS
 from backend.store import billing
 from backend.store.database import Database, create_engine, migrate
 from backend.store.tables import sessions
-from tests import conftest
-from tests.processes import Backend, wait_for_code
 
 CONCURRENT = 16
 ADDRESSES = (f"198.51.100.{n}" for n in itertools.count(1))
-
-
-# conftest's per-test database, entered once for the module: the same SQLite file or new
-# PostgreSQL database (and the same skip without a server), made by the same code.
-module_store = contextlib.contextmanager(conftest.database_url.__wrapped__)
 
 
 @dataclass
@@ -51,7 +47,8 @@ class Pair:
 def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     folder = tmp_path_factory.mktemp(f"scaleout-{request.param}")
     outbox = folder / "outbox"
-    with module_store(request, folder) as url:
+    # The per-test store, entered once for the module (and skipped the same way without a server).
+    with store_url(request.param, folder) as url:
         # Requests come from 127.0.0.1 and name their client in X-Forwarded-For, as behind a
         # load balancer, so that each test counts against its own client address.
         env = {"PORCH_OUTBOX_DIR": str(outbox), "PORCH_TRUSTED_PROXIES": "127.0.0.1"}

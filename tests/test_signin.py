@@ -7,7 +7,7 @@ from contextlib import closing
 
 import pytest
 import sqlalchemy as sa
-from conftest import sign_in, with_config
+from helpers import sign_in, with_config
 from starlette.testclient import TestClient
 
 from backend import signin
@@ -199,7 +199,7 @@ def test_a_new_code_voids_the_older_ones_of_the_same_client_only(app, client, ou
 
 def test_all_addresses_together_get_an_email_thirty_codes_an_hour(app, client, outbox, clock):
     answers = []
-    for minute in range(10):
+    for _ in range(10):
         answers += [ask(from_address(app, attacker(n))).status_code for n in range(4)]
         clock.advance(61)
     assert answers.count(202) == signin.SENDS_PER_EMAIL[0].count and set(answers) == {202, 429}
@@ -210,7 +210,7 @@ def test_all_addresses_together_get_an_email_thirty_codes_an_hour(app, client, o
 def test_an_address_the_customer_signed_in_from_is_never_crowded_out(app, client, outbox, clock):
     sign_in(client, outbox)
     clock.advance(61)
-    for minute in range(10):
+    for _ in range(10):
         for n in range(4):
             ask(from_address(app, attacker(n)))
         clock.advance(61)
@@ -368,7 +368,7 @@ def test_known_and_unknown_emails_do_the_same_work(client, db, clock):
     after_known = counts()
     ask(client, "nobody@example.com")
     after_unknown = counts()
-    assert [b - a for a, b in zip(before, after_known)] == [b - a for a, b in zip(after_known, after_unknown)]
+    assert [b - a for a, b in zip(before, after_known, strict=True)] == [b - a for a, b in zip(after_known, after_unknown, strict=True)]
 
 
 def test_mail_goes_only_to_known_addresses(client, outbox):
@@ -393,7 +393,8 @@ def test_codes_challenges_and_tokens_are_stored_only_as_hmacs(client, outbox, db
     verify(client, challenge, code)
     token = client.cookies["porch_session"]
     dump = "\n".join(
-        str(row) for table in metadata.sorted_tables for row in db.run(lambda conn: conn.execute(table.select()).all())
+        str(row) for table in metadata.sorted_tables
+        for row in db.run(lambda conn, table=table: conn.execute(table.select()).all())
     )
     assert "jenny@example.com" in dump  # the dump does reach the stored rows
     for secret in (code, challenge, token):

@@ -13,11 +13,17 @@ from typing import Any
 
 import hypothesis
 import sqlalchemy as sa
-from conftest import NOW, Outbox
+from helpers import NOW, Outbox
 from hypothesis import HealthCheck, event
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    Bundle, RuleBasedStateMachine, invariant, multiple, precondition, rule, run_state_machine_as_test,
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+    run_state_machine_as_test,
 )
 from starlette.testclient import TestClient
 

@@ -3,7 +3,8 @@ what the portal reads, ownership, and migrations that match the tables."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import NOW
+from helpers import NOW
 
 from backend import stripe_objects
 from backend.store import billing, tables

@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from processes import free_port
+from stripe_boundary import scripted_client
+from stripe_emulator import Emulator
+from test_cli import SECRET, failure, run
 
 from backend.settings import Settings
 from backend.stripe_check import problems
-from tests.processes import free_port
-from tests.stripe_boundary import scripted_client
-from tests.stripe_emulator import Emulator
-from tests.test_cli import SECRET, failure, run
 
 WEBHOOK_SECRET = "whsec_porch_check_test"
 KEY_UNSET = ("PORCH_STRIPE_SECRET_KEY is unset: billing.engine is stripe. Set it to a secret key (sk_live_... or "

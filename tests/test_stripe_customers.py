@@ -12,6 +12,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import stripe
+from helpers import SECRET
+from processes import free_port
+from stripe_boundary import completed, example, scripted_client
+from stripe_calls import make_call
+from stripe_emulator import Emulator
 
 from backend import stripe_api, stripe_objects
 from backend.billing_types import Customer, PaymentMethod
@@ -20,11 +25,6 @@ from backend.errors import APIError
 from backend.settings import Settings
 from backend.stripe_customers import CHECKOUT_LOCALES, checkout_locale, with_session_id
 from backend.stripe_engine import StripeEngine
-from tests.conftest import SECRET
-from tests.processes import free_port
-from tests.stripe_boundary import completed, example, scripted_client
-from tests.stripe_calls import make_call
-from tests.stripe_emulator import Emulator
 
 ROOT = Path(__file__).parent.parent
 RETURN_URL = "https://billing.acme.example/portal/?payment_method=added"

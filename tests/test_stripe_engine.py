@@ -15,6 +15,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import stripe
+from processes import free_port
+from stripe_boundary import Sent, example, scripted_client
+from stripe_calls import make_call
+from stripe_emulator import Emulator
 
 from backend import stripe_api
 from backend.billing_types import Invoice, Price, Subscription
@@ -25,10 +29,6 @@ from backend.settings import Settings
 from backend.store.database import create_engine, migrate
 from backend.stripe_engine import StripeEngine
 from backend.stripe_objects import normalise
-from tests.processes import free_port
-from tests.stripe_boundary import Sent, example, scripted_client
-from tests.stripe_calls import make_call
-from tests.stripe_emulator import Emulator
 
 CONFIG = parse_config("business: {name: Acme, support_email: billing@acme.example}\n")[0]
 OFFER = RetentionOffer(enabled=True, percent_off=20, duration_in_months=3)

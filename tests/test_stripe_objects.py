@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Outbox, sign_in, with_config
+from helpers import Outbox, sign_in, with_config
 from starlette.testclient import TestClient
 from test_portal import stripe_export
 

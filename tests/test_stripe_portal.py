@@ -17,8 +17,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import stripe
-from conftest import Outbox, sign_in
+from helpers import Outbox, sign_in
+from processes import free_port
 from starlette.testclient import TestClient
+from test_stripe_sync import seed
+from test_stripe_webhooks import deliver, event
 
 from backend import stripe_api, stripe_sync
 from backend.app import create_app
@@ -27,9 +30,6 @@ from backend.settings import Settings
 from backend.store import billing, tables
 from backend.store.database import Database
 from backend.stripe_engine import StripeEngine
-from tests.processes import free_port
-from tests.test_stripe_sync import seed
-from tests.test_stripe_webhooks import deliver, event
 
 CONFIG = """
 business: {{name: Acme, support_email: billing@acme.example}}

@@ -18,16 +18,16 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import sqlalchemy as sa
 import stripe
+from helpers import ROOT
+from processes import free_port
+from stripe_boundary import example, scripted_client
+from stripe_emulator import Emulator
+from test_cli import failure, run
 
 from backend import stripe_sync
 from backend.settings import Settings
 from backend.store import billing, tables
 from backend.store.database import Database, create_engine, migrate
-from tests.conftest import ROOT
-from tests.processes import free_port
-from tests.stripe_boundary import example, scripted_client
-from tests.stripe_emulator import Emulator
-from tests.test_cli import failure, run
 
 Sent = tuple[str, str, dict[str, str]]
 

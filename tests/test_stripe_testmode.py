@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import stripe
+from stripe_calls import make_call
 
 from backend import stripe_api
 from backend.billing_types import Invoice, Price, Subscription
@@ -28,7 +29,6 @@ from backend.settings import Settings
 from backend.store.database import create_engine, migrate
 from backend.stripe_engine import StripeEngine
 from backend.stripe_objects import normalise
-from tests.stripe_calls import make_call
 
 KEY = os.environ.get("PORCH_STRIPE_TEST_KEY", "")
 pytestmark = pytest.mark.skipif(not KEY, reason="set PORCH_STRIPE_TEST_KEY to a Stripe test-mode secret key")

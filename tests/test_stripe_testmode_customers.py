@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import stripe
+from helpers import NOW
+from stripe_calls import make_call
+from test_stripe_customers import ADDRESS, RETURN_URL, settings_for, stored
 
 from backend import stripe_api
 from backend.billing_types import Customer, PaymentMethod
 from backend.config import Config
 from backend.errors import APIError
 from backend.stripe_engine import StripeEngine
-from tests.conftest import NOW
-from tests.stripe_calls import make_call
-from tests.test_stripe_customers import ADDRESS, RETURN_URL, settings_for, stored
 
 KEY = os.environ.get("PORCH_STRIPE_TEST_KEY", "")
 pytestmark = [

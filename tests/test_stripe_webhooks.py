@@ -24,8 +24,11 @@ import pytest
 import sqlalchemy as sa
 import stripe
 from click.testing import CliRunner
+from processes import Backend, free_port
 from starlette.testclient import TestClient
 from stripe.params import WebhookEndpointCreateParams
+from stripe_boundary import example, scripted_client
+from stripe_emulator import WEBHOOK_SECRET, Emulator
 
 from backend import stripe_api, stripe_webhooks
 from backend.app import create_app
@@ -34,9 +37,6 @@ from backend.config import parse_config
 from backend.settings import SETTINGS, Settings
 from backend.store import billing, tables
 from backend.store.database import Database
-from tests.processes import Backend, free_port
-from tests.stripe_boundary import example, scripted_client
-from tests.stripe_emulator import WEBHOOK_SECRET, Emulator
 
 CONFIG_TEXT = "business: {name: Acme, support_email: billing@acme.example}\nbilling: {engine: stripe}\n"
 STRIPE_CONFIG = parse_config(CONFIG_TEXT)[0]

@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from business_helpers import act
-from conftest import HOOK_URL, NOW
+from helpers import HOOK_URL, NOW
 from subscription_helpers import (
     DAY,
     IMMEDIATELY,

@@ -214,12 +214,12 @@ def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> N
         ))}
     for item in items:
         price = item.get("price")
-        price = dict(prices.get(ref(price), price if isinstance(price, dict) else {"id": price}))
+        price = dict(prices.get(ref(price) or "", price if isinstance(price, dict) else {"id": price}))
         product = price.get("product")
         # A product expanded in the file but missing from the store is kept as the file gave it; one
         # known by id only is named by the price's nickname (the page has a generic name): never by its id.
         fallback = product if isinstance(product, dict) else {"id": product, "name": price.get("nickname")}
-        price["product"] = products.get(ref(product), fallback)
+        price["product"] = products.get(ref(product) or "", fallback)
         item["price"] = price
 
 

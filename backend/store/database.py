@@ -61,7 +61,8 @@ def create_engine(url: str) -> sa.Engine:
             statement = "BEGIN IMMEDIATE" if write else "BEGIN"
             try:
                 # Straight to the driver: SQLAlchemy's execute machinery would double the cost of a short read.
-                connection.connection.driver_connection.execute(statement)
+                driver: Any = connection.connection.driver_connection
+                driver.execute(statement)
             except sqlite3.OperationalError as error:
                 # Wrapped as SQLAlchemy wraps its own, so a lock held past busy_timeout is a 503, not a 500.
                 raise sa.exc.OperationalError(statement, None, error) from error

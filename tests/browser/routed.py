@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import mimetypes
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
-
-import pytest
 
 from backend.i18n import LOCALES
 from backend.pages import PAGE_CACHE, PAGES, asset_headers, security_headers
@@ -101,11 +99,6 @@ def refusal(code: str, message: str = "refused", param: str | None = None, examp
             | ({"example": example} if example else {})}
 
 
-@pytest.fixture(scope="module")
-def site(built_site: Callable[[str | None], tuple[Any, Path]]) -> tuple[Any, Path]:
-    return built_site(None)
-
-
 Reply = tuple[int, Any, dict[str, str]]
 
 
@@ -163,23 +156,6 @@ class Session:
 
     def sent(self, key: str) -> list[dict[str, Any]]:
         return [call for call in self.calls if call["key"] == key]
-
-
-@pytest.fixture
-def session(browser: Any, site: tuple[Any, Path]):
-    made: list[Session] = []
-
-    def make(replies: dict[str, list[Reply]], **context: Any) -> Session:
-        made.append(Session(browser, site, replies, **context))
-        return made[-1]
-
-    yield make
-    for s in made:
-        assert s.problems == [], f"no script errors and no CSP violations: {s.problems}"
-        assert s.hosts == {"porch.test"}, "no third-party request"
-        s.context.close()
-
-
 def paste(page: Any, selector: str, text: str) -> None:
     page.eval_on_selector(selector, """(el, text) => {
         const data = new DataTransfer();
@@ -187,5 +163,3 @@ def paste(page: Any, selector: str, text: str) -> None:
         el.focus();
         el.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
     }""", text)
-
-

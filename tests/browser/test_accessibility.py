@@ -5,12 +5,20 @@ mode and right to left; keyboard focus goes where a person expects, and stays in
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from routed import (  # noqa: F401 (site and session are fixtures)
-    ACTIVE, FEATURES, PLANS, PORTAL, SELF_SERVICE, Session, T, refusal, session, site, sub,
+from routed import (
+    FEATURES,
+    PLANS,
+    PORTAL,
+    SELF_SERVICE,
+    Session,
+    T,
+    refusal,
+    sub,
 )
 
 pytestmark = pytest.mark.browser
@@ -39,11 +47,6 @@ def violations(page: Any, state: str) -> list[str]:
     found = AXE.run(page, options=RULES).response["violations"]
     return [f"{state}: {v['id']} ({v['impact']}) at {', '.join(n['target'][0] for n in v['nodes'])}: {v['help']}"
             for v in found]
-
-
-@pytest.fixture(params=["light", "dark"])
-def scheme(request: pytest.FixtureRequest) -> str:
-    return request.param  # type: ignore[no-any-return]
 
 
 def test_sign_in_in_every_state(session: Callable[..., Session], scheme: str) -> None:
@@ -75,7 +78,7 @@ def test_sign_in_in_every_state(session: Callable[..., Session], scheme: str) ->
     assert found == []
 
 
-def test_every_status_with_its_notice_and_pay_link(session: Callable[..., Session], scheme: str) -> None:  # noqa: F811
+def test_every_status_with_its_notice_and_pay_link(session: Callable[..., Session], scheme: str) -> None:
     invoice = {"id": "in_open", "number": "ACME-2", "created": T, "currency": "usd", "total": 2900, "amount_due": 2900,
                "amount_paid": 0, "amount_remaining": 2900, "status": "open", "hosted_invoice_url": "https://pay.example/in_open",
                "actions": ["pay"]}

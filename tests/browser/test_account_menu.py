@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import NOW
-from live import live_tab, sign_in  # noqa: F401 (live_tab is the fixture tab)
-from routed import PORTAL, refusal, session, site  # noqa: F401 (site and session are fixtures)
-from test_accessibility import RULES, scheme, violations  # noqa: F401 (scheme is a fixture)
+from helpers import NOW
+from live import sign_in
+from routed import PORTAL, refusal
+from test_accessibility import RULES, violations
 from test_self_service import status
 
 from backend.store import billing

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import CHROMIUM, CHROMIUM_ARGS, NOW, ROOT, SECRET
+from helpers import CHROMIUM, CHROMIUM_ARGS, NOW, ROOT, SECRET
 
 from backend import api_keys
 from backend.sessions import FRAMED_COOKIE
@@ -43,8 +43,8 @@ class Merchant:
 
         class Page(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = f'<!doctype html><title>Acme</title><iframe id="f" title="Billing" width="1000" height="800" ' \
-                       f'src="{merchant.framed}"></iframe>'.encode()
+                body = (f'<!doctype html><title>Acme</title><iframe id="f" title="Billing" width="1000" height="800" '
+                        f'src="{merchant.framed}"></iframe>').encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))

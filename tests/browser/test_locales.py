@@ -5,12 +5,13 @@ right, and amounts and dates are written the locale's way. Also: which language 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import cache
+from typing import Any
 
 import pytest
 from babel.messages.pofile import read_po
-from routed import ORIGIN, PLANS, PORTAL, SELF_SERVICE, Session, refusal, session, site  # noqa: F401 (fixtures)
+from routed import ORIGIN, PLANS, PORTAL, SELF_SERVICE, Session, refusal
 
 from backend import i18n
 from backend.i18n import LOCALES, translations
@@ -40,7 +41,8 @@ OVERFLOWS = """() => {
   const width = document.documentElement.clientWidth;
   const found = [];
   if (document.documentElement.scrollWidth > width) found.push(`the page scrolls sideways (${document.documentElement.scrollWidth}px)`);
-  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const classes = (el) => (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + classes(el);
   for (const el of document.querySelectorAll('body *')) {
     if (!el.checkVisibility({visibilityProperty: true}) || el.closest('.visually-hidden, .skip')) continue;
     // Kept for screen readers only, clipped to a pixel: nobody sees it overflow.
@@ -51,13 +53,15 @@ OVERFLOWS = """() => {
     const text = (el.innerText || '').trim().slice(0, 40);
     if (el.scrollWidth > el.clientWidth + 1) found.push(`${name(el)} "${text}" is ${el.scrollWidth}px of content in ${el.clientWidth}px`);
     const box = el.getBoundingClientRect();
-    if (box.right > width + 1 || box.left < -1) found.push(`${name(el)} "${text}" sticks out of the screen (${Math.round(box.left)}..${Math.round(box.right)}px)`);
+    if (box.right > width + 1 || box.left < -1) {
+      found.push(`${name(el)} "${text}" sticks out of the screen (${Math.round(box.left)}..${Math.round(box.right)}px)`);
+    }
   }
   return found;
 }"""
 
 
-@lru_cache(maxsize=None)
+@cache
 def english_only(locale: str) -> tuple[re.Pattern[str], list[tuple[str, re.Pattern[str]]]]:
     """The template's strings that `locale` translates to something else, as patterns that match
     them shown in English, whatever fills their placeholders; and all of them as one pattern,

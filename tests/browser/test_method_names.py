@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from routed import FEATURES, PORTAL, ROOT, Session, session, site, sub  # noqa: F401 (site and session are fixtures)
+from routed import FEATURES, PORTAL, ROOT, Session, sub
 from test_accessibility import violations
 
 from backend import portal as server

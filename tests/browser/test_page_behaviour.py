@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from routed import (  # noqa: F401 (site and session are fixtures)
-    ACTIVE, FEATURES, ORIGIN, PLANS, PORTAL, SELF_SERVICE, T, Session, paste, refusal, session, site, sub,
+from routed import (
+    ACTIVE,
+    FEATURES,
+    ORIGIN,
+    PLANS,
+    PORTAL,
+    SELF_SERVICE,
+    Session,
+    T,
+    paste,
+    refusal,
+    sub,
 )
 
 pytestmark = pytest.mark.browser

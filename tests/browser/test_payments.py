@@ -19,11 +19,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT
-from live import live_tab, sent, sign_in  # noqa: F401 (live_tab is the fixture tab)
+from helpers import ROOT
+from live import sent, sign_in
+from stripe_boundary import example
 
 from backend.store import billing
-from tests.stripe_boundary import example
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from conftest import NOW, ROOT, SECRET
-from routed import ACTIVE, SELF_SERVICE, Session, refusal, session, site  # noqa: F401
+from helpers import NOW, ROOT, SECRET
+from routed import ACTIVE, SELF_SERVICE, Session, refusal
 
 from backend import api_keys, portal_sessions
 from backend.i18n import translations
@@ -50,7 +50,7 @@ def violations(page: Any, state: str) -> list[str]:
     return [f"{state}: {v['id']} at {', '.join(n['target'][0] for n in v['nodes'])}: {v['help']}" for v in found]
 
 
-def opened(session: Callable[..., Session], redeemed: tuple[int, Any], path: str = "/portal/",  # noqa: F811
+def opened(session: Callable[..., Session], redeemed: tuple[int, Any], path: str = "/portal/",
            scheme: str = "light", **replies: Any) -> Any:
     s = session({"POST /api/login/session": [(*redeemed, {})],
                  "GET /api/portal": [(200, {**SELF_SERVICE, "return_url": None}, {})], **replies}, color_scheme=scheme)
@@ -61,7 +61,7 @@ def opened(session: Callable[..., Session], redeemed: tuple[int, Any], path: str
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_a_cancel_flow_opens_its_dialog_alone_and_shows_the_merchants_confirmation_as_text(
-        session: Callable[..., Session], scheme: str) -> None:  # noqa: F811
+        session: Callable[..., Session], scheme: str) -> None:
     after = {"type": "hosted_confirmation", "redirect": None,
              "hosted_confirmation": {"custom_message": "<b>Thanks</b> for staying with us"}}
     done = {**ACTIVE, "status": "canceled", "canceled_at": 1767225600, "actions": []}
@@ -85,7 +85,7 @@ def test_a_cancel_flow_opens_its_dialog_alone_and_shows_the_merchants_confirmati
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_a_used_link_says_so_and_offers_the_sign_in_by_email(session: Callable[..., Session], scheme: str) -> None:  # noqa: F811
+def test_a_used_link_says_so_and_offers_the_sign_in_by_email(session: Callable[..., Session], scheme: str) -> None:
     page = opened(session, (401, refusal("portal_link_invalid", "The link has expired or was already used.")), scheme=scheme)
     expect(page.locator("#failure-text")).to_have_text(
         "This link to your billing portal has expired or was already used. Ask for a new link, or sign in with your email.")
@@ -97,7 +97,7 @@ def test_a_used_link_says_so_and_offers_the_sign_in_by_email(session: Callable[.
     assert violations(page, "link refused") == []
 
 
-def test_closing_a_flow_with_nowhere_to_return_shows_the_portal(session: Callable[..., Session]) -> None:  # noqa: F811
+def test_closing_a_flow_with_nowhere_to_return_shows_the_portal(session: Callable[..., Session]) -> None:
     page = opened(session, (200, {"flow": flow("subscription_update", subscription=ACTIVE["id"]), "return_url": None,
                                   "locale": None}), **{"GET /api/plans": [(200, {"plans": []}, {})]})
     expect(page.locator("#plan-dialog")).to_be_visible()
@@ -109,7 +109,7 @@ def test_closing_a_flow_with_nowhere_to_return_shows_the_portal(session: Callabl
 
 
 def test_only_a_portal_link_loads_the_flows_script_and_only_editing_loads_the_editors_file(
-        session: Callable[..., Session]) -> None:  # noqa: F811
+        session: Callable[..., Session]) -> None:
     s = session({"GET /api/portal": [(200, SELF_SERVICE, {})]})
     page = s.open("/portal/")
     expect(page.locator("#content")).to_be_visible()

@@ -11,8 +11,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import NOW, ROOT
-from live import live_tab, sent, sign_in  # noqa: F401 (live_tab is the fixture tab)
+from helpers import NOW, ROOT
+from live import sent, sign_in
 
 from backend import addresses
 from backend.importer import import_file

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from routed import FEATURES, PORTAL, Session, T, session, site, sub  # noqa: F401 (site and session are fixtures)
+from routed import FEATURES, PORTAL, Session, T, sub
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -43,7 +43,7 @@ def row_of(s: Session, portal: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def opened(session: Callable[..., Session]) -> Session:  # noqa: F811 (the fixture imported above)
+def opened(session: Callable[..., Session]) -> Session:
     return session({}, viewport={"width": 1280, "height": 900})
 
 

@@ -38,8 +38,8 @@ def upgrade() -> None:
             sa.Column("created", sa.BigInteger, nullable=False),
             sa.Column("data", sa.Text, nullable=False),
         )
-    for name, columns in INDEXES.items():
-        op.create_index(f"ix_{name}_{'_'.join(columns)}", name, columns)
+    for name, indexed in INDEXES.items():
+        op.create_index(f"ix_{name}_{'_'.join(indexed)}", name, indexed)
     op.create_table(
         "challenges",
         sa.Column("id_hash", sa.String(64), primary_key=True),
