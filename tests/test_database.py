@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 
 from backend import ratelimit
 from backend.store.database import (
-    HEAD, MIGRATIONS, Database, create_engine, current_revision, migrate, pending_migrations,
+    HEAD, MIGRATIONS, Compiled, Database, create_engine, current_revision, migrate, pending_migrations,
 )
 from backend.store.tables import rate_events
 
@@ -120,4 +120,25 @@ def test_objects_stored_in_older_shapes_are_read_into_the_one_shape(database_url
     assert db.run(billing.get, "subscriptions", "sub_2") == refused  # the reader refuses it: left as it was
     # The customer expanded inside the subscription, which the store did not have, is stored as its own.
     assert db.run(billing.customer_for_email, "pat@example.com") == "cus_1"
+    engine.dispose()
+
+
+def test_a_compiled_statement_answers_as_sqlalchemy_does_on_the_driver(database_url):
+    """Built-in values, a named value, and a list of any length (none too) in one statement, on either driver."""
+    engine = create_engine(database_url)
+    migrate(engine)
+    db = Database(engine)
+    db.run(lambda conn: ratelimit.record(conn, 100, "a", "b", "c"))
+    query = (
+        sa.select(rate_events.c.key).where(rate_events.c.key.in_(sa.bindparam("keys", expanding=True)),
+                                           rate_events.c.at >= sa.bindparam("since"), rate_events.c.key != "c")
+        .order_by(rate_events.c.key)
+    )
+    compiled = Compiled(query)
+    for keys, since in ((["a", "b", "c", "d"], 0), (["b"], 0), ([], 0), (["a", "b"], 101)):
+        params = {"keys": keys, "since": since}
+        expected = db.run(lambda conn, params: list(conn.execute(query, params).all()), params, write=False)
+        found = db.run(lambda conn, params: compiled.rows(conn, **params), params, write=False)
+        assert [tuple(row) for row in found] == [tuple(row) for row in expected]
+    assert db.run(lambda conn: compiled.rows(conn, keys=["a", "b"], since=0), write=False) == [("a",), ("b",)]
     engine.dispose()

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from backend import emails, jsonio
 from backend.store import tables
-from backend.store.database import hold
+from backend.store.database import Compiled, hold
 
 # import file key -> (table, Stripe "object" value)
 KINDS = {
@@ -200,8 +200,7 @@ def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> N
         return
     prices: dict[str, Any] = {}
     products: dict[str, Any] = {}
-    found = conn.execute(PRICES_WITH_PRODUCTS, {"prices": list(price_ids)})
-    for price_data, product_data in found:
+    for price_data, product_data in PRICES_WITH_PRODUCTS.rows(conn, prices=list(price_ids)):
         price = jsonio.loads(price_data)
         prices[price["id"]] = price
         if product_data is not None:
@@ -240,14 +239,14 @@ def _portal_part(number: int, table: sa.Table, key: sa.Column[Any], limit: int |
 
 
 # Built once: making a statement and its cache key costs more than running it.
-PORTAL_OBJECTS = sa.union_all(
+PORTAL_OBJECTS = Compiled(sa.union_all(
     _portal_part(0, tables.customers, tables.customers.c.id),
     _portal_part(1, tables.subscriptions, tables.subscriptions.c.customer),
     _portal_part(2, tables.invoices, tables.invoices.c.customer, INVOICE_PAGE, SHOWN_INVOICE),
     _portal_part(3, tables.payment_methods, tables.payment_methods.c.customer),
     _portal_part(4, tables.retention_offers, tables.retention_offers.c.customer),
-).order_by(sa.literal_column("part"), sa.literal_column("created").desc(), sa.literal_column("id").desc())
-PRICES_WITH_PRODUCTS = (
+).order_by(sa.literal_column("part"), sa.literal_column("created").desc(), sa.literal_column("id").desc()))
+PRICES_WITH_PRODUCTS = Compiled(
     sa.select(tables.prices.c.data, tables.products.c.data.label("product"))
     .outerjoin(tables.products, tables.products.c.id == tables.prices.c.product)
     .where(tables.prices.c.id.in_(sa.bindparam("prices", expanding=True)))
@@ -258,7 +257,7 @@ def portal(conn: sa.Connection, customer_id: str) -> dict[str, Any] | None:
     """Everything the portal page shows of one customer: the API's hottest read, so it is one
     query for the customer's own objects (newest first) and one for the prices they use."""
     found: dict[str, list[dict[str, Any]]] = {name: [] for name in PORTAL_PARTS}
-    for part, _created, _id, data in conn.execute(PORTAL_OBJECTS, {"customer": customer_id}):
+    for part, _created, _id, data in PORTAL_OBJECTS.rows(conn, customer=customer_id):
         found[PORTAL_PARTS[part]].append(jsonio.loads(data))
     if not found["customer"]:
         return None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,6 +98,70 @@ def migrate(engine: sa.Engine) -> None:
         # the lock migrates, and the others then find the schema at head and do nothing.
         hold(connection, "porch:migrations")
         command.upgrade(_alembic(connection), "head")
+
+
+class Compiled:
+    """A statement compiled once per dialect and run on the driver's own cursor, for the hottest reads:
+    SQLAlchemy's execution layer (parameters, result objects, events) costs more than such a query.
+
+    It runs in the Connection's transaction like any other statement, and answers the driver's rows:
+    plain tuples, with no type processing (a Boolean column may come as 0 or 1). A list given for an
+    expanding bindparam (`column.in_(sa.bindparam(name, expanding=True))`) becomes one placeholder a value."""
+
+    def __init__(self, statement: sa.Executable):
+        self.statement = statement
+        self.by_dialect: dict[str, _Form] = {}
+
+    def rows(self, conn: sa.Connection, **params: Any) -> list[tuple[Any, ...]]:
+        sql, values = self.driver_form(conn.dialect, **params)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, values)
+            return cursor.fetchall()  # type: ignore[no-any-return]
+        finally:
+            cursor.close()
+
+    def driver_form(self, dialect: sa.Dialect, **params: Any) -> tuple[str, Any]:
+        """The SQL and the parameters as the dialect's driver takes them."""
+        form = self.by_dialect.get(dialect.name) or self._compile(dialect)
+        sql, values = form.sql, form.defaults | params
+        if form.lists:
+            sql = _EXPANDING.sub(lambda match: form.placeholders(match[1], values), sql)
+        if form.order is None:
+            return sql, values
+        # qmark: positional, a list's values in its place
+        return sql, [v for name in form.order for v in (values[name] if name in form.lists else (values[name],))]
+
+    def _compile(self, dialect: sa.Dialect) -> _Form:
+        if dialect.paramstyle not in ("qmark", "pyformat"):
+            raise NotImplementedError(f"{dialect.name}'s parameter style {dialect.paramstyle}")
+        compiled = self.statement.compile(dialect=dialect)
+        order = list(compiled.positiontup or ()) if dialect.paramstyle == "qmark" else None
+        form = _Form(compiled.string, order, dict(compiled.params), frozenset(_EXPANDING.findall(compiled.string)))
+        self.by_dialect[dialect.name] = form
+        return form
+
+
+_EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
+
+
+@dataclass(frozen=True)
+class _Form:
+    """A statement as one dialect's driver takes it: its SQL, the order of its positional parameters
+    (None for named ones), the values of the parameters built into it, and the names of its lists."""
+
+    sql: str
+    order: list[str] | None
+    defaults: dict[str, Any]
+    lists: frozenset[str]
+
+    def placeholders(self, name: str, values: dict[str, Any]) -> str:
+        items = list(values[name]) or [None]  # IN (NULL) matches nothing, as SQLAlchemy renders an empty list
+        if self.order is not None:
+            values[name] = items
+            return ", ".join("?" * len(items))
+        values.update((f"{name}__{n}", v) for n, v in enumerate(items))
+        return ", ".join(f"%({name}__{n})s" for n in range(len(items)))
 
 
 HOLD = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
