@@ -147,7 +147,7 @@ def create_app(
             for task in chores:
                 task.cancel()
             await asyncio.gather(*chores, return_exceptions=True)
-            db.engine.dispose()
+            db.close()
 
     middleware = [
         Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies] or []),

@@ -189,6 +189,10 @@ class Database:
         self.engine = engine
         self.inline_reads = engine.dialect.name == "sqlite"
         self.write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # SQLite's inline reads keep one connection: checking one out of the pool and back for each
+        # read cost the portal more than its session query. Only the event loop's thread uses it, one
+        # read at a time, as nothing awaits inside a read.
+        self._reader: sa.Connection | None = None
 
     def run(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
         if write and self.write_lock is not None:
@@ -219,8 +223,26 @@ class Database:
         for a lock, and the read takes less time than the hop to a worker thread would,
         a hop whose fight for the GIL under load was most of the portal's p99."""
         if self.inline_reads:
-            return self.run(fn, *args, write=False)
+            return self._read_inline(fn, args)
         return await run_in_threadpool(lambda: self.run(fn, *args, write=False))
+
+    def _read_inline(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        reader = self._reader
+        if reader is None or reader.closed or reader.invalidated:
+            reader = self._reader = self.engine.connect().execution_options(porch_write=False)
+        with reader.begin():
+            try:
+                return fn(reader, *args)
+            except Refused as refused:
+                kept = refused
+        raise kept.error
+
+    def close(self) -> None:
+        """Close every connection: the inline reader's and the pool's."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self.engine.dispose()
 
     def ping(self) -> bool:
         try:
