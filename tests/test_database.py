@@ -140,5 +140,5 @@ def test_a_compiled_statement_answers_as_sqlalchemy_does_on_the_driver(database_
         expected = db.run(lambda conn, params: list(conn.execute(query, params).all()), params, write=False)
         found = db.run(lambda conn, params: compiled.rows(conn, **params), params, write=False)
         assert [tuple(row) for row in found] == [tuple(row) for row in expected]
-    assert db.run(lambda conn: compiled.rows(conn, keys=["a", "b"], since=0), write=False) == [("a",), ("b",)]
+    assert [tuple(row) for row in db.run(lambda conn: compiled.rows(conn, keys=["a", "b"], since=0), write=False)] == [("a",), ("b",)]
     engine.dispose()

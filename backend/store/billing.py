@@ -126,33 +126,35 @@ WITH_EMAIL = (
     .where(tables.customers.c.email_lower.in_(sa.bindparam("emails", expanding=True)))
     .order_by(sa.case((_HAS_ACTIVE, 1), else_=0).desc(), tables.customers.c.created.desc(), tables.customers.c.id.desc())
 )
-SIGNS_IN_AS = WITH_EMAIL.limit(1)
+SIGNS_IN_AS = Compiled(WITH_EMAIL.limit(1))
+ALL_WITH_EMAIL = Compiled(WITH_EMAIL)
+CUSTOMERS_DATA = Compiled(
+    sa.select(tables.customers.c.data).where(tables.customers.c.id.in_(sa.bindparam("ids", expanding=True))))
+SUBSCRIPTIONS_OF_CUSTOMERS = Compiled(
+    sa.select(tables.subscriptions.c.customer, tables.subscriptions.c.data)
+    .where(tables.subscriptions.c.customer.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(tables.subscriptions.c.created.desc(), tables.subscriptions.c.id.desc())
+)
 
 
 def customer_for_email(conn: sa.Connection, email: str) -> str | None:
     """The customer an email signs in as: the newest with an active or trialing
     subscription, else the newest with that address (case-insensitive, its domain in either
     of its forms, Unicode or ASCII)."""
-    return conn.execute(SIGNS_IN_AS, {"emails": emails.lookup_forms(email)}).scalar()
+    found = SIGNS_IN_AS.rows(conn, emails=emails.lookup_forms(email))
+    return found[0][0] if found else None
 
 
 def customers_for_email(conn: sa.Connection, email: str) -> list[str]:
     """Every customer with the address, as customer_for_email finds them, in the order it prefers them."""
-    return list(conn.execute(WITH_EMAIL, {"emails": emails.lookup_forms(email)}).scalars())
+    return [customer for customer, in ALL_WITH_EMAIL.rows(conn, emails=emails.lookup_forms(email))]
 
 
 def customers_with_subscriptions(conn: sa.Connection, ids: list[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Each of these customers that is stored, in the order given, with its subscriptions (newest first,
     prices and products expanded)."""
-    found = {c["id"]: c for c in _load(conn.execute(
-        sa.select(tables.customers.c.data).where(tables.customers.c.id.in_(ids))
-    ))}
-    table = tables.subscriptions
-    rows = conn.execute(
-        sa.select(table.c.customer, table.c.data).where(table.c.customer.in_(ids))
-        .order_by(table.c.created.desc(), table.c.id.desc())
-    ).all()
-    subscriptions = [(row.customer, jsonio.loads(row.data)) for row in rows]
+    found = {c["id"]: c for c in (jsonio.loads(data) for data, in CUSTOMERS_DATA.rows(conn, ids=ids))}
+    subscriptions = [(customer, jsonio.loads(data)) for customer, data in SUBSCRIPTIONS_OF_CUSTOMERS.rows(conn, ids=ids)]
     expand_prices(conn, [sub for _, sub in subscriptions])
     return [(found[i], [sub for owner, sub in subscriptions if owner == i]) for i in ids if i in found]
 
