@@ -108,11 +108,21 @@ class Compiled:
     plain tuples, with no type processing (a Boolean column may come as 0 or 1). A list given for an
     expanding bindparam (`column.in_(sa.bindparam(name, expanding=True))`) becomes one placeholder a value."""
 
-    def __init__(self, statement: sa.Executable):
+    def __init__(self, statement: sa.Executable, columns: tuple[str, ...] | None = None):
+        """`columns`: the columns an INSERT sets, the others left to the database (an id it numbers)."""
         self.statement = statement
+        self.columns = columns
         self.by_dialect: dict[str, _Form] = {}
 
     def rows(self, conn: sa.Connection, **params: Any) -> list[tuple[Any, ...]]:
+        """The rows a query answers."""
+        return self._run(conn, params, lambda cursor: cursor.fetchall())  # type: ignore[no-any-return]
+
+    def run(self, conn: sa.Connection, **params: Any) -> int:
+        """How many rows a change changed."""
+        return self._run(conn, params, lambda cursor: cursor.rowcount)  # type: ignore[no-any-return]
+
+    def _run(self, conn: sa.Connection, params: dict[str, Any], answer: Callable[[Any], Any]) -> Any:
         sql, values = self.driver_form(conn.dialect, **params)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         # What listens to SQLAlchemy's statements (a tracer, a test) still sees these; with none, it costs a check.
@@ -120,7 +130,7 @@ class Compiled:
             listeners(conn, cursor, sql, values, None, False)
         try:
             cursor.execute(sql, values)
-            return cursor.fetchall()  # type: ignore[no-any-return]
+            return answer(cursor)
         finally:
             cursor.close()
 
@@ -138,7 +148,7 @@ class Compiled:
     def _compile(self, dialect: sa.Dialect) -> _Form:
         if dialect.paramstyle not in ("qmark", "pyformat"):
             raise NotImplementedError(f"{dialect.name}'s parameter style {dialect.paramstyle}")
-        compiled = self.statement.compile(dialect=dialect)
+        compiled = self.statement.compile(dialect=dialect, column_keys=self.columns)
         order = list(compiled.positiontup or ()) if dialect.paramstyle == "qmark" else None
         form = _Form(compiled.string, order, dict(compiled.params), frozenset(_EXPANDING.findall(compiled.string)))
         self.by_dialect[dialect.name] = form
