@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 from starlette.concurrency import run_in_threadpool
 
 from backend.errors import Refused
@@ -108,7 +109,7 @@ class Compiled:
     plain tuples, with no type processing (a Boolean column may come as 0 or 1). A list given for an
     expanding bindparam (`column.in_(sa.bindparam(name, expanding=True))`) becomes one placeholder a value."""
 
-    def __init__(self, statement: sa.Executable, columns: tuple[str, ...] | None = None):
+    def __init__(self, statement: sa.ClauseElement, columns: tuple[str, ...] | None = None):
         """`columns`: the columns an INSERT sets, the others left to the database (an id it numbers)."""
         self.statement = statement
         self.columns = columns
@@ -149,6 +150,7 @@ class Compiled:
         if dialect.paramstyle not in ("qmark", "pyformat"):
             raise NotImplementedError(f"{dialect.name}'s parameter style {dialect.paramstyle}")
         compiled = self.statement.compile(dialect=dialect, column_keys=self.columns)
+        assert isinstance(compiled, SQLCompiler)  # a statement, not DDL
         order = list(compiled.positiontup or ()) if dialect.paramstyle == "qmark" else None
         form = _Form(compiled.string, order, dict(compiled.params), frozenset(_EXPANDING.findall(compiled.string)))
         self.by_dialect[dialect.name] = form
