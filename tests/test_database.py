@@ -142,3 +142,22 @@ def test_a_compiled_statement_answers_as_sqlalchemy_does_on_the_driver(database_
         assert [tuple(row) for row in found] == [tuple(row) for row in expected]
     assert [tuple(row) for row in db.run(lambda conn: compiled.rows(conn, keys=["a", "b"], since=0), write=False)] == [("a",), ("b",)]
     engine.dispose()
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(database_url, monkeypatch):
+    """One that sat in the pool longer than PING_IDLE is pinged first; here every one is (PING_IDLE 0)."""
+    if not database_url.startswith("postgresql"):
+        return  # a SQLite file cannot drop a connection
+    from backend.store import database
+
+    monkeypatch.setattr(database, "PING_IDLE", 0)
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    other = create_engine(database_url)
+    with other.connect() as admin:
+        assert admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    other.dispose()
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
+    engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Knowing it lets a start on an up-to-date schema skip importing Alembic (~85 ms).
 HEAD = "0012"
 CONNECT_TIMEOUT = 5
+PING_IDLE = 5  # seconds a pooled PostgreSQL connection may sit unused and still be handed out without a ping
 T = TypeVar("T")
 
 
@@ -40,8 +42,9 @@ def create_engine(url: str) -> sa.Engine:
         # A server that does not answer (hung, or its host gone) costs a request a few seconds
         # and a 503, not psycopg's default wait of 130 s with a worker thread held all along.
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
-    # A server can drop connections (restart, failover); a SQLite file cannot, and a ping per request costs.
-    engine = sa.create_engine(_engine_url(url), pool_pre_ping=not sqlite, connect_args=connect_args)
+    engine = sa.create_engine(_engine_url(url), connect_args=connect_args)
+    if not sqlite:
+        _ping_idle_connections(engine)
     if sqlite:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
@@ -70,6 +73,27 @@ def create_engine(url: str) -> sa.Engine:
                 raise sa.exc.OperationalError(statement, None, error) from error
 
     return engine
+
+
+def _ping_idle_connections(engine: sa.Engine) -> None:
+    """A server can drop connections (restart, failover, an idle timeout), so a connection that sat in the
+    pool is pinged before it is handed out, and replaced if the ping fails. Not one used within the last
+    PING_IDLE seconds: a ping is a round trip, and on every checkout it cost the portal's read a third
+    of its time. A server that goes away within those seconds fails the requests then under way (503),
+    as it would with any ping, and the pool starts afresh on the first such failure."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("checked_in", time.monotonic()) < PING_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # whatever broke it, the connection is of no use
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def _alembic(connection: sa.Connection) -> Any:
