@@ -20,9 +20,9 @@ from backend.config import Config, ConfigError, json_schema, load_config
 from backend.deploy import PRINTED, PUBLISH, WRITTEN, DeployError, deployment
 from backend.events import signing_secrets
 from backend.i18n import MissingCatalogue
-from backend.importer import ImportFileError, import_file
 from backend.pages import BuildError
 from backend.resources import SAMPLE_CONFIG, SITE_DIR
+from backend.server_options import SERVER_OPTIONS
 from backend.settings import Settings, SettingsError
 from backend.store import billing
 from backend.store.database import Database, DatabaseError, create_engine, migrate
@@ -36,6 +36,14 @@ def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
+def _porch_errors() -> tuple[type[Exception], ...]:
+    # The importer (and the reader of Stripe's shapes it brings, 35 ms) loads only for a command that imports.
+    from backend.importer import ImportFileError
+
+    return (SettingsError, ImportFileError, DatabaseError, DeployError, NotConfigured, api_keys.APIKeyError, BuildError,
+            MissingCatalogue)
+
+
 def _converting(fn: F) -> F:
     """Porch's own errors become one message and exit code 1, never a traceback."""
 
@@ -46,8 +54,9 @@ def _converting(fn: F) -> F:
             for warning in exc.warnings:
                 click.echo(f"Warning: {warning}", err=True)
             _fail("the config has errors:\n" + "\n".join(f"  {p}" for p in exc.problems))
-        except (SettingsError, ImportFileError, DatabaseError, DeployError, NotConfigured, api_keys.APIKeyError,
-                BuildError, MissingCatalogue) as exc:
+        except Exception as exc:
+            if not isinstance(exc, _porch_errors()):
+                raise
             _fail(str(exc))
 
     wrapper.__name__ = fn.__name__
@@ -88,19 +97,6 @@ def _database(settings: Settings) -> Database:
             f"{exc.__class__.__name__}: {str(exc.orig if hasattr(exc, 'orig') else exc).strip()}"
         ) from None
     return Database(engine)
-
-
-# Shared with bench/bare.py, so that the load benchmark compares like with like.
-SERVER_OPTIONS: dict[str, Any] = {
-    # Proxy headers are read by the app itself, only from PORCH_TRUSTED_PROXIES;
-    # uvicorn's own handling would trust 127.0.0.1 by default.
-    "proxy_headers": False,
-    "server_header": False,
-    "log_level": "info",
-    # A line per request cost 7% of the portal's throughput; the load balancer or CDN
-    # in front logs requests, and Porch logs what goes wrong.
-    "access_log": False,
-}
 
 
 def _serve(settings: Settings, config: Config, host: str, port: int) -> None:
@@ -161,6 +157,8 @@ def _removed(counts: dict[str, int]) -> str:
 @_converting
 def import_command(file: Path) -> None:
     """Upsert Stripe-shaped objects from FILE.json into the store; safe to re-run."""
+    from backend.importer import import_file
+
     settings = _settings(require_secret=False)
     imported = import_file(_database(settings), file)
     click.echo("Imported " + _named(imported.written) + "." + _removed(imported.removed))

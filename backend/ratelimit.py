@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from backend.errors import APIError
+from backend.store.database import Compiled
 from backend.store.tables import rate_events
 
 DAY = 86400
@@ -29,7 +30,7 @@ class Limit:
 
 
 @functools.cache
-def _newest(keys: int) -> sa.CompoundSelect:
+def _newest(keys: int) -> Compiled:
     """The newest events of each of `keys` keys, in one query: sign-in checks several keys at once.
     Built once for each number of keys: building a statement costs more than running it."""
     parts = [
@@ -40,7 +41,7 @@ def _newest(keys: int) -> sa.CompoundSelect:
         .subquery()
         for n in range(keys)
     ]
-    return sa.union_all(*(sa.select(part.c.key, part.c.at) for part in parts))
+    return Compiled(sa.union_all(*(sa.select(part.c.key, part.c.at) for part in parts)))
 
 
 RECORD = rate_events.insert()
@@ -74,7 +75,7 @@ def waits(conn: sa.Connection, checks: list[tuple[str, tuple[Limit, ...]]], now:
         params |= {f"key{n}": key, f"since{n}": now - max(limit.seconds for limit in limits),
                    f"count{n}": max(limit.count for limit in limits)}
     times: dict[str, list[int]] = {key: [] for key, _ in checks}
-    for key, at in conn.execute(_newest(len(checks)), params):
+    for key, at in _newest(len(checks)).rows(conn, **params):
         times[key].append(at)
     found = []
     for key, limits in checks:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from backend import keys
 from backend.config import DEFAULT_CONFIGURATION
+from backend.store.database import Compiled
 from backend.store.tables import customers, sessions
 
 IDLE = 30 * 60
@@ -64,21 +65,23 @@ OTHERS = (
     .where(customers.c.email_lower == sessions.c.email, customers.c.id != sessions.c.customer)
     .scalar_subquery()
 )
-LIVE = sa.select(
+LIVE = Compiled(sa.select(
     sessions.c.customer, sessions.c.email, sessions.c.created, sessions.c.last_seen, sessions.c.revoked,
     OTHERS.label("others"), sessions.c.configuration, sessions.c.return_url,
-).where(sessions.c.token_hash == sa.bindparam("token_hash"))
+).where(sessions.c.token_hash == sa.bindparam("token_hash")))
 
 
 def live(conn: sa.Connection, secret: bytes, token: str, now: int) -> Live | None:
     """The session while it is live: not revoked, not idle too long, not too old.
 
     Only reads: on SQLite a write would take the single write lock on every request."""
-    row = conn.execute(LIVE, {"token_hash": keys.digest(secret, "session", token)}).first()
-    if row is None or row.revoked or now - row.last_seen >= IDLE or now - row.created >= ABSOLUTE:
+    found = LIVE.rows(conn, token_hash=keys.digest(secret, "session", token))
+    if not found:
         return None
-    return Live(row.customer, row.email, row.created, now - row.last_seen >= TOUCH_AFTER, row.others,
-                row.configuration, row.return_url)
+    customer, email, created, last_seen, revoked, others, configuration, return_url = found[0]
+    if revoked or now - last_seen >= IDLE or now - created >= ABSOLUTE:
+        return None
+    return Live(customer, email, created, now - last_seen >= TOUCH_AFTER, others, configuration, return_url)
 
 
 def move(conn: sa.Connection, secret: bytes, token: str, session: Live, customer: str, now: int) -> str:

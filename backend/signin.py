@@ -13,7 +13,7 @@ from backend import keys, ratelimit
 from backend.errors import APIError, Refused
 from backend.ratelimit import Limit
 from backend.store import billing
-from backend.store.database import hold
+from backend.store.database import Compiled, hold
 from backend.store.tables import challenges, mail_queue
 
 CODE_LIFETIME = 600
@@ -68,7 +68,8 @@ def normalise_email(raw: str) -> str:
 # apart from the columns, which SQLAlchemy reserves for the values an UPDATE sets.
 # A new code voids the older ones the same client asked for (and those made before clients
 # were recorded), not a stranger's: else anyone could void the code a customer is waiting for.
-VOID_OLDER = (
+# Compiled, run on the driver: SQLAlchemy's execution layer cost sign-in more than its statements.
+VOID_OLDER = Compiled(
     challenges.update()
     .where(
         challenges.c.email_lower == sa.bindparam("email"), challenges.c.spent.is_(False),
@@ -76,16 +77,18 @@ VOID_OLDER = (
     )
     .values(spent=True)
 )
-NEW_CHALLENGE = challenges.insert()
-QUEUE_MAIL = mail_queue.insert()
-FIND = sa.select(challenges).where(challenges.c.id_hash == sa.bindparam("challenge"))
+NEW_CHALLENGE = Compiled(challenges.insert(), tuple(challenges.c.keys()))
+MAIL = ("kind", "created", "expires_at", "sealed", "status", "attempts", "next_attempt_at")
+QUEUE_MAIL = Compiled(mail_queue.insert(), MAIL)
+FIND = Compiled(sa.select(challenges.c.email_lower, challenges.c.code_hash)
+                .where(challenges.c.id_hash == sa.bindparam("challenge")))
 _USABLE = (
     (challenges.c.id_hash == sa.bindparam("challenge")) & challenges.c.spent.is_(False)
     & (challenges.c.attempts < MAX_TRIES) & (challenges.c.expires_at > sa.bindparam("now"))
 )
-WRONG_TRY = challenges.update().where(_USABLE).values(attempts=challenges.c.attempts + 1)
-LAST_TRY = challenges.update().where(_USABLE).values(attempts=MAX_TRIES)
-SPEND = challenges.update().where(_USABLE).values(spent=True)
+WRONG_TRY = Compiled(challenges.update().where(_USABLE).values(attempts=challenges.c.attempts + 1))
+LAST_TRY = Compiled(challenges.update().where(_USABLE).values(attempts=MAX_TRIES))
+SPEND = Compiled(challenges.update().where(_USABLE).values(spent=True))
 
 
 def _key(secret: bytes, kind: str, *parts: str) -> str:
@@ -157,28 +160,17 @@ def request_code(
     challenge = keys.token()
     code = f"{secrets.randbelow(10**6):06d}"
     client_hash = keys.digest(secret, "client", client)
-    conn.execute(VOID_OLDER, {"email": email_lower, "client": client_hash})
-    conn.execute(NEW_CHALLENGE, {
-        "id_hash": keys.digest(secret, "challenge", challenge),
-        "client_hash": client_hash,
-        "email_lower": email_lower,
-        "code_hash": keys.digest(secret, "code", challenge + code),
-        "created": now,
-        "expires_at": now + CODE_LIFETIME,
-        "attempts": 0,
-        "spent": False,
-    })
+    VOID_OLDER.run(conn, email=email_lower, client=client_hash)
+    NEW_CHALLENGE.run(
+        conn, id_hash=keys.digest(secret, "challenge", challenge), client_hash=client_hash, email_lower=email_lower,
+        code_hash=keys.digest(secret, "code", challenge + code), created=now, expires_at=now + CODE_LIFETIME,
+        attempts=0, spent=False,
+    )
     payload = json.dumps({"to": email_lower, "code": code, "locale": locale})
-    conn.execute(
-        QUEUE_MAIL, {
-            "kind": "signin_code",
-            "created": now,
-            "expires_at": now + CODE_LIFETIME,
-            "sealed": keys.sealer(secret).encrypt(payload.encode()).decode(),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-        }
+    QUEUE_MAIL.run(
+        conn, kind="signin_code", created=now, expires_at=now + CODE_LIFETIME,
+        sealed=keys.sealer(secret).encrypt(payload.encode()).decode(), status="pending", attempts=0,
+        next_attempt_at=now,
     )
     return challenge
 
@@ -215,23 +207,23 @@ def _decide(
     expired or dead one learn nothing, so they cost nothing, and nobody can use
     them to get a customer refused."""
     id_hash = keys.digest(secret, "challenge", challenge)
-    row = conn.execute(FIND, {"challenge": id_hash}).first()
-    if row is None:
+    found = FIND.rows(conn, challenge=id_hash)
+    if not found:
         return invalid_code(), []
-    usable = {"challenge": id_hash, "now": now}
-    if not keys.same(keys.digest(secret, "code", challenge + code), row.code_hash):
+    ((email_lower, code_hash),) = found
+    if not keys.same(keys.digest(secret, "code", challenge + code), code_hash):
         # While guessing at this email is slowed, one wrong try ends the code.
-        slowed = _slowed(conn, secret, row.email_lower, now)
-        if conn.execute(LAST_TRY if slowed else WRONG_TRY, usable).rowcount != 1:
+        slowed = _slowed(conn, secret, email_lower, now)
+        if (LAST_TRY if slowed else WRONG_TRY).run(conn, challenge=id_hash, now=now) != 1:
             return invalid_code(), []
-        return invalid_code(), [address_failures(client), _email_failures(secret, row.email_lower)]
+        return invalid_code(), [address_failures(client), _email_failures(secret, email_lower)]
     # The update is the decision: of concurrent verifies only one can flip `spent`.
-    if conn.execute(SPEND, usable).rowcount != 1:
+    if SPEND.run(conn, challenge=id_hash, now=now) != 1:
         return invalid_code(), []
-    customer = billing.customer_for_email(conn, row.email_lower)
+    customer = billing.customer_for_email(conn, email_lower)
     if customer is None:
         return invalid_code(), []
-    return Proof(customer, row.email_lower), [_signed_in_from(secret, row.email_lower, client)]
+    return Proof(customer, email_lower), [_signed_in_from(secret, email_lower, client)]
 
 
 def prune(conn: sa.Connection, now: int) -> None:

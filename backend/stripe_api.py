@@ -10,12 +10,13 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-import stripe
+from typing import TYPE_CHECKING, Any
 
 from backend.errors import APIError
 from backend.settings import Settings
+
+if TYPE_CHECKING:
+    import stripe
 
 log = logging.getLogger("porch.stripe")
 
@@ -35,6 +36,9 @@ class NotConfigured(Exception):
 
 
 def client(settings: Settings, timeout: float = TIMEOUT_SECONDS, retries: int = NETWORK_RETRIES) -> stripe.StripeClient:
+    # Stripe's SDK loads here, not at start: with billing.engine local it is never needed (70 ms and 10 MB).
+    import stripe
+
     key = settings.stripe_secret_key
     if not key:
         raise NotConfigured(
@@ -66,6 +70,8 @@ def idempotency_key(request_key: str, step: str) -> str:
 def refusal(exc: stripe.StripeError) -> APIError:
     """Stripe's error as the portal's answer. The codes are listed in backend.errors and the pages
     word them in the customer's language; the message stays English, for logs and scripts."""
+    import stripe
+
     if isinstance(exc, stripe.CardError):
         return APIError(402, "card_declined", "The card was declined.")
     if isinstance(exc, stripe.InvalidRequestError) and (exc.http_status or 0) < 500:
@@ -82,6 +88,8 @@ def refusal(exc: stripe.StripeError) -> APIError:
 def refusals() -> Iterator[None]:
     """Run Stripe calls; a Stripe error leaves as the APIError the portal answers with (and the
     transaction around it rolls back), its cause logged for the merchant."""
+    import stripe
+
     try:
         yield
     except stripe.StripeError as exc:

@@ -26,11 +26,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-import stripe
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -41,6 +40,9 @@ from backend.openapi import returns
 from backend.pipeline import Edge, Endpoint
 from backend.store import billing, tables
 from backend.store.database import hold
+
+if TYPE_CHECKING:
+    import stripe
 
 log = logging.getLogger("porch.stripe")
 
@@ -206,6 +208,8 @@ async def webhook(edge: Edge) -> Response:
         log.error("a Stripe event arrived but PORCH_STRIPE_WEBHOOK_SECRET is unset: run "
                   "`python -m backend stripe webhook --url ...` and set the secret it prints")
         raise APIError(503, "not_configured", "The webhook's signing secret is not set.")
+    import stripe  # loaded with the engine's client already: billing.engine is stripe here
+
     body = await _body(request)
     try:
         event = stripe_api.as_dict(state.stripe.construct_event(body, request.headers.get("stripe-signature"), secret))

@@ -3,7 +3,7 @@
     python bench/bare.py --port 8001
 
 One route, GET /, answering a small constant JSON object, served by uvicorn
-with the same arguments as `python -m backend serve` (backend/cli.py's SERVER_OPTIONS), so that
+with the same arguments as `python -m backend serve` (backend/server_options.py), so that
 bench/load.py compares the backend's endpoints with what Starlette and uvicorn
 alone cost on the same server.
 """
@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from backend.cli import SERVER_OPTIONS
+from backend.server_options import SERVER_OPTIONS
 
 
 async def constant(request: Request) -> JSONResponse:

@@ -14,6 +14,7 @@ from backend import ratelimit
 from backend.store.database import (
     HEAD,
     MIGRATIONS,
+    Compiled,
     Database,
     create_engine,
     current_revision,
@@ -126,4 +127,44 @@ def test_objects_stored_in_older_shapes_are_read_into_the_one_shape(database_url
     assert db.run(billing.get, "subscriptions", "sub_2") == refused  # the reader refuses it: left as it was
     # The customer expanded inside the subscription, which the store did not have, is stored as its own.
     assert db.run(billing.customer_for_email, "pat@example.com") == "cus_1"
+    engine.dispose()
+
+
+def test_a_compiled_statement_answers_as_sqlalchemy_does_on_the_driver(database_url):
+    """Built-in values, a named value, and a list of any length (none too) in one statement, on either driver."""
+    engine = create_engine(database_url)
+    migrate(engine)
+    db = Database(engine)
+    db.run(lambda conn: ratelimit.record(conn, 100, "a", "b", "c"))
+    query = (
+        sa.select(rate_events.c.key).where(rate_events.c.key.in_(sa.bindparam("keys", expanding=True)),
+                                           rate_events.c.at >= sa.bindparam("since"), rate_events.c.key != "c")
+        .order_by(rate_events.c.key)
+    )
+    compiled = Compiled(query)
+    for keys, since in ((["a", "b", "c", "d"], 0), (["b"], 0), ([], 0), (["a", "b"], 101)):
+        params = {"keys": keys, "since": since}
+        expected = db.run(lambda conn, params: list(conn.execute(query, params).all()), params, write=False)
+        found = db.run(lambda conn, params: compiled.rows(conn, **params), params, write=False)
+        assert [tuple(row) for row in found] == [tuple(row) for row in expected]
+    assert [tuple(row) for row in db.run(lambda conn: compiled.rows(conn, keys=["a", "b"], since=0), write=False)] == [("a",), ("b",)]
+    engine.dispose()
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(database_url, monkeypatch):
+    """One that sat in the pool longer than PING_IDLE is pinged first; here every one is (PING_IDLE 0)."""
+    if not database_url.startswith("postgresql"):
+        return  # a SQLite file cannot drop a connection
+    from backend.store import database
+
+    monkeypatch.setattr(database, "PING_IDLE", 0)
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    other = create_engine(database_url)
+    with other.connect() as admin:
+        assert admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    other.dispose()
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
     engine.dispose()

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from backend import emails, jsonio
 from backend.store import tables
-from backend.store.database import hold
+from backend.store.database import Compiled, hold
 
 # import file key -> (table, Stripe "object" value)
 KINDS = {
@@ -126,33 +126,35 @@ WITH_EMAIL = (
     .where(tables.customers.c.email_lower.in_(sa.bindparam("emails", expanding=True)))
     .order_by(sa.case((_HAS_ACTIVE, 1), else_=0).desc(), tables.customers.c.created.desc(), tables.customers.c.id.desc())
 )
-SIGNS_IN_AS = WITH_EMAIL.limit(1)
+SIGNS_IN_AS = Compiled(WITH_EMAIL.limit(1))
+ALL_WITH_EMAIL = Compiled(WITH_EMAIL)
+CUSTOMERS_DATA = Compiled(
+    sa.select(tables.customers.c.data).where(tables.customers.c.id.in_(sa.bindparam("ids", expanding=True))))
+SUBSCRIPTIONS_OF_CUSTOMERS = Compiled(
+    sa.select(tables.subscriptions.c.customer, tables.subscriptions.c.data)
+    .where(tables.subscriptions.c.customer.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(tables.subscriptions.c.created.desc(), tables.subscriptions.c.id.desc())
+)
 
 
 def customer_for_email(conn: sa.Connection, email: str) -> str | None:
     """The customer an email signs in as: the newest with an active or trialing
     subscription, else the newest with that address (case-insensitive, its domain in either
     of its forms, Unicode or ASCII)."""
-    return conn.execute(SIGNS_IN_AS, {"emails": emails.lookup_forms(email)}).scalar()
+    found = SIGNS_IN_AS.rows(conn, emails=emails.lookup_forms(email))
+    return found[0][0] if found else None
 
 
 def customers_for_email(conn: sa.Connection, email: str) -> list[str]:
     """Every customer with the address, as customer_for_email finds them, in the order it prefers them."""
-    return list(conn.execute(WITH_EMAIL, {"emails": emails.lookup_forms(email)}).scalars())
+    return [customer for customer, in ALL_WITH_EMAIL.rows(conn, emails=emails.lookup_forms(email))]
 
 
 def customers_with_subscriptions(conn: sa.Connection, ids: list[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Each of these customers that is stored, in the order given, with its subscriptions (newest first,
     prices and products expanded)."""
-    found = {c["id"]: c for c in _load(conn.execute(
-        sa.select(tables.customers.c.data).where(tables.customers.c.id.in_(ids))
-    ))}
-    table = tables.subscriptions
-    rows = conn.execute(
-        sa.select(table.c.customer, table.c.data).where(table.c.customer.in_(ids))
-        .order_by(table.c.created.desc(), table.c.id.desc())
-    ).all()
-    subscriptions = [(row.customer, jsonio.loads(row.data)) for row in rows]
+    found = {c["id"]: c for c in (jsonio.loads(data) for data, in CUSTOMERS_DATA.rows(conn, ids=ids))}
+    subscriptions = [(customer, jsonio.loads(data)) for customer, data in SUBSCRIPTIONS_OF_CUSTOMERS.rows(conn, ids=ids)]
     expand_prices(conn, [sub for _, sub in subscriptions])
     return [(found[i], [sub for owner, sub in subscriptions if owner == i]) for i in ids if i in found]
 
@@ -200,8 +202,7 @@ def expand_prices(conn: sa.Connection, subscriptions: list[dict[str, Any]]) -> N
         return
     prices: dict[str, Any] = {}
     products: dict[str, Any] = {}
-    found = conn.execute(PRICES_WITH_PRODUCTS, {"prices": list(price_ids)})
-    for price_data, product_data in found:
+    for price_data, product_data in PRICES_WITH_PRODUCTS.rows(conn, prices=list(price_ids)):
         price = jsonio.loads(price_data)
         prices[price["id"]] = price
         if product_data is not None:
@@ -240,14 +241,14 @@ def _portal_part(number: int, table: sa.Table, key: sa.Column[Any], limit: int |
 
 
 # Built once: making a statement and its cache key costs more than running it.
-PORTAL_OBJECTS = sa.union_all(
+PORTAL_OBJECTS = Compiled(sa.union_all(
     _portal_part(0, tables.customers, tables.customers.c.id),
     _portal_part(1, tables.subscriptions, tables.subscriptions.c.customer),
     _portal_part(2, tables.invoices, tables.invoices.c.customer, INVOICE_PAGE, SHOWN_INVOICE),
     _portal_part(3, tables.payment_methods, tables.payment_methods.c.customer),
     _portal_part(4, tables.retention_offers, tables.retention_offers.c.customer),
-).order_by(sa.literal_column("part"), sa.literal_column("created").desc(), sa.literal_column("id").desc())
-PRICES_WITH_PRODUCTS = (
+).order_by(sa.literal_column("part"), sa.literal_column("created").desc(), sa.literal_column("id").desc()))
+PRICES_WITH_PRODUCTS = Compiled(
     sa.select(tables.prices.c.data, tables.products.c.data.label("product"))
     .outerjoin(tables.products, tables.products.c.id == tables.prices.c.product)
     .where(tables.prices.c.id.in_(sa.bindparam("prices", expanding=True)))
@@ -258,7 +259,7 @@ def portal(conn: sa.Connection, customer_id: str) -> dict[str, Any] | None:
     """Everything the portal page shows of one customer: the API's hottest read, so it is one
     query for the customer's own objects (newest first) and one for the prices they use."""
     found: dict[str, list[dict[str, Any]]] = {name: [] for name in PORTAL_PARTS}
-    for part, _created, _id, data in conn.execute(PORTAL_OBJECTS, {"customer": customer_id}):
+    for part, _created, _id, data in PORTAL_OBJECTS.rows(conn, customer=customer_id):
         found[PORTAL_PARTS[part]].append(jsonio.loads(data))
     if not found["customer"]:
         return None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 from starlette.concurrency import run_in_threadpool
 
 from backend.errors import Refused
@@ -18,6 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Knowing it lets a start on an up-to-date schema skip importing Alembic (~85 ms).
 HEAD = "0012"
 CONNECT_TIMEOUT = 5
+PING_IDLE = 5  # seconds a pooled PostgreSQL connection may sit unused and still be handed out without a ping
 T = TypeVar("T")
 
 
@@ -37,8 +42,9 @@ def create_engine(url: str) -> sa.Engine:
         # A server that does not answer (hung, or its host gone) costs a request a few seconds
         # and a 503, not psycopg's default wait of 130 s with a worker thread held all along.
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
-    # A server can drop connections (restart, failover); a SQLite file cannot, and a ping per request costs.
-    engine = sa.create_engine(_engine_url(url), pool_pre_ping=not sqlite, connect_args=connect_args)
+    engine = sa.create_engine(_engine_url(url), connect_args=connect_args)
+    if not sqlite:
+        _ping_idle_connections(engine)
     if sqlite:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
@@ -70,6 +76,27 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
+def _ping_idle_connections(engine: sa.Engine) -> None:
+    """A server can drop connections (restart, failover, an idle timeout), so a connection that sat in the
+    pool is pinged before it is handed out, and replaced if the ping fails. Not one used within the last
+    PING_IDLE seconds: a ping is a round trip, and on every checkout it cost the portal's read a third
+    of its time. A server that goes away within those seconds fails the requests then under way (503),
+    as it would with any ping, and the pool starts afresh on the first such failure."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("checked_in", time.monotonic()) < PING_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # whatever broke it, the connection is of no use
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
 def _alembic(connection: sa.Connection) -> Any:
     from alembic.config import Config as AlembicConfig
 
@@ -99,6 +126,84 @@ def migrate(engine: sa.Engine) -> None:
         command.upgrade(_alembic(connection), "head")
 
 
+class Compiled:
+    """A statement compiled once per dialect and run on the driver's own cursor, for the hottest reads:
+    SQLAlchemy's execution layer (parameters, result objects, events) costs more than such a query.
+
+    It runs in the Connection's transaction like any other statement, and answers the driver's rows:
+    plain tuples, with no type processing (a Boolean column may come as 0 or 1). A list given for an
+    expanding bindparam (`column.in_(sa.bindparam(name, expanding=True))`) becomes one placeholder a value."""
+
+    def __init__(self, statement: sa.ClauseElement, columns: tuple[str, ...] | None = None):
+        """`columns`: the columns an INSERT sets, the others left to the database (an id it numbers)."""
+        self.statement = statement
+        self.columns = columns
+        self.by_dialect: dict[str, _Form] = {}
+
+    def rows(self, conn: sa.Connection, **params: Any) -> list[tuple[Any, ...]]:
+        """The rows a query answers."""
+        return self._run(conn, params, lambda cursor: cursor.fetchall())
+
+    def run(self, conn: sa.Connection, **params: Any) -> int:
+        """How many rows a change changed."""
+        return self._run(conn, params, lambda cursor: cursor.rowcount)
+
+    def _run(self, conn: sa.Connection, params: dict[str, Any], answer: Callable[[Any], Any]) -> Any:
+        sql, values = self.driver_form(conn.dialect, **params)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        # What listens to SQLAlchemy's statements (a tracer, a test) still sees these; with none, it costs a check.
+        if listeners := conn.dispatch.before_cursor_execute:
+            listeners(conn, cursor, sql, values, None, False)
+        try:
+            cursor.execute(sql, values)
+            return answer(cursor)
+        finally:
+            cursor.close()
+
+    def driver_form(self, dialect: sa.Dialect, **params: Any) -> tuple[str, Any]:
+        """The SQL and the parameters as the dialect's driver takes them."""
+        form = self.by_dialect.get(dialect.name) or self._compile(dialect)
+        sql, values = form.sql, form.defaults | params
+        if form.lists:
+            sql = _EXPANDING.sub(lambda match: form.placeholders(match[1], values), sql)
+        if form.order is None:
+            return sql, values
+        # qmark: positional, a list's values in its place
+        return sql, tuple(v for name in form.order for v in (values[name] if name in form.lists else (values[name],)))
+
+    def _compile(self, dialect: sa.Dialect) -> _Form:
+        if dialect.paramstyle not in ("qmark", "pyformat"):
+            raise NotImplementedError(f"{dialect.name}'s parameter style {dialect.paramstyle}")
+        compiled = self.statement.compile(dialect=dialect, column_keys=self.columns)
+        assert isinstance(compiled, SQLCompiler)  # a statement, not DDL
+        order = list(compiled.positiontup or ()) if dialect.paramstyle == "qmark" else None
+        form = _Form(compiled.string, order, dict(compiled.params), frozenset(_EXPANDING.findall(compiled.string)))
+        self.by_dialect[dialect.name] = form
+        return form
+
+
+_EXPANDING = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
+
+
+@dataclass(frozen=True)
+class _Form:
+    """A statement as one dialect's driver takes it: its SQL, the order of its positional parameters
+    (None for named ones), the values of the parameters built into it, and the names of its lists."""
+
+    sql: str
+    order: list[str] | None
+    defaults: dict[str, Any]
+    lists: frozenset[str]
+
+    def placeholders(self, name: str, values: dict[str, Any]) -> str:
+        items = list(values[name]) or [None]  # IN (NULL) matches nothing, as SQLAlchemy renders an empty list
+        if self.order is not None:
+            values[name] = items
+            return ", ".join("?" * len(items))
+        values.update((f"{name}__{n}", v) for n, v in enumerate(items))
+        return ", ".join(f"%({name}__{n})s" for n in range(len(items)))
+
+
 HOLD = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 
 
@@ -124,6 +229,10 @@ class Database:
         self.engine = engine
         self.inline_reads = engine.dialect.name == "sqlite"
         self.write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # SQLite's inline reads keep one connection: checking one out of the pool and back for each
+        # read cost the portal more than its session query. Only the event loop's thread uses it, one
+        # read at a time, as nothing awaits inside a read.
+        self._reader: sa.Connection | None = None
 
     def run(self, fn: Callable[..., T], *args: Any, write: bool = True) -> T:
         if write and self.write_lock is not None:
@@ -154,8 +263,26 @@ class Database:
         for a lock, and the read takes less time than the hop to a worker thread would,
         a hop whose fight for the GIL under load was most of the portal's p99."""
         if self.inline_reads:
-            return self.run(fn, *args, write=False)
+            return self._read_inline(fn, args)
         return await run_in_threadpool(lambda: self.run(fn, *args, write=False))
+
+    def _read_inline(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        reader = self._reader
+        if reader is None or reader.closed or reader.invalidated:
+            reader = self._reader = self.engine.connect().execution_options(porch_write=False)
+        with reader.begin():
+            try:
+                return fn(reader, *args)
+            except Refused as refused:
+                kept = refused
+        raise kept.error
+
+    def close(self) -> None:
+        """Close every connection: the inline reader's and the pool's."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self.engine.dispose()
 
     def ping(self) -> bool:
         try:
