@@ -142,7 +142,7 @@ def test_portal_failure_offers_a_retry(session: Callable[..., Session]) -> None:
     expect(page.locator("#title")).to_be_focused()
 
 
-def test_the_footer_waits_below_the_fold_while_the_portal_loads(session: Callable[..., Session]) -> None:
+def test_the_footer_waits_below_the_fold_while_the_portal_loads(session: Callable[..., Session]) -> None:  # noqa: F811
     """Else it jumps down when the billing details come (a layout shift); without scripts nothing comes,
     and it stays in view with the notice under it."""
     s = session({"GET /api/portal": [(200, PORTAL, {})]})
