@@ -26,7 +26,11 @@ two seconds of GET traffic first, not counted.
 - code: POST /api/login/code, each request for a new address that no customer
   has (the request does the same work either way, SPEC section 7) from a new
   X-Forwarded-For, so that the sending limits never answer 429;
-- bare: GET / of bench/bare.py.
+- bare: GET / of bench/bare.py;
+- floor: GET /api/portal of bench/floor.py, with the portal's sessions: the same
+  customers' objects from one query and no framework, the least the portal's
+  answer can cost on this server and store. The portal's row gives its
+  throughput as a share of the floor's.
 
 The SQLite store is --database-url as it is, or else a temporary file of
 --customers customers made by bench/generate.py. The --postgres-url database is
@@ -211,7 +215,8 @@ def scripts(label: str, url: str, args: argparse.Namespace, tmp: Path, secret: b
 
 
 def measure(label: str, url: str, args: argparse.Namespace, tmp: Path) -> tuple[list[tuple[str, Row]], Row, int]:
-    """The backend's row for each endpoint, bare's row, and the backend's resident memory in KB after its runs."""
+    """The backend's row for each endpoint, then the floor's when the portal runs; bare's row; and the
+    backend's resident memory in KB after its runs."""
     secret = secrets.token_urlsafe(36).encode()
     script = scripts(label, url, args, tmp, secret)
     env = {
@@ -232,11 +237,18 @@ def measure(label: str, url: str, args: argparse.Namespace, tmp: Path) -> tuple[
     with serving([sys.executable, str(ROOT / "bench" / "bare.py"), "--port", str(port)], env, tmp, port, "/"):
         wrk(base, None, WARM_UP, args.connections)
         bare = wrk(base, None, args.duration, args.connections)
+    if "portal" in args.endpoints:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}/"
+        with serving([sys.executable, str(ROOT / "bench" / "floor.py"), "--port", str(port)], env, tmp, port, "/api/health"):
+            wrk(base, script["portal"], WARM_UP, args.connections)
+            rows.append(("floor", wrk(base, script["portal"], args.duration, args.connections)))
     return rows, bare, memory
 
 
-def line(name: str, row: Row, bare: Row) -> str:
+def line(name: str, row: Row, bare: Row, floor: Row | None = None) -> str:
     ratios = "| | |" if row is bare else f"| {row['rate'] / bare['rate']:.2f} | {row['p99'] / bare['p99']:.1f} |"
+    ratios += f" {row['rate'] / floor['rate']:.2f} |" if floor else " |"
     invalid = " (mostly errors: no figure)" if row["errors"] * 2 > row["requests"] else ""
     return (f"| {name} | {row['rate']:,.0f} | {row['p50']:.1f} ms | {row['p99']:.1f} ms {ratios} "
             f"{row['requests']:,.0f} | {row['errors']:,.0f}{invalid} |")
@@ -266,11 +278,13 @@ def main() -> int:
         results = [(label, *measure(label, url, args, tmp)) for label, url in stores]
     print(f"\nwrk -t1 -c{args.connections} -d{args.duration}s on {os.cpu_count()} cores; backend resident memory "
           "after its runs: " + ", ".join(f"{label} {memory / 1024:.0f} MB" for label, _, _, memory in results) + ".\n")
-    print("| store | endpoint | requests/s | p50 | p99 | throughput / bare | p99 / bare | requests | errors |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| store | endpoint | requests/s | p50 | p99 | throughput / bare | p99 / bare | throughput / floor "
+          "| requests | errors |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for label, rows, bare, _ in results:
+        floor = dict(rows).get("floor")
         for endpoint, row in rows:
-            print(line(f"{label} | `{endpoint}`", row, bare))
+            print(line(f"{label} | `{endpoint}`", row, bare, floor if endpoint == "portal" else None))
         print(line(f"{label} | bare", bare, bare))
     return 0
 

@@ -150,15 +150,16 @@ def load(context: Any, url: str) -> list[tuple[str, int, int, str]]:
     return rows
 
 
-def sign_in(context: Any, base: str, mail: queue.Queue[str]) -> None:
-    """POST /api/login/code, the code from the mail, POST /api/login/verify: the session lands in `context`."""
+def sign_in(requests: Any, base: str, mail: queue.Queue[str]) -> None:
+    """POST /api/login/code, the code from the mail, POST /api/login/verify: the session cookie lands in
+    `requests`, a Playwright request context (a browser context's, or one of its own)."""
     headers = {"Origin": base}
-    answer = context.request.post(f"{base}/api/login/code", data={"email": DEMO_EMAIL}, headers=headers)
+    answer = requests.post(f"{base}/api/login/code", data={"email": DEMO_EMAIL}, headers=headers)
     if not answer.ok:
         raise SystemExit(f"POST /api/login/code answered {answer.status}: {answer.text()}")
     text = mail.get(timeout=15)
     code = re.search(r"\b(\d{6})\b", text.split("Subject:", 1)[1]).group(1)  # type: ignore[union-attr]
-    answer = context.request.post(
+    answer = requests.post(
         f"{base}/api/login/verify", data={"challenge": answer.json()["challenge"], "code": code}, headers=headers
     )
     if not answer.ok:
@@ -182,7 +183,7 @@ def main() -> int:
                         visitor.close()
 
                     signed_in = browser.new_context(locale="en-US")
-                    sign_in(signed_in, base, mail)
+                    sign_in(signed_in.request, base, mail)
                     session = signed_in.storage_state()
                     signed_in.close()
                     for prefix in ("", heaviest["portal"]):

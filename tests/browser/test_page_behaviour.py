@@ -153,6 +153,19 @@ def test_portal_failure_offers_a_retry(session: Callable[..., Session]) -> None:
     expect(page.locator("#title")).to_be_focused()
 
 
+def test_the_footer_waits_below_the_fold_while_the_portal_loads(session: Callable[..., Session]) -> None:
+    """Else it jumps down when the billing details come (a layout shift); without scripts nothing comes,
+    and it stays in view with the notice under it."""
+    s = session({"GET /api/portal": [(200, PORTAL, {})]})
+    s.page.route("**/api/portal", lambda route: None)  # the answer never comes: the page stays as it loads
+    page = s.open("/portal/")
+    expect(page.locator("#status")).to_have_text("Loading your billing details…")
+    expect(page.locator("footer")).not_to_be_in_viewport()
+    page = session({}, java_script_enabled=False).open("/portal/")
+    expect(page.locator("footer")).to_be_in_viewport()
+    expect(page.locator(".noscript")).to_be_in_viewport()
+
+
 # Self-service actions, with the API's answers chosen by the test: what each request
 # carries, and what the page says for answers the live backend seldom gives.
 

@@ -97,11 +97,13 @@
     };
   };
 
-  /* An amount in the currency's minor unit (cents, yen...) as the page's language writes it. */
+  /* An amount in the currency's minor unit (cents, yen...) as the page's language writes it. A format is
+     made once per currency: making one costs more than using it, and the portal writes dozens of amounts. */
+  const formats = {};
   const money = (amount, currency) => {
     const code = String(currency || '').toUpperCase();
     try {
-      const format = new Intl.NumberFormat(lang, {style: 'currency', currency: code});
+      const format = formats[code] || (formats[code] = new Intl.NumberFormat(lang, {style: 'currency', currency: code}));
       return format.format(amount / 10 ** format.resolvedOptions().maximumFractionDigits);
     } catch (error) {
       return (amount / 100).toFixed(2) + ' ' + code;
