@@ -110,6 +110,14 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.fixture
+def public(tmp_path: Path) -> Path:
+    """A built site reduced to what the deploy commands read: a `_headers` file with one rule."""
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "_headers").write_text("/\n  X-Content-Type-Options: nosniff\n")
+    return tmp_path / "public"
+
+
 # Browser tests: a live backend on a real socket serving the built sample site,
 # and Debian's Chromium driven by Playwright.
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -247,9 +248,13 @@ def test_the_merchant_api_reaches_the_backend_with_its_key(proxy):
 
 @pytest.mark.browser
 def test_a_customer_signs_in_through_the_server(proxy, page):
-    expect = pytest.importorskip("playwright.sync_api").expect
     # One customer per server: a code a minute per address.
-    address = {"caddy": "jenny@example.com", "nginx": "sam@example.com"}[proxy.server]
+    sign_in_through(proxy, page, {"caddy": "jenny@example.com", "nginx": "sam@example.com"}[proxy.server])
+
+
+def sign_in_through(proxy: Proxy, page: Any, address: str) -> None:
+    """In Chromium, through the proxy in front of the backend: the code from the mail, then the portal."""
+    expect = pytest.importorskip("playwright.sync_api").expect
     page.goto(f"{proxy.url}/login?prefilled_email={address.replace('@', '%40')}")
     expect(page.locator("#email")).to_have_value(address)
     outbox = proxy.backend.folder / "outbox"
@@ -290,13 +295,6 @@ def deploy_error(*args: str) -> str:
     result = CliRunner().invoke(main, ["deploy", *args])
     assert result.exit_code == 1, result.output
     return result.output
-
-
-@pytest.fixture
-def public(tmp_path: Path) -> Path:
-    (tmp_path / "public").mkdir()
-    (tmp_path / "public" / "_headers").write_text("/\n  X-Content-Type-Options: nosniff\n")
-    return tmp_path / "public"
 
 
 @pytest.mark.parametrize("site", ["ftp://billing.acme.example", "https://billing.acme.example/portal/", "https://:443",

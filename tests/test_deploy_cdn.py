@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers import ROOT
-from processes import free_port, mailed_codes, wait_for_code, wait_until_healthy
+from processes import free_port, wait_until_healthy
 from test_deploy import (
     LOCALE,
     SPELLINGS,
@@ -31,10 +31,10 @@ from test_deploy import (
     deploy_error,
     example_path,
     expected_headers,
-    public,  # noqa: F401 (a fixture)
     rules,
     run_deploy,
     seeded_backend,
+    sign_in_through,
 )
 from test_deploy import (
     test_the_merchant_api_reaches_the_backend_with_its_key as merchant_api_through,
@@ -297,22 +297,11 @@ def test_the_worker_forwards_method_path_query_body_and_the_clients_address(buil
 
 @pytest.mark.browser
 def test_a_customer_signs_in_through_the_platform(proxy, page):
-    expect = pytest.importorskip("playwright.sync_api").expect
     # One customer per platform: a code a minute per address.
-    address = {"cloudflare": "jenny@example.com", "netlify": "sam@example.com"}[proxy.server]
-    page.goto(f"{proxy.url}/login?prefilled_email={address.replace('@', '%40')}")
-    expect(page.locator("#email")).to_have_value(address)
-    outbox = proxy.backend.folder / "outbox"
-    sent = len(mailed_codes(outbox, address)) if outbox.is_dir() else 0
-    page.get_by_role("button", name="Continue").click()
-    page.locator("#code").fill(wait_for_code(outbox, address, count=sent + 1))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{proxy.url}/portal/")
-    expect(page.locator("#details")).to_contain_text("Rosen" if address.startswith("jenny") else "Sam Lee")
-    assert page.problems == []
+    sign_in_through(proxy, page, {"cloudflare": "jenny@example.com", "netlify": "sam@example.com"}[proxy.server])
 
 
-def test_netlify_proxies_the_apis_and_keeps_the_headers_file(public):  # noqa: F811 (the fixture)
+def test_netlify_proxies_the_apis_and_keeps_the_headers_file(public):
     headers = (public / "_headers").read_text()
     written = run_deploy("netlify", "--site", "https://billing.acme.example", "--backend", "https://api.acme.example/",
                          "--public", str(public))
@@ -328,7 +317,7 @@ def test_netlify_proxies_the_apis_and_keeps_the_headers_file(public):  # noqa: F
 
 
 @pytest.mark.parametrize("target", ["netlify", "cloudflare"])
-def test_a_cdn_needs_the_backends_address(public, target):  # noqa: F811 (the fixture)
+def test_a_cdn_needs_the_backends_address(public, target):
     assert deploy_error(target, "--public", str(public), "--site", "https://billing.acme.example") == (
         f"Error: --backend is required for {target}: the backend's https:// address as {target.title()} reaches it, "
         "such as https://api.billing.acme.example\n"
@@ -340,7 +329,7 @@ def test_a_cdn_needs_the_backends_address(public, target):  # noqa: F811 (the fi
                                      "https://api.acme.example/porch", "https://api.acme.example:0", "https://api.acme.example?x=1",
                                      "https://user:pw@api.acme.example", "https://"])
 @pytest.mark.parametrize("target", ["netlify", "cloudflare"])
-def test_a_cdns_backend_must_be_an_https_address(public, target, backend):  # noqa: F811 (the fixture)
+def test_a_cdns_backend_must_be_an_https_address(public, target, backend):
     assert deploy_error(target, "--public", str(public), "--site", "https://billing.acme.example", "--backend", backend) == (
         f"Error: --backend {backend}: expected the backend's https:// address as the platform reaches it, such as "
         "https://api.billing.acme.example (http:// only to this machine, such as http://127.0.0.1:8000)\n"
