@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from helpers import CHROMIUM, CHROMIUM_ARGS, NOW, ROOT, SECRET
+from helpers import CHROMIUM, CHROMIUM_ARGS, NOW, ROOT, SECRET, OtherSite
 
 from backend import api_keys
 from backend.sessions import FRAMED_COOKIE
@@ -30,42 +28,20 @@ SAMPLE = (ROOT / "config.yaml").read_text(encoding="utf-8")
 JENNY = "jenny@example.com"
 
 
-class Merchant:
+class Merchant(OtherSite):
     """The merchant's site: its one page frames `framed`, an address on the backend."""
 
     def __init__(self) -> None:
         self.framed = ""
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
-        self.origin = f"http://localhost:{self.server.server_address[1]}"
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        merchant = self
-
-        class Page(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = (f'<!doctype html><title>Acme</title><iframe id="f" title="Billing" width="1000" height="800" '
-                        f'src="{merchant.framed}"></iframe>').encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        return Page
+        super().__init__(lambda path: '<!doctype html><title>Acme</title><iframe id="f" title="Billing" width="1000" '
+                                      f'height="800" src="{self.framed}"></iframe>')
 
 
 @pytest.fixture(scope="module")
 def merchant() -> Iterator[Merchant]:
     """For the whole module: its port is in the config, and one config is one build of the site."""
-    shop = Merchant()
-    thread = threading.Thread(target=shop.server.serve_forever, daemon=True)
-    thread.start()
-    yield shop
-    shop.server.shutdown()
-    shop.server.server_close()
+    with Merchant() as shop:
+        yield shop
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@ HTTP server, cannot show Porch's pages in a frame, however it spells their path.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from helpers import OtherSite
 
 pytestmark = pytest.mark.browser
 SPELLINGS = ["/login/", "//login/", "/login//", "//de/portal/", "/%2Flogin/", "/./portal/", "/login"]
@@ -18,24 +17,11 @@ SPELLINGS = ["/login/", "//login/", "/login//", "//de/portal/", "/%2Flogin/", "/
 def stranger(live_server: Any) -> Iterator[str]:
     """Another origin (localhost rather than 127.0.0.1) whose page frames the backend at the path it is asked for."""
 
-    class Framer(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = f'<!doctype html><iframe id="f" src="{live_server.url}{self.path[len("/frame"):]}"></iframe>'.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def page(path: str) -> str:
+        return f'<!doctype html><iframe id="f" src="{live_server.url}{path[len("/frame"):]}"></iframe>'
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Framer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_address[1]}/frame"
-    server.shutdown()
-    server.server_close()
+    with OtherSite(page) as site:
+        yield site.origin + "/frame"
 
 
 def test_a_foreign_site_cannot_frame_a_page_by_any_spelling(page: Any, stranger: str) -> None:
