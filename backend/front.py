@@ -19,6 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from backend.errors import MERCHANT_PREFIX, error_at
 from backend.guards import API_HEADER_NAMES, API_HEADERS, API_PREFIXES, Guard
+from backend.static import accepted_codings
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 # Smaller answers gain less than the header and the work cost.
@@ -94,8 +95,8 @@ class Front:
         cors = not path.startswith(MERCHANT_PREFIX)
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        accepted = headers.get("accept-encoding", "")
-        encoding = "br" if "br" in accepted else "gzip" if "gzip" in accepted else None
+        taken = accepted_codings(headers.get("accept-encoding", ""))
+        encoding = "br" if "br" in taken else "gzip" if "gzip" in taken else None
         encoder: Encoder | None = None
         held: Message | None = None  # the start of an answer that may yet be compressed
         started = False
@@ -105,11 +106,12 @@ class Front:
             kind = message["type"]
             if kind == "http.response.start":
                 started = True
+                message.setdefault("headers", [])
+                if api:
+                    message["headers"] = [h for h in message["headers"] if h[0] not in API_HEADER_NAMES] + API_HEADERS
                 answer = MutableHeaders(scope=message)
                 if cors:
                     self._cors(answer, origin)
-                if api:
-                    message["headers"] = [h for h in message["headers"] if h[0] not in API_HEADER_NAMES] + API_HEADERS
                 if (encoding is None or message["status"] == 206 or "content-encoding" in answer
                         or not compressible(answer.get("content-type", ""))):
                     await send(message)
