@@ -8,17 +8,16 @@ import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any, cast
 
 import sqlalchemy as sa
-from brotli_asgi import BrotliMiddleware
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+from starlette.types import ASGIApp
 
 from backend import (
     accounts,
@@ -45,7 +44,8 @@ from backend.config import Config
 from backend.engine import Engine
 from backend.errors import APIError, api_error, error_at, internal_error
 from backend.events import WebhookWorker, signing_secrets
-from backend.guards import API_PREFIXES, APICORS, APIGuard, APIHeaders
+from backend.front import Front
+from backend.guards import API_PREFIXES, Guard
 from backend.local_engine import LocalEngine
 from backend.mailer import MailWorker, Transport
 from backend.openapi import document
@@ -78,8 +78,19 @@ async def database_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    # Under /api/ APIHeaders has answered already; this answers a fault anywhere else.
-    return internal_error(NOT_A_PAGE)
+    return internal_error(NOT_A_PAGE, request.url.path)
+
+
+class Porch(Starlette):
+    """Starlette with Front (backend/front.py) in place of its stack of middleware: Front answers the
+    exceptions that Starlette's ServerErrorMiddleware and ExceptionMiddleware would."""
+
+    def __init__(self, front: Callable[[ASGIApp], Front], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.front = front
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return self.front(self.router)
 
 
 # The API, one table (backend/pipeline.py): every route, and the OpenAPI document that describes it.
@@ -157,33 +168,29 @@ def create_app(
             await asyncio.gather(*chores, return_exceptions=True)
             db.close()
 
-    middleware = [
-        Middleware(ProxyHeadersMiddleware, trusted_hosts=[str(n) for n in settings.trusted_proxies] or []),
-        # Outside the CORS and gzip layers, so their answers under /api/ and /v1/ carry the API's headers too.
-        Middleware(APIHeaders),
-        # The portal's JSON is most of what the page loads: Brotli where the browser takes it (every current
-        # one does; a sixth smaller than gzip), gzip otherwise. Static files come precompressed and pass through.
-        Middleware(BrotliMiddleware, quality=5, minimum_size=1024),
-        Middleware(
-            APICORS,
+    # The portal's JSON is most of what the page loads: Front sends it in Brotli where the browser takes it
+    # (every current one does; a sixth smaller than gzip), gzip otherwise.
+    front = partial(
+        Front,
+        trusted_proxies=[str(n) for n in settings.trusted_proxies],
+        guard=Guard(config.origins, routes=ROUTES, signed=[stripe_webhooks.PATH]),
+        cors=dict(
             allow_origins=config.origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Content-Type", "Idempotency-Key"],
             max_age=600,
         ),
-        # Inside CORS, so an allowed origin can read a refusal.
-        Middleware(APIGuard, origins=config.origins, routes=ROUTES, signed=[stripe_webhooks.PATH]),
-    ]
-    handlers: dict[Any, Any] = {
-        APIError: api_error,
-        HTTPException: http_error,
-        sa.exc.OperationalError: database_error,
-        sa.exc.InterfaceError: database_error,
-        sa.exc.TimeoutError: database_error,  # every pooled connection busy past pool_timeout
-        Exception: server_error,
-    }
-    app = Starlette(routes=ROUTES, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+        handlers={
+            APIError: api_error,
+            HTTPException: http_error,
+            sa.exc.OperationalError: database_error,
+            sa.exc.InterfaceError: database_error,
+            sa.exc.TimeoutError: database_error,  # every pooled connection busy past pool_timeout
+        },
+        fault=server_error,
+    )
+    app = Porch(front, routes=ROUTES, lifespan=lifespan)
     if settings.public_dir.is_dir():
         # The site answers only what no route claims, so a wrong method on an
         # API path is still 405 rather than a static 404.

@@ -7,13 +7,12 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from backend import jsonio
-from backend.errors import MERCHANT_PREFIX, APIError, error_at, internal_error
+from backend.errors import MERCHANT_PREFIX, APIError
 
 MAX_BODY = 16 * 1024
 # The merchant's API takes whole batches of objects (POST /v1/import): a few thousand fit.
@@ -40,70 +39,26 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=2000)
 
 
-class APIHeaders:
-    """Puts the API's headers on every answer under /api/ and /v1/: the guard's refusals, CORS preflights, the router's
-    404 and 405, the endpoints' errors, and a fault's 500, which it answers itself because the server's own
-    500 comes from outside every middleware."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [
-                    h for h in message.get("headers", []) if h[0].lower() not in API_HEADER_NAMES
-                ] + API_HEADERS
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception:
-            if not started:
-                await internal_error(path=scope["path"])(scope, receive, send_with_headers)
-            raise  # on to the server, which logs the traceback
-
-
-class APICORS(CORSMiddleware):
-    """CORS for the portal's API, never for the merchant's: browsers must not call /v1/ at all, so its
-    answers carry no CORS header and a preflight gets none either (the guard refuses it)."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(MERCHANT_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
-
-
-class APIGuard:
+class Guard:
     """Refuses cross-site and malformed requests under /api/, and any request from a browser under /v1/.
 
     `signed` paths are let through untouched: servers, not browsers, send to them (Stripe's webhooks),
     with no Origin, no cookie and bodies of their own size, and the endpoint admits a request only by
     its signature."""
 
-    def __init__(self, app: ASGIApp, origins: Iterable[str], routes: Iterable[BaseRoute] = (),
-                 signed: Iterable[str] = ()):
-        self.app = app
+    def __init__(self, origins: Iterable[str], routes: Iterable[BaseRoute] = (), signed: Iterable[str] = ()):
         self.origins = set(origins)
         self.routes = list(routes)
         self.signed = set(signed)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" else ""
-        refusal = None
+    def refusal(self, scope: Scope) -> tuple[int, str, str] | None:
+        """Why this request is refused, as (status, code, message), or None to let it through."""
+        path = scope["path"]
         if path.startswith("/api/") and path not in self.signed:
-            refusal = self._refusal(Request(scope))
-        elif path.startswith(MERCHANT_PREFIX):
-            refusal = self._merchant_refusal(Request(scope))
-        await (error_at(path, *refusal) if refusal else self.app)(scope, receive, send)
+            return self._refusal(Request(scope))
+        if path.startswith(MERCHANT_PREFIX):
+            return self._merchant_refusal(Request(scope))
+        return None
 
     def _routed(self, scope: Scope) -> bool:
         """Whether a route takes this path and method; if none does, the router's 404 or 405 is the answer."""
@@ -125,7 +80,6 @@ class APIGuard:
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             return 413, "payload_too_large", f"The request body is larger than {MAX_BODY} bytes."
         return None
-
 
     def _merchant_refusal(self, request: Request) -> tuple[int, str, str] | None:
         """The merchant's API is called by servers with a secret key: a browser sends an Origin, or a

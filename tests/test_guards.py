@@ -239,6 +239,18 @@ def test_a_fault_is_a_500_with_the_api_headers_and_no_traceback(app):
     assert_api_headers(answer)
 
 
+def test_a_fault_outside_the_api_is_a_500_with_the_strict_headers(app):
+    def broken(request):
+        raise ZeroDivisionError("secret detail")
+
+    app.add_route("/broken/", broken)
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
+        answer = client.get("/broken/")
+    assert answer.status_code == 500
+    assert answer.json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
+    assert_api_headers(answer)
+
+
 def test_a_database_out_of_reach_is_a_503_with_the_api_headers(settings, config, clock):
     from backend.app import create_app
 

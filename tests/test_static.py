@@ -100,6 +100,21 @@ def test_gzip_is_sent_when_brotli_is_not_accepted(client, public):
     assert "Accept-Encoding" in varies(response)
 
 
+def test_files_without_copies_are_compressed_when_they_shrink(client, public):
+    # Long enough to go out in several chunks, each compressed as it comes.
+    text = b"".join(b"line %d of a long notice\n" % n for n in range(20000))
+    write(public / "assets/notice.txt", text, compressed=False)
+    image = bytes(range(256)) * 8
+    write(public / "assets/logo.png", image, compressed=False)
+    response, body = raw_get(client, "/assets/notice.txt", "gzip, br")
+    assert response.headers["content-encoding"] == "br" and "Accept-Encoding" in varies(response)
+    assert brotli.decompress(body) == text and len(body) < len(text) // 4
+    response, body = raw_get(client, "/assets/notice.txt", "br;q=0, gzip")
+    assert response.headers["content-encoding"] == "gzip" and gzip.decompress(body) == text
+    response, body = raw_get(client, "/assets/logo.png", "gzip, br")
+    assert "content-encoding" not in response.headers and body == image
+
+
 def test_pages_are_precompressed_too(client, public):
     response, body = raw_get(client, "/login/", "br")
     assert body == (public / "login/index.html.br").read_bytes()
