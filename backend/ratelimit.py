@@ -47,7 +47,7 @@ def _newest(keys: int) -> Compiled:
 @functools.cache
 def _record(keys: int) -> Compiled:
     """One insert of `keys` events, built once for each number of keys."""
-    rows = [{"key": sa.bindparam(f"key{n}"), "at": sa.bindparam("at")} for n in range(keys)]
+    rows: list[dict[str, Any]] = [{"key": sa.bindparam(f"key{n}"), "at": sa.bindparam("at")} for n in range(keys)]
     return Compiled(rate_events.insert().values(rows))
 
 
