@@ -38,7 +38,8 @@ async def login_code(edge: Edge) -> Response:
     email = signin.normalise_email(body.email)
     state = request.app.state
     spoken = locale(request, state.config, body.locale)
-    challenge = await state.db.call(signin.request_code, state.secret, email, auth.client_address(request), auth.now(request), spoken)
+    challenge = await state.db.call_grouped(
+        signin.request_code, state.secret, email, auth.client_address(request), auth.now(request), spoken)
     state.mail_worker.wake.set()
     return JSONResponse({"challenge": challenge}, status_code=202)
 
@@ -55,7 +56,7 @@ async def login_verify(edge: Edge) -> Response:
         token = sessions.create(conn, state.secret, proof.customer, now, proof.email)
         return billing.get(conn, "customers", proof.customer) or {}, token
 
-    customer, token = await state.db.call(verify_and_open)
+    customer, token = await state.db.call_grouped(verify_and_open)
     response = JSONResponse({"customer": portal.pick("customer", customer)})
     auth.set_session_cookie(request, response, token, body.framed)
     return response

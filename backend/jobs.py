@@ -22,23 +22,26 @@ POLL = 5.0
 
 
 def claim(conn: sa.Connection, table: sa.Table, now: int) -> list[Any]:
-    """Take due jobs under a lease; of competing workers only one takes each job."""
+    """Take due jobs under a lease; of competing workers only one takes each job.
+
+    One update takes them all: a job another worker took meanwhile is no longer due (its lease
+    is in the future), so the update passes it over and does not return it. Each code request
+    queues a job, and an update a job cost the mail worker more than the request's own writes."""
     due = table.c.status.in_(("pending", "sending")) & (table.c.next_attempt_at <= now)
     rows = conn.execute(sa.select(table).where(due).order_by(table.c.id).limit(BATCH)).all()
-    claimed = []
-    for row in rows:
-        taken = conn.execute(
-            table.update()
-            .where(table.c.id == row.id, table.c.next_attempt_at == row.next_attempt_at, due)
-            .values(status="sending", next_attempt_at=now + LEASE)
-        ).rowcount
-        if taken:
-            claimed.append(row)
-    return claimed
+    if not rows:
+        return []
+    taken = set(conn.execute(
+        table.update().where(table.c.id.in_([row.id for row in rows]), due)
+        .values(status="sending", next_attempt_at=now + LEASE).returning(table.c.id)
+    ).scalars())
+    return [row for row in rows if row.id in taken]
 
 
-def finish(conn: sa.Connection, table: sa.Table, job_id: int, values: dict[str, Any]) -> None:
-    conn.execute(table.update().where(table.c.id == job_id).values(**values))
+def finish(conn: sa.Connection, table: sa.Table, finished: list[tuple[int, dict[str, Any]]]) -> None:
+    """Record how each job of a pass ended, in one transaction."""
+    for job_id, values in finished:
+        conn.execute(table.update().where(table.c.id == job_id).values(**values))
 
 
 def backoff(attempts: int, cap: int) -> int:
@@ -57,6 +60,7 @@ class Worker:
         self.clock = clock
         self.wake = asyncio.Event()
         self.stopping = False
+        self.finished: list[tuple[int, dict[str, Any]]] = []  # the pass's jobs as they end: (id, values)
 
     async def run(self) -> None:
         while not self.stopping:
@@ -78,10 +82,18 @@ class Worker:
         """One pass over due jobs; returns how many were handled."""
         now = int(self.clock())
         jobs = await self.db.call(claim, self.table, now)
-        for job in jobs:
-            if self.stopping:
-                break  # the rest wait out their lease and go to whichever process takes them next
-            await self.handle(job, now)
+        # How the pass's jobs ended is written once, after the last: a transaction each was, on SQLite's
+        # single writer, a second write for every code request. A process that dies mid-pass leaves its
+        # jobs to be taken again once their lease runs out, as it did mid-job before.
+        self.finished = []
+        try:
+            for job in jobs:
+                if self.stopping:
+                    break  # the rest wait out their lease and go to whichever process takes them next
+                await self.handle(job, now)
+        finally:
+            if self.finished:
+                await self.db.call(finish, self.table, self.finished)
         return len(jobs)
 
     async def stop(self, task: asyncio.Task[None], grace: float) -> None:
@@ -98,4 +110,5 @@ class Worker:
         raise NotImplementedError
 
     async def finish(self, job: Any, values: dict[str, Any]) -> None:
-        await self.db.call(finish, self.table, job.id, values)
+        """How a job ended, written with the rest of its pass."""
+        self.finished.append((job.id, values))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -24,7 +25,10 @@ def token() -> str:
     return secrets.token_urlsafe(32)
 
 
+@functools.lru_cache(maxsize=4)
 def sealer(secret: bytes) -> Fernet:
-    """Queued mail holds a code until it is sent; it waits encrypted, never in clear."""
+    """Queued mail holds a code until it is sent; it waits encrypted, never in clear.
+
+    Made once per secret: making it cost a code request as much as sealing with it."""
     key = hmac.new(secret, b"porch mail queue", hashlib.sha256).digest()
     return Fernet(base64.urlsafe_b64encode(key))

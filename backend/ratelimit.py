@@ -44,7 +44,13 @@ def _newest(keys: int) -> Compiled:
     return Compiled(sa.union_all(*(sa.select(part.c.key, part.c.at) for part in parts)))
 
 
-RECORD = rate_events.insert()
+@functools.cache
+def _record(keys: int) -> Compiled:
+    """One insert of `keys` events, built once for each number of keys."""
+    rows: list[dict[str, Any]] = [{"key": sa.bindparam(f"key{n}"), "at": sa.bindparam("at")} for n in range(keys)]
+    return Compiled(rate_events.insert().values(rows))
+
+
 PRUNE = rate_events.delete().where(
     (rate_events.c.at <= sa.bindparam("long_since"))
     | ((rate_events.c.at <= sa.bindparam("since")) & ~rate_events.c.key.startswith(LONG))
@@ -100,7 +106,7 @@ def refusal(wait: int, what: str) -> APIError:
 
 def record(conn: sa.Connection, now: int, *keys: str) -> None:
     """One event now under each key, in one statement."""
-    conn.execute(RECORD, [{"key": key, "at": now} for key in keys])
+    _record(len(keys)).run(conn, at=now, **{f"key{n}": key for n, key in enumerate(keys)})
 
 
 def prune(conn: sa.Connection, now: int) -> int:

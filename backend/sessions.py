@@ -41,18 +41,20 @@ class Live:
     return_url: str | None = None
 
 
+# Compiled: every sign-in writes one, and building the insert cost more than running it.
+NEW = Compiled(sessions.insert(), tuple(sessions.c.keys()))
+
+
 def create(
     conn: sa.Connection, secret: bytes, customer: str, now: int, email: str | None = None, created: int | None = None,
     configuration: str = DEFAULT_CONFIGURATION, return_url: str | None = None,
 ) -> str:
     """A new session's token. `created` is when its email was proven, if earlier than now."""
     token = keys.token()
-    conn.execute(
-        sessions.insert().values(
-            token_hash=keys.digest(secret, "session", token), customer=customer, email=email,
-            created=now if created is None else created, last_seen=now, revoked=False, configuration=configuration,
-            return_url=return_url,
-        )
+    NEW.run(
+        conn, token_hash=keys.digest(secret, "session", token), customer=customer, email=email,
+        created=now if created is None else created, last_seen=now, revoked=False, configuration=configuration,
+        return_url=return_url,
     )
     return token
 

@@ -18,7 +18,7 @@ two seconds of GET traffic first, not counted.
   at random from the store, taken in turn;
 - verify: POST /api/login/verify, each request a fresh challenge and code,
   asked for beforehand with backend.signin.request_code, one for each of up to
-  1,000 customer addresses per second of --duration, and read back from the
+  3,000 customer addresses per second of --duration, and read back from the
   sealed mail queue (the codes are then taken off the queue, as the mail
   worker would once it mailed them); should they run out, the codes used again
   are refused, and counted as errors; each from a new X-Forwarded-For, so that
@@ -76,7 +76,7 @@ ENDPOINTS = ("portal", "verify", "code")
 SESSIONS = 1000
 WARM_UP = 2  # seconds
 # Above what verify (a write each) answers on a small machine: codes are prepared for this many a second.
-VERIFY_RATE = 1000
+VERIFY_RATE = 3000
 # Codes prepared per transaction: on PostgreSQL each holds advisory locks until its transaction ends.
 BATCH = 500
 Row = dict[str, float]

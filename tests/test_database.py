@@ -11,11 +11,13 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from backend import ratelimit
+from backend.errors import APIError, Refused
 from backend.store.database import (
     HEAD,
     MIGRATIONS,
     Compiled,
     Database,
+    _Pending,
     create_engine,
     current_revision,
     migrate,
@@ -90,6 +92,57 @@ def test_concurrent_writers_in_one_process_all_commit(database_url):
     count = sa.select(sa.func.count()).select_from(rate_events)
     assert database.run(lambda conn: conn.execute(count).scalar(), write=False) == 16
     engine.dispose()
+
+
+def _recorded(database: Database) -> list[str]:
+    return database.run(lambda conn: sorted(conn.execute(sa.select(rate_events.c.key)).scalars()), write=False)
+
+
+def test_writes_committed_as_a_group_keep_each_ones_outcome(tmp_path):
+    database = Database(create_engine(f"sqlite:///{tmp_path}/group.db"))
+    migrate(database.engine)
+
+    def write(key: str) -> Any:
+        return lambda conn: ratelimit.record(conn, 1, key) or key
+
+    def fail(conn: sa.Connection) -> None:
+        ratelimit.record(conn, 1, "failed")
+        raise ValueError("broken")
+
+    def refuse(conn: sa.Connection) -> None:
+        ratelimit.record(conn, 1, "refused")
+        raise Refused(APIError(401, "invalid_code", "wrong"))
+
+    group = [_Pending(write("first"), ()), _Pending(fail, ()), _Pending(refuse, ()), _Pending(write("last"), ())]
+    database._run_group(group)
+    assert all(pending.done for pending in group)
+    assert [pending.result for pending in group] == ["first", None, None, "last"]
+    assert group[0].error is None and group[3].error is None
+    assert isinstance(group[1].error, ValueError)
+    assert isinstance(group[2].error, APIError) and group[2].error.status == 401
+    # What the failed one wrote is gone; what the refused one wrote stays, as Database.run keeps it.
+    assert _recorded(database) == ["first", "last", "refused"]
+    database.close()
+
+
+def test_grouped_writers_of_one_process_each_get_their_own_answer(tmp_path):
+    database = Database(create_engine(f"sqlite:///{tmp_path}/group.db"))
+    migrate(database.engine)
+    barrier = threading.Barrier(16)
+    answers: dict[int, Any] = {}
+
+    def write(n: int) -> None:
+        barrier.wait()
+        answers[n] = database._grouped(lambda conn: ratelimit.record(conn, n, f"key{n:02}") or n, ())
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == {n: n for n in range(16)}
+    assert _recorded(database) == [f"key{n:02}" for n in range(16)]
+    database.close()
 
 
 def test_objects_stored_in_older_shapes_are_read_into_the_one_shape(database_url):

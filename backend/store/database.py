@@ -222,6 +222,17 @@ def pending_migrations(engine: sa.Engine) -> bool:
     return current_revision(engine) != HEAD
 
 
+class _Pending:
+    """A function waiting for its group's transaction, and once that ended, what came of it."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]):
+        self.fn, self.args = fn, args
+        self.result: Any = None
+        # Until it has run: a group cut short (an interrupt) must not answer its callers None.
+        self.error: BaseException | None = DatabaseError("the transaction ended before this write ran")
+        self.done = False
+
+
 class Database:
     """Runs store functions in a transaction, off the event loop."""
 
@@ -229,6 +240,9 @@ class Database:
         self.engine = engine
         self.inline_reads = engine.dialect.name == "sqlite"
         self.write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # call_grouped's functions waiting for the write lock; whichever thread takes it next runs them all.
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
         # SQLite's inline reads keep one connection: checking one out of the pool and back for each
         # read cost the portal more than its session query. Only the event loop's thread uses it, one
         # read at a time, as nothing awaits inside a read.
@@ -255,6 +269,56 @@ class Database:
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a function that writes, in one transaction."""
         return await run_in_threadpool(self.run, fn, *args)
+
+    async def call_grouped(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a short function that writes, as `call` does but, on SQLite, in one transaction with the
+        others of its kind waiting at the same moment (group commit), each under a savepoint of its own.
+
+        SQLite takes one writer at a time, and under load the writer spent more of its turn committing
+        than running sign-in's few statements. What each function wrote stays its own: one that raises
+        loses its writes and only its caller sees the error (Refused keeps them, as in `run`), and
+        none of them answers before the transaction that holds its writes has committed. The function
+        must not depend on running alone in its transaction, nor call anything slow: the group waits."""
+        if self.write_lock is None:
+            return await self.call(fn, *args)
+        return await run_in_threadpool(self._grouped, fn, args)
+
+    def _grouped(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        mine = _Pending(fn, args)
+        with self._queue_lock:
+            self._queue.append(mine)
+        assert self.write_lock is not None
+        with self.write_lock:
+            if not mine.done:  # else the writer before this thread ran it in its group
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._run_group(group)
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
+
+    def _run_group(self, group: list[_Pending]) -> None:
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(porch_write=True)
+                with connection.begin():
+                    driver: Any = connection.connection.driver_connection
+                    for pending in group:
+                        driver.execute("SAVEPOINT grouped")
+                        try:
+                            pending.result, pending.error = pending.fn(connection, *pending.args), None
+                        except Refused as refused:
+                            pending.error = refused.error
+                        except Exception as error:
+                            driver.execute("ROLLBACK TO grouped")
+                            pending.error = error
+                        driver.execute("RELEASE grouped")
+        except Exception as error:  # the commit failed: nothing of the group was written
+            for pending in group:
+                pending.error, pending.result = error, None
+        finally:
+            for pending in group:
+                pending.done = True
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a function that only reads.
