@@ -48,7 +48,7 @@ def wait_for(url: str, seconds: float = 60) -> None:
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise SystemExit(f"the demo did not answer at {url}")
+                raise SystemExit(f"the demo did not answer at {url}") from None
             time.sleep(0.2)
 
 
