@@ -227,25 +227,14 @@ def test_every_api_answer_carries_the_api_headers(client, method, path, headers,
     assert_api_headers(answer)
 
 
-def test_a_fault_is_a_500_with_the_api_headers_and_no_traceback(app):
+@pytest.mark.parametrize("path", ["/api/broken", "/broken/"])
+def test_a_fault_is_a_500_with_the_strict_headers_and_no_traceback(app, path):
     def broken(request):
         raise ZeroDivisionError("secret detail")
 
-    app.add_route("/api/broken", broken)
+    app.add_route(path, broken)
     with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
-        answer = client.get("/api/broken")
-    assert answer.status_code == 500
-    assert answer.json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
-    assert_api_headers(answer)
-
-
-def test_a_fault_outside_the_api_is_a_500_with_the_strict_headers(app):
-    def broken(request):
-        raise ZeroDivisionError("secret detail")
-
-    app.add_route("/broken/", broken)
-    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
-        answer = client.get("/broken/")
+        answer = client.get(path)
     assert answer.status_code == 500
     assert answer.json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
     assert_api_headers(answer)
