@@ -32,13 +32,17 @@ two seconds of GET traffic first, not counted.
   answer can cost on this server and store. The portal's row gives its
   throughput as a share of the floor's.
 
+Then, per store, the backend and bench/bare.py are started in turn three times each and timed from spawn to
+their first answer, as bench/startup.py does: the start's row is the ratio of the medians.
+
 The SQLite store is --database-url as it is, or else a temporary file of
 --customers customers made by bench/generate.py. The --postgres-url database is
 filled the same way when it holds no customers; give it a database of its own.
 wrk waits up to 30 s for an answer (its default, 2 s, would leave slow answers
 out of the percentiles). The script prints a Markdown table for the README;
 a row whose errors (non-2xx answers and socket errors) are most of its
-requests is no figure at all.
+requests is no figure at all. A second table sets each figure of the speed
+budgets beside its budget, in bold where it misses it.
 """
 
 from __future__ import annotations
@@ -51,12 +55,14 @@ import re
 import secrets
 import shlex
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -65,7 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generate import generate  # noqa: E402
-from startup import GIVE_UP, POLL, free_port, healthy, resident_kb  # noqa: E402
+from startup import BACKEND, BARE, GIVE_UP, POLL, free_port, healthy, resident_kb, series  # noqa: E402
 
 from backend import keys, sessions, signin  # noqa: E402
 from backend.errors import APIError  # noqa: E402
@@ -81,6 +87,7 @@ VERIFY_RATE = 3000
 BATCH = 500
 Row = dict[str, float]
 LOG_LINES = 30
+STARTS = 3  # starts of the backend and of the bare app per store, taken in turn
 MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}  # wrk's latency units
 CONFIG = "business:\n  name: Load test\n"
 JSON = '["Content-Type"] = "application/json"'
@@ -214,9 +221,19 @@ def scripts(label: str, url: str, args: argparse.Namespace, tmp: Path, secret: b
     return found
 
 
-def measure(label: str, url: str, args: argparse.Namespace, tmp: Path) -> tuple[list[tuple[str, Row]], Row, int]:
-    """The backend's row for each endpoint, then the floor's when the portal runs; bare's row; and the
-    backend's resident memory in KB after its runs."""
+@dataclass
+class Result:
+    label: str
+    rows: list[tuple[str, Row]]  # the backend's row for each endpoint, then the floor's when the portal ran
+    bare: Row
+    memory: int  # the backend's resident memory in KB after its runs
+    start: float  # the backend's start to its first answer, as a multiple of the bare app's, on this store
+
+    def row(self, endpoint: str) -> Row | None:
+        return dict(self.rows).get(endpoint)
+
+
+def measure(label: str, url: str, args: argparse.Namespace, tmp: Path) -> Result:
     secret = secrets.token_urlsafe(36).encode()
     script = scripts(label, url, args, tmp, secret)
     env = {
@@ -243,7 +260,49 @@ def measure(label: str, url: str, args: argparse.Namespace, tmp: Path) -> tuple[
         with serving([sys.executable, str(ROOT / "bench" / "floor.py"), "--port", str(port)], env, tmp, port, "/api/health"):
             wrk(base, script["portal"], WARM_UP, args.connections)
             rows.append(("floor", wrk(base, script["portal"], args.duration, args.connections)))
-    return rows, bare, memory
+    # bench/startup.py's measure, on this store: starts taken in turn with the bare app's, medians divided.
+    backend_starts, bare_starts = (times for times, _ in series([(tmp, BACKEND), (tmp, BARE)], env, STARTS))
+    return Result(label, rows, bare, memory, statistics.median(backend_starts) / statistics.median(bare_starts))
+
+
+# The speed budgets, each a figure of one run: its name, how it is read off a store's result, at least or at
+# most, and the budget on each store it is judged on.
+Figure = Callable[[Result], "float | None"]
+
+
+def _ratio(endpoint: str, of: str = "rate", to: str = "bare") -> Figure:
+    def figure(result: Result) -> float | None:
+        row, base = result.row(endpoint), result.bare if to == "bare" else result.row(to)
+        return row[of] / base[of] if row and base else None
+    return figure
+
+
+TARGETS: list[tuple[str, Figure, str, dict[str, float]]] = [
+    ("`GET /api/portal`: throughput / bare", _ratio("portal"), ">=", {"SQLite": 0.5, "PostgreSQL": 0.3}),
+    ("`GET /api/portal`: throughput / floor", _ratio("portal", to="floor"), ">=", {"SQLite": 0.8}),
+    ("`GET /api/portal`: p99 / bare's p99", _ratio("portal", of="p99"), "<=", {"SQLite": 3}),
+    ("`POST /api/login/verify`: throughput / bare", _ratio("verify"), ">=", {"SQLite": 0.2}),
+    ("`POST /api/login/code`: throughput / bare", _ratio("code"), ">=", {"SQLite": 0.2}),
+    ("start to first answer / bare app's", lambda r: r.start, "<=", {"SQLite": 2}),
+    ("resident memory after the runs, MB", lambda r: r.memory / 1024, "<=", {"SQLite": 80}),
+]
+
+
+def targets(results: list[Result]) -> str:
+    """The budgets as a table: each store's figure, in bold where it misses that store's budget."""
+    lines = ["| figure | " + " | ".join(r.label for r in results) + " | budget |",
+             "| --- | " + "---: | " * len(results) + "--- |"]
+    sign = {">=": "≥", "<=": "≤"}
+    for name, figure, sense, budgets in TARGETS:
+        cells = []
+        for result in results:
+            value, budget = figure(result), budgets.get(result.label)
+            missed = budget is not None and value is not None and (value < budget if sense == ">=" else value > budget)
+            text = "" if value is None else f"{value:.0f}" if value >= 10 else f"{value:.2f}"
+            cells.append(f"**{text}**" if missed else text)
+        wanted = ", ".join(f"{sign[sense]} {budget:g} on {store}" for store, budget in budgets.items())
+        lines.append(f"| {name} | {' | '.join(cells)} | {wanted} |")
+    return "\n".join(lines)
 
 
 def line(name: str, row: Row, bare: Row, floor: Row | None = None) -> str:
@@ -275,17 +334,19 @@ def main() -> int:
         (tmp / "config.yaml").write_text(CONFIG)
         stores = [("SQLite", args.database_url or f"sqlite:///{tmp / 'porch.db'}")]
         stores += [("PostgreSQL", args.postgres_url)] if args.postgres_url else []
-        results = [(label, *measure(label, url, args, tmp)) for label, url in stores]
+        results = [measure(label, url, args, tmp) for label, url in stores]
     print(f"\nwrk -t1 -c{args.connections} -d{args.duration}s on {os.cpu_count()} cores; backend resident memory "
-          "after its runs: " + ", ".join(f"{label} {memory / 1024:.0f} MB" for label, _, _, memory in results) + ".\n")
+          "after its runs: " + ", ".join(f"{r.label} {r.memory / 1024:.0f} MB" for r in results) + ".\n")
     print("| store | endpoint | requests/s | p50 | p99 | throughput / bare | p99 / bare | throughput / floor "
           "| requests | errors |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for label, rows, bare, _ in results:
-        floor = dict(rows).get("floor")
-        for endpoint, row in rows:
+    for result in results:
+        label, bare, floor = result.label, result.bare, result.row("floor")
+        for endpoint, row in result.rows:
             print(line(f"{label} | `{endpoint}`", row, bare, floor if endpoint == "portal" else None))
         print(line(f"{label} | bare", bare, bare))
+    print()
+    print(targets(results))
     return 0
 
 

@@ -118,7 +118,7 @@ def main() -> int:
                            "PORCH_STRIPE_WEBHOOK_SECRET": "whsec_bench"}
             load = argparse.Namespace(duration=args.duration, connections=args.connections, endpoints=["portal"],
                                       customers=args.customers)
-            (_, row), *_ = measure(f"billing.engine {engine}", sqlite, load, tmp)[0]
+            (_, row), *_ = measure(f"billing.engine {engine}", sqlite, load, tmp).rows
             portal.append(f"| {engine} | {row['rate']:,.0f} | {row['p50']:.1f} ms | {row['p99']:.1f} ms | "
                           f"{row['requests']:,.0f} | {row['errors']:,.0f} |")
     print(f"\nFull sync of {args.customers:,} customers from localstripe, on {os.cpu_count()} cores:\n")
