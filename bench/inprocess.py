@@ -1,6 +1,6 @@
 """In-process: the backend's CPU per request, called as ASGI with no server and no sockets in between.
 
-    python bench/inprocess.py [--requests 2000] [--rounds 3]
+    python bench/inprocess.py [--requests 2000] [--rounds 3] [--callgrind]
                               [--customers 10000 | --database-url sqlite:///path]
 
 The script builds the real app as `python -m backend serve` does (backend.app.create_app, its settings
@@ -35,6 +35,13 @@ request; the script prints, as a Markdown table for the README, the median over 
 range of the rounds' CPU, with the load average before and after (the machine's other work shows
 in wall time more than CPU time, but shows in both). Any answer other than the one expected is
 counted as an error; a row of mostly errors is no figure.
+
+--callgrind counts instructions instead, which the machine's other work does not change: the script
+makes the store, then runs itself once more under `valgrind --tool=callgrind`, one round after the
+warm-up (about a hundred times slower: --requests 200 is plenty), and calls os.getppid() after the
+warm-up and after each kind, so that callgrind's --dump-before=getppid writes the counts since the
+last call to a file of their own; it prints the instructions a request of each kind: every thread's,
+in user space only (the kernel's part, such as a commit's writes to disk, is not counted).
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ import secrets
 import shlex
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -145,14 +153,17 @@ def requests(app: ASGIApp, make: Callable[[int], Request], expected: int) -> Cal
     return run
 
 
-async def measure(kinds: list[Kind], rounds: int) -> None:
+async def measure(kinds: list[Kind], rounds: int, mark: Callable[[], object]) -> None:
+    """`mark` is called after the warm-up and after each kind."""
     for kind in kinds:  # warm-up: statements compiled, caches filled, modules loaded
         await kind.run(max(1, kind.count // 10))
+    mark()
     for _ in range(rounds):
         for kind in kinds:
             cpu, wall = time.process_time(), time.perf_counter()
             kind.errors += await kind.run(kind.count)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            mark()
             kind.done += kind.count
             kind.cpu.append(cpu / kind.count * 1e6)
             kind.wall.append(wall / kind.count * 1e6)
@@ -220,12 +231,38 @@ def line(kind: Kind) -> str:
             f"| {min(kind.cpu):,.0f}–{max(kind.cpu):,.0f} µs | {kind.done:,} | {kind.errors:,}{invalid} |")
 
 
+def callgrind(args: argparse.Namespace, tmp: Path, url: str, count: int) -> None:
+    """Runs this script under callgrind on the store at `url` and prints the instructions a request of each kind."""
+    out, marks = tmp / "callgrind.out", tmp / "kinds.json"
+    argv = ["valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}",
+            sys.executable, __file__, "--database-url", url, "--requests", str(args.requests), "--marks", str(marks)]
+    print("running under callgrind ...", flush=True)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{shlex.join(argv)} failed:\n{done.stdout}{done.stderr}")
+    measured = json.loads(marks.read_text())
+    # One file a call to getppid: the warm-up's (1), then each kind's, in turn.
+    dumps = sorted(tmp.glob("callgrind.out.*"), key=lambda path: int(path.suffix[1:]))
+    if len(dumps) != len(measured) + 1:
+        raise SystemExit(f"callgrind wrote {len(dumps)} dumps for {len(measured)} kinds: something else called getppid")
+    print(f"\n{url.split(':', 1)[0]} store of {count:,} customers; {args.requests:,} requests of each kind under "
+          f"callgrind after a warm-up.\n")
+    print("| work | instructions a request | requests | errors |")
+    print("| --- | ---: | ---: | ---: |")
+    for (name, requests, errors), dump in zip(measured, dumps[1:], strict=True):
+        instructions = int(re.search(r"^totals: (\d+)", dump.read_text(), re.M)[1])  # type: ignore[index]
+        print(f"| {name} | {instructions / requests:,.0f} | {requests:,} | {errors:,} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests of each kind a round (default: 2000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each running every kind (default: 3)")
     parser.add_argument("--database-url", help="an existing store, used as it is (default: a temporary SQLite one)")
     parser.add_argument("--customers", type=int, default=10_000, help="customers in a new store (default: 10000)")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions under valgrind instead of timing")
+    # Under callgrind: one round, os.getppid() between kinds, and the kinds' names and counts to this file.
+    parser.add_argument("--marks", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.requests < 1 or args.rounds < 1:
         parser.error("--requests and --rounds take a positive number")
@@ -238,6 +275,10 @@ def main() -> int:
         url = args.database_url or f"sqlite:///{tmp / 'porch.db'}"
         secret = secrets.token_urlsafe(36).encode()
         db, count = filled("store", url, args.customers)
+        if args.callgrind:
+            db.close()
+            callgrind(args, tmp, url, count)
+            return 0
         settings = Settings.from_env({**os.environ, **environment(url, secret, tmp)})
         config, _ = load_config(settings.config_path)
         # Its lifespan never runs: no mail worker or housekeeping on the loop but what is measured.
@@ -248,11 +289,14 @@ def main() -> int:
             measured = kinds(app, db, secret, args.requests, args.rounds)
             before = os.getloadavg()[0]
             print("running ...", flush=True)
-            asyncio.run(measure(measured, args.rounds))
+            asyncio.run(measure(measured, 1, os.getppid) if args.marks else measure(measured, args.rounds, lambda: None))
             after = os.getloadavg()[0]
         finally:
             app.state.db.close()
             db.close()
+    if args.marks:
+        args.marks.write_text(json.dumps([(kind.name, kind.done, kind.errors) for kind in measured]))
+        return 0
     print(f"\n{db.engine.dialect.name} store of {count:,} customers; {args.rounds} rounds of {args.requests:,} "
           f"requests of each kind on {os.cpu_count()} cores; load average {before:.1f} before, {after:.1f} after.\n")
     print("| work | CPU a request | wall a request | rounds' CPU | requests | errors |")
