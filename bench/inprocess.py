@@ -170,7 +170,10 @@ async def measure(kinds: list[Kind], rounds: int, mark: Callable[[], object]) ->
 
 
 def kinds(app: Starlette, db: Database, secret: bytes, count: int, rounds: int) -> list[Kind]:
-    tag = secrets.token_hex(4)
+    """Each row's work, with what it needs from the store prepared: sessions, and fresh codes for the verifies."""
+    # New addresses and client addresses from a random start, so that runs on the same store stay clear of
+    # each other's limits; a code request and a verify may share one, as their limits are counted apart.
+    tag, start = secrets.token_hex(4), secrets.randbelow(2**23)
     cookie = sessions.cookie_name(False).encode()
     tokens = [cookie + b"=" + token.encode() for token in portal_sessions(db, secret)]
     emails = sample(db, customers.c.email_lower, count * rounds + max(1, count // 10))
@@ -190,13 +193,11 @@ def kinds(app: Starlette, db: Database, secret: bytes, count: int, rounds: int) 
         return "GET", "/api/portal", [(b"cookie", tokens[n % len(tokens)]), (b"accept-encoding", b"br")], b""
 
     def code(n: int) -> Request:
-        # Addresses from a random start, so that runs on the same store stay clear of each other's limits.
         return post("/api/login/code", start + n, json.dumps({"email": f"inproc-{tag}-{n}@example.com"}).encode())
 
     def verify(n: int) -> Request:
         return post("/api/login/verify", start + n, bodies[n])
 
-    start = secrets.randbelow(2**23)
     config = app.state.config
     worker = app.state.mail_worker
 
