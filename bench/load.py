@@ -194,21 +194,42 @@ def wrk(url: str, script: Path | None, seconds: int, connections: int) -> Row:
     }
 
 
-def scripts(label: str, url: str, args: argparse.Namespace, tmp: Path, secret: bytes) -> dict[str, Path]:
-    """Fills the store if it is empty, and writes each endpoint's wrk script with what it needs from the store."""
+def filled(label: str, url: str, count: int) -> tuple[Database, int]:
+    """The store at `url`, migrated, and filled with `count` customers by bench/generate.py if it has none;
+    with the number of customers it holds."""
     engine = create_engine(url)
     migrate(engine)
     db = Database(engine)
-    count = db.run(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(customers)).scalar(), write=False)
-    if not count:
-        print(f"{label}: generating {args.customers:,} customers ...", flush=True)
-        count = generate(engine, customers=args.customers, seed=1).counts["customers"]
-    now, tag = int(time.time()), secrets.token_hex(4)
+    found = db.run(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(customers)).scalar(), write=False)
+    if not found:
+        print(f"{label}: generating {count:,} customers ...", flush=True)
+        found = generate(engine, customers=count, seed=1).counts["customers"]
+    return db, found
+
+
+def portal_sessions(db: Database, secret: bytes) -> list[str]:
+    """Session tokens of up to SESSIONS customers picked at random."""
+    now = int(time.time())
     picked = sample(db, customers.c.id, SESSIONS)
     # Each session with the address it would have proven, so the portal also lists the customers sharing it.
     proven = dict(db.run(lambda conn: conn.execute(
         sa.select(customers.c.id, customers.c.email_lower).where(customers.c.id.in_(picked))).all(), write=False))
-    tokens = db.run(lambda conn: [sessions.create(conn, secret, c, now, proven.get(c)) for c in picked])
+    return db.run(lambda conn: [sessions.create(conn, secret, c, now, proven.get(c)) for c in picked])
+
+
+def environment(url: str, secret: bytes, tmp: Path) -> dict[str, str]:
+    """The backend's settings, as a merchant would set them: the store, the secret, tmp's config.yaml and outbox."""
+    return {
+        "PORCH_DATABASE_URL": url, "PORCH_SECRET_KEY": secret.decode(), "PORCH_CONFIG": str(tmp / "config.yaml"),
+        "PORCH_OUTBOX_DIR": str(tmp / "outbox"), "PORCH_TRUSTED_PROXIES": "127.0.0.1",
+    }
+
+
+def scripts(label: str, url: str, args: argparse.Namespace, tmp: Path, secret: bytes) -> dict[str, Path]:
+    """Fills the store if it is empty, and writes each endpoint's wrk script with what it needs from the store."""
+    db, count = filled(label, url, args.customers)
+    tag = secrets.token_hex(4)
+    tokens = portal_sessions(db, secret)
     found = {endpoint: tmp / f"{endpoint}.lua" for endpoint in ENDPOINTS}
     found["portal"].write_text(PORTAL_LUA % lua_strings(tokens))
     found["code"].write_text(CODE_LUA % (secrets.randbelow(2**23), tag, JSON))
@@ -216,7 +237,7 @@ def scripts(label: str, url: str, args: argparse.Namespace, tmp: Path, secret: b
         print(f"{label}: preparing sign-in codes ...", flush=True)
         bodies = verify_bodies(db, secret, sample(db, customers.c.email_lower, VERIFY_RATE * args.duration), tag)
         found["verify"].write_text(VERIFY_LUA % (lua_strings(bodies), JSON))
-    engine.dispose()
+    db.close()
     print(f"{label}: {count:,} customers; running ...", flush=True)
     return found
 
@@ -239,8 +260,7 @@ def measure(label: str, url: str, args: argparse.Namespace, tmp: Path) -> Result
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        "PORCH_DATABASE_URL": url, "PORCH_SECRET_KEY": secret.decode(), "PORCH_CONFIG": str(tmp / "config.yaml"),
-        "PORCH_OUTBOX_DIR": str(tmp / "outbox"), "PORCH_TRUSTED_PROXIES": "127.0.0.1",
+        **environment(url, secret, tmp),
     }
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
