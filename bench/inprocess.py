@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import re
@@ -290,7 +289,6 @@ def main() -> int:
             print(f"store: {count:,} customers; preparing sign-in codes ...", flush=True)
             measured = kinds(app, db, secret, args.requests, args.rounds)
             before = os.getloadavg()[0]
-            gc.freeze()  # as serve does once the app is made (backend/cli.py)
             print("running ...", flush=True)
             asyncio.run(measure(measured, 1, os.getppid) if args.marks else measure(measured, args.rounds, lambda: None))
             after = os.getloadavg()[0]
