@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import secrets
@@ -110,9 +109,6 @@ def _serve(settings: Settings, config: Config, host: str, port: int) -> None:
     # merchant can find (the rest of Porch logs only what goes wrong).
     loggers = uvicorn.config.LOGGING_CONFIG["loggers"] | {"porch.stripe": {"handlers": ["default"], "level": "INFO"}}
     log_config = uvicorn.config.LOGGING_CONFIG | {"loggers": loggers}
-    # What is loaded by now lives as long as the process: out of the collector's sight, a full collection
-    # no longer walks every module, class and function, which cost a portal answer a third of its CPU.
-    gc.freeze()
     uvicorn.run(app, host=host, port=port, log_config=log_config, **SERVER_OPTIONS)
 
 
