@@ -503,12 +503,12 @@
     $('alert').textContent = problem(result);
   });
 
-  /* The dialogs come when one is about to open (a press or focus on a button of the sections), or once the
-     page is idle after it first shows: their markup in the page's language with the text only they say
-     (a file the build wrote, data-dialogs), then their code (data-dialog-code), which sets `runs`. The page
-     neither evaluates nor lays them out before it shows, and most visits open none. Markup comes as a
-     tree of [tag, attributes, ...children] made into elements here: the page's Trusted Types policy lets
-     no HTML be parsed from a string. */
+  /* The dialogs come when one is about to open, as the pointer comes over or focus comes to a button of
+     the sections: their markup in the page's language with the text only they say (a file the build
+     wrote, data-dialogs), then their code (data-dialog-code), which sets `runs`. The page neither loads,
+     evaluates nor lays them out before it shows, and most visits open none. Markup comes as a tree of
+     [tag, attributes, ...children] made into elements here: the page's Trusted Types policy lets no HTML
+     be parsed from a string. */
   const runs = {};
   const build = (node) => {
     if (typeof node === 'string') return node;
@@ -528,7 +528,11 @@
   };
   const markup = once(async () => {
     const {dialogs, dialogCode} = $('content').dataset;
-    fetch(dialogCode).catch(() => {});  // into the cache meanwhile, for the import below
+    // The code is fetched meanwhile, for the import once the markup is in place.
+    const preload = document.createElement('link');
+    preload.rel = 'modulepreload';
+    preload.href = dialogCode;
+    document.head.append(preload);
     const response = await fetch(dialogs);
     if (!response.ok) throw new Error(response.status);
     const file = await response.json();
@@ -540,7 +544,7 @@
     await import($('content').dataset.dialogCode);
   });
   const warm = () => prepare().catch(() => {});
-  for (const type of ['pointerdown', 'focusin']) {
+  for (const type of ['pointerover', 'focusin']) {
     $('content').addEventListener(type, (event) => {
       if (event.target.closest('[data-action]')) warm();
     });
@@ -581,7 +585,6 @@
     if (!loaded) return;
     if (focus) focus();
     steps.ready(current, message, refusal);
-    (window.requestIdleCallback || setTimeout)(warm);
   };
 
   window.Porch.portal = Object.freeze({actions, allows, rendered, reload: load, priceName, perInterval,
