@@ -305,8 +305,8 @@ def headers_file(config: Config, pages: list[str]) -> str:
 def offered_features(config: Config) -> dict[str, dict[str, bool]]:
     """Each feature as the pages are built for it: on when any configuration turns it on. A portal
     session's configuration is known only once the page asks the API, so the page carries the
-    dialogs and scripts of every feature a session may reach, and shows what GET /api/portal's
-    `features` says."""
+    scripts, and the file it fetches for its dialogs the dialogs, of every feature a session may
+    reach, and shows what GET /api/portal's `features` says."""
     every = [config.configuration(name) for name in (DEFAULT_CONFIGURATION, *config.configurations)]
     return {name: {"enabled": any(getattr(each.features, name).enabled for each in every)} for name in Features.model_fields}
 

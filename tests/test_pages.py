@@ -28,6 +28,7 @@ from backend.pages import (
     BuildError,
     build_site,
     contrast,
+    element_tree,
     minified,
     security_headers,
 )
@@ -702,6 +703,24 @@ def test_the_details_editor_file_holds_countries_tax_types_and_its_text_loaded_o
     assert not set(details["strings"]) & set(shown) and "fix_field" in shown
     assert path.with_name(path.name + ".br").is_file()
     assert form["data-details"] not in re.findall(r'(?:src|href)="([^"]+)"', portal)  # not part of the page's weight
+
+
+def test_the_dialogs_markup_becomes_a_tree_the_page_makes_into_elements() -> None:
+    html = """
+<dialog id="d" class="modal">
+  <label for="x">Name &amp; city <span hidden> (optional)</span></label>
+  <input id="x" data-param="name" readonly>
+  <template id="row"><div>It&#39;s</div></template>
+</dialog>
+"""
+    assert element_tree(html) == [["dialog", {"id": "d", "class": "modal"},
+                                   ["label", {"for": "x"}, "Name & city ", ["span", {"hidden": ""}, " (optional)"]], " ",
+                                   ["input", {"id": "x", "data-param": "name", "readonly": ""}], " ",
+                                   ["template", {"id": "row"}, ["div", {}, "It's"]]]]
+    with pytest.raises(BuildError, match="</p> does not close"):
+        element_tree("<div></p>")
+    with pytest.raises(BuildError, match="<div> is never closed"):
+        element_tree("<div>")
 
 
 def test_portal_dialogs_are_labelled_and_every_field_has_a_label(tmp_path: Path) -> None:
