@@ -4,7 +4,7 @@ A raise inside a transaction rolls it back, so a refusal never leaves half a cha
 one exception is `Refused` (see there). Every code is listed once, in CODES, with its status and a
 sentence in English; the pages say each in the customer's language by code: PAGE_TEXT names the
 page string for each code a customer can meet, and the build writes it into the pages' strings,
-where site/assets/js/dialogs.js reads it."""
+where site/assets/js/refusals.js reads it."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ CODES: dict[str, tuple[int, str]] = {
 # What the pages say, in the customer's language, for the codes a customer meets in a dialog:
 # code -> the key of a translated string (site/templates/partials/strings.html). Refusals they
 # cannot fix in a field are `refusals`; those naming a field to fix are `fields`. Any other code
-# is said by its status (site/assets/js/dialogs.js).
+# is said by its status (site/assets/js/refusals.js).
 PAGE_TEXT: dict[str, dict[str, str]] = {
     "refusals": {
         "feature_disabled": "unavailable", "last_payment_method": "last_payment_method", "offer_used": "offer_used",

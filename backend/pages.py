@@ -21,7 +21,9 @@ import tempfile
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import brotli
@@ -197,6 +199,9 @@ def build_site(config: Config, config_dir: Path, site_dir: Path, out_dir: Path) 
             details = _render(env, "partials/details.json", context, page="details",
                               countries=country_names(locale), all_tax_types=list(tax_ids.TYPES))
             context["details_url"] = _write_asset(tmp, "json", "details.json", details.encode())
+            markup = element_tree(_render(env, "partials/dialogs.html", context, page="dialogs"))
+            dialogs = _render(env, "partials/dialogs.json", context, page="dialogs", markup=markup)
+            context["dialogs_url"] = _write_asset(tmp, "json", "dialogs.json", dialogs.encode())
             for page in pages if base == "/" else localized(pages):
                 path = base.lstrip("/") + PAGES[page]
                 html = _render(env, f"{page}.html", context, page=page, page_path=PAGE_PATHS[page])
@@ -300,8 +305,8 @@ def headers_file(config: Config, pages: list[str]) -> str:
 def offered_features(config: Config) -> dict[str, dict[str, bool]]:
     """Each feature as the pages are built for it: on when any configuration turns it on. A portal
     session's configuration is known only once the page asks the API, so the page carries the
-    dialogs and scripts of every feature a session may reach, and shows what GET /api/portal's
-    `features` says."""
+    scripts, and the file it fetches for its dialogs the dialogs, of every feature a session may
+    reach, and shows what GET /api/portal's `features` says."""
     every = [config.configuration(name) for name in (DEFAULT_CONFIGURATION, *config.configurations)]
     return {name: {"enabled": any(getattr(each.features, name).enabled for each in every)} for name in Features.model_fields}
 
@@ -368,6 +373,51 @@ def page_weight(root: Path, page: str) -> int:
         compressed = root / (path + ".br")
         total += (compressed if compressed.exists() else root / path).stat().st_size
     return total
+
+
+class _TreeParser(HTMLParser):
+    """HTML -> nested [tag, {attribute: value}, ...children] lists (see element_tree)."""
+
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root: list[Any] = ["", {}]
+        self.open: list[list[Any]] = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element: list[Any] = [tag, {name: value or "" for name, value in attrs}]
+        self.open[-1].append(element)
+        if tag not in self.VOID:
+            self.open.append(element)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.open[-1].append([tag, {name: value or "" for name, value in attrs}])
+
+    def handle_endtag(self, tag: str) -> None:
+        if len(self.open) < 2 or self.open[-1][0] != tag:
+            raise BuildError(f"dialogs' markup: </{tag}> does not close the element that is open")
+        closed = self.open.pop()
+        if closed[-1] == " ":
+            closed.pop()
+
+    def handle_data(self, data: str) -> None:
+        # White space between elements shows as one space, as the browser would lay it out; a lone
+        # one at the start or end of an element shows as nothing (handle_endtag drops the end's).
+        text = re.sub(r"\s+", " ", data)
+        if text != " " or len(self.open[-1]) > 2:
+            self.open[-1].append(text)
+
+
+def element_tree(html: str) -> list[Any]:
+    """`html`'s elements as [tag, {attribute: value}, ...children] lists, text as strings: what the portal
+    makes into elements with the DOM, since its Trusted Types policy lets no HTML be parsed from a string."""
+    parser = _TreeParser()
+    parser.feed(html)
+    parser.close()
+    if len(parser.open) > 1:
+        raise BuildError(f"dialogs' markup: <{parser.open[-1][0]}> is never closed")
+    return [node for node in parser.root[2:] if not isinstance(node, str) or node.strip()]
 
 
 def unindented(html: str) -> str:

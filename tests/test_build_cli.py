@@ -34,7 +34,7 @@ def test_builds_public_from_config_yaml_by_default(folder: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("Built public from config.yaml in ") and lines[0].endswith(": 9 pages in 2 locales, 61 files.")
+    assert lines[0].startswith("Built public from config.yaml in ") and lines[0].endswith(": 9 pages in 2 locales, 70 files.")
     assert re.fullmatch(r"  login/index.html +\d+\.\d KB compressed with all it loads \((en|de), the heaviest\) \(budget 14 KB\)", lines[1])
     assert lines[2].startswith("  portal/index.html ") and lines[2].endswith("(budget 28 KB)")
     assert lines[3].startswith("  receipt/index.html ") and lines[3].endswith("(budget 28 KB)")
@@ -44,7 +44,7 @@ def test_builds_public_from_config_yaml_by_default(folder: Path) -> None:
 def test_one_locale_is_named_in_the_summary(folder: Path) -> None:
     (folder / "config.yaml").write_text("locales: {available: [ja], default: ja}\n")
     lines = run(folder).stdout.splitlines()
-    assert lines[0].endswith(": 5 pages in ja, 43 files.")
+    assert lines[0].endswith(": 5 pages in ja, 49 files.")
     assert lines[1].startswith("  login/index.html ") and lines[1].endswith(" KB compressed with all it loads (budget 14 KB)")
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import shutil
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from backend.pages import (
     BuildError,
     build_site,
     contrast,
+    element_tree,
     minified,
     security_headers,
 )
@@ -87,6 +89,22 @@ def strings(html: str) -> dict[str, str]:
     block = re.search(r'<script type="application/json" id="porch-strings">(.*?)</script>', html, re.DOTALL)
     assert block, "the page carries its translated strings"
     return json.loads(block.group(1))
+
+
+def dialogs(out: Path, portal: str) -> tuple[str, dict[str, str]]:
+    """The dialogs' markup that `portal` fetches when one is about to open, written back as HTML, and
+    the text that comes with it."""
+    (content,) = [a for a in tags(portal, "div") if a.get("id") == "content"]
+    file = json.loads((out / str(content["data-dialogs"]).lstrip("/")).read_text(encoding="utf-8"))
+
+    def html(node: str | list) -> str:
+        if isinstance(node, str):
+            return escape(node)
+        tag, attributes, *children = node
+        opened = "".join([tag, *(f' {name}="{escape(value)}"' for name, value in attributes.items())])
+        return f"<{opened}>" + "".join(map(html, children)) + ("" if tag in ("input", "br") else f"</{tag}>")
+
+    return "".join(map(html, file["markup"])), file["strings"]
 
 
 def parse_headers(text: str) -> dict[str, dict[str, str]]:
@@ -490,9 +508,11 @@ def test_one_locale_fixes_the_language_with_no_menu_and_no_chooser(tmp_path: Pat
 
 def test_plural_text_comes_in_every_form_the_language_has(tmp_path: Path) -> None:
     _, out, _ = build(tmp_path, locales=("en", "ru", "ar", "ja"))
-    en, ru, ar, ja = (strings(read(out, p + "portal/index.html")) for p in ("", "ru/", "ar/", "ja/"))
+    en = strings(read(out, "portal/index.html"))
     assert {k: v for k, v in en.items() if k.startswith("invoices_shown")} == {
         "invoices_shown_one": "{count} invoice shown.", "invoices_shown_other": "{count} invoices shown."}
+    # The retention offer's text comes with the dialogs.
+    ru, ar, ja = (dialogs(out, read(out, p + "portal/index.html"))[1] for p in ("ru/", "ar/", "ja/"))
     forms = ("zero", "one", "two", "few", "many", "other")
     assert [f for f in forms if f"offer_{f}" in ru] == ["one", "few", "many", "other"]
     assert [f for f in forms if f"offer_{f}" in ar] == list(forms)
@@ -616,9 +636,16 @@ def test_the_portal_loads_only_the_scripts_of_its_features(tmp_path: Path) -> No
     portal = read(out, "portal/index.html")
     (script,) = [a["src"] for a in tags(portal, "script") if a.get("src")]
     code = (out / script[1:]).read_text(encoding="utf-8")
-    assert "window.Porch=" in code and "Porch.portal=" in code and "Porch.dialogs=" in code
-    assert "details-form" not in code and "payment_methods/add" not in code
-    assert 'id="details-dialog"' not in portal and 'id="remove-dialog"' not in portal and 'id="cancel-dialog"' in portal
+    assert "window.Porch=" in code and "Porch.portal=" in code and "Porch.refusals=" in code
+    assert "edit_details" not in code and "payment_methods/add" not in code
+    # The dialogs' code and markup come when one is about to open, and only those of the features on.
+    (content,) = [a for a in tags(portal, "div") if a.get("id") == "content"]
+    later = (out / str(content["data-dialog-code"])[1:]).read_text(encoding="utf-8")
+    assert "Porch.dialogs=" in later and "Porch.dialogs=" not in code
+    assert "cancel-decline" in later and "details-form" not in later and "remove-form" not in later
+    markup, _ = dialogs(out, portal)
+    assert 'id="cancel-dialog"' in markup and 'id="cancel-dialog"' not in portal
+    assert 'id="details-dialog"' not in markup and 'id="remove-dialog"' not in markup
 
 
 def test_pages_lose_their_templates_indentation_but_the_embed_snippet_keeps_it(tmp_path: Path) -> None:
@@ -635,8 +662,8 @@ def test_the_portal_carries_every_feature_any_configuration_turns_on(tmp_path: P
         " subscription_update: {enabled: false}}\n"
     )
     result, out, _ = build(tmp_path / "top", top_off)
-    portal = read(out, "portal/index.html")
-    assert 'id="plan-dialog"' not in portal and 'id="remove-dialog"' not in portal
+    markup, _ = dialogs(out, read(out, "portal/index.html"))
+    assert 'id="plan-dialog"' not in markup and 'id="remove-dialog"' not in markup
     assert "receipt/index.html" not in result.pages
     named = top_off + (
         "configurations:\n  partners:\n    features: {invoice_history: {enabled: true}, subscription_update: {enabled: true}}\n"
@@ -644,7 +671,8 @@ def test_the_portal_carries_every_feature_any_configuration_turns_on(tmp_path: P
     )
     result, out, _ = build(tmp_path / "named", named)
     portal = read(out, "portal/index.html")
-    assert 'id="plan-dialog"' in portal and 'id="remove-dialog"' in portal and 'id="invoices-section"' in portal
+    markup, _ = dialogs(out, portal)
+    assert 'id="plan-dialog"' in markup and 'id="remove-dialog"' in markup and 'id="invoices-section"' in portal
     assert "receipt/index.html" in result.pages
     (script,) = [a["src"] for a in tags(portal, "script") if a.get("src")]
     assert "payment_methods/add" in (out / script[1:]).read_text(encoding="utf-8")
@@ -653,7 +681,7 @@ def test_the_portal_carries_every_feature_any_configuration_turns_on(tmp_path: P
 def test_the_details_editor_file_holds_countries_tax_types_and_its_text_loaded_only_to_edit(tmp_path: Path) -> None:
     _result, out, _ = build(tmp_path, locales=("de",))
     portal = read(out, "portal/index.html")
-    (form,) = [a for a in tags(portal, "form") if a.get("id") == "details-form"]
+    (form,) = [a for a in tags(dialogs(out, portal)[0], "form") if a.get("id") == "details-form"]
     path = out / form["data-details"].lstrip("/")
     details = json.loads(path.read_text(encoding="utf-8"))
     names = details["countries"]
@@ -677,13 +705,31 @@ def test_the_details_editor_file_holds_countries_tax_types_and_its_text_loaded_o
     assert form["data-details"] not in re.findall(r'(?:src|href)="([^"]+)"', portal)  # not part of the page's weight
 
 
+def test_the_dialogs_markup_becomes_a_tree_the_page_makes_into_elements() -> None:
+    html = """
+<dialog id="d" class="modal">
+  <label for="x">Name &amp; city <span hidden> (optional)</span></label>
+  <input id="x" data-param="name" readonly>
+  <template id="row"><div>It&#39;s</div></template>
+</dialog>
+"""
+    assert element_tree(html) == [["dialog", {"id": "d", "class": "modal"},
+                                   ["label", {"for": "x"}, "Name & city ", ["span", {"hidden": ""}, " (optional)"]], " ",
+                                   ["input", {"id": "x", "data-param": "name", "readonly": ""}], " ",
+                                   ["template", {"id": "row"}, ["div", {}, "It's"]]]]
+    with pytest.raises(BuildError, match="</p> does not close"):
+        element_tree("<div></p>")
+    with pytest.raises(BuildError, match="<div> is never closed"):
+        element_tree("<div>")
+
+
 def test_portal_dialogs_are_labelled_and_every_field_has_a_label(tmp_path: Path) -> None:
     _, out, _ = build(tmp_path, ACME + "features: {subscription_update: {enabled: true}}\n")
-    html = read(out, "portal/index.html")
-    dialogs = tags(html, "dialog")
-    assert {d["id"] for d in dialogs} == {"cancel-dialog", "resume-dialog", "plan-dialog", "remove-dialog", "details-dialog"}
+    html, _ = dialogs(out, read(out, "portal/index.html"))
+    shown = tags(html, "dialog")
+    assert {d["id"] for d in shown} == {"cancel-dialog", "resume-dialog", "plan-dialog", "remove-dialog", "details-dialog"}
     headings = {a["id"] for a in tags(html, "h2")}
-    for dialog in dialogs:
+    for dialog in shown:
         assert dialog["class"].startswith("modal") and dialog["aria-labelledby"] in headings
     labelled = {a["for"] for a in tags(html, "label") if a.get("for")}
     fields = tags(html, "input") + tags(html, "select") + tags(html, "textarea")
@@ -713,7 +759,7 @@ def test_the_portal_says_each_error_code_from_the_servers_one_list(tmp_path: Pat
     portal = read(out, "portal/index.html")
     shown = strings(portal)
     # The billing details editor's text comes in the file it fetches when it opens.
-    (form,) = [a for a in tags(portal, "form") if a.get("id") == "details-form"]
+    (form,) = [a for a in tags(dialogs(out, portal)[0], "form") if a.get("id") == "details-form"]
     editor = json.loads((out / form["data-details"].lstrip("/")).read_text(encoding="utf-8"))["strings"]
     assert shown["error_text"] == PAGE_TEXT
     for said in PAGE_TEXT.values():

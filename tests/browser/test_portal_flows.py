@@ -17,7 +17,7 @@ import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from helpers import NOW, ROOT, SECRET
-from routed import ACTIVE, SELF_SERVICE, Session, refusal
+from routed import ACTIVE, PLANS, SELF_SERVICE, Session, refusal
 
 from backend import api_keys, portal_sessions
 from backend.i18n import translations
@@ -124,6 +124,25 @@ def test_only_a_portal_link_loads_the_flows_script_and_only_editing_loads_the_ed
     linked = opened(session, (200, {"flow": None, "return_url": None, "locale": None}))
     expect(linked.locator("#content")).to_be_visible()
     assert [path for path in linked.session.paths if "/flows." in path]
+
+
+def test_the_dialogs_load_only_when_one_is_about_to_open_and_open_from_the_keyboard(session: Callable[..., Session]) -> None:
+    s = session({"GET /api/portal": [(200, SELF_SERVICE, {})], "GET /api/plans": [(200, PLANS, {})]})
+    page = s.open("/portal/")
+    expect(page.locator("#content")).to_be_visible()
+    assert not [path for path in s.paths if "/dialogs." in path] and page.locator("dialog").count() == 0
+    # Focus on a button of the sections fetches their markup and their code, once.
+    page.get_by_role("button", name="Change plan, Plan usd").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Change plan")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("radio", name=re.compile("Monthly"))).to_be_focused()  # the current plan, once listed
+    assert sorted(path.rpartition(".")[2] for path in s.paths if "/dialogs." in path) == ["js", "json"]
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Change plan, Plan usd")).to_be_focused()
+    page.get_by_role("button", name="Cancel subscription, Plan usd").click()
+    expect(page.get_by_role("dialog", name="Cancel subscription")).to_be_visible()
+    assert len([path for path in s.paths if "/dialogs." in path]) == 2
 
 
 # Against the real backend: the merchant's app creates the session over HTTP with its key.

@@ -1,44 +1,12 @@
 /* Modal dialogs for the portal's actions, on the native <dialog>: showModal() moves focus in,
    Escape closes it, and focus goes back to the button that opened it. A refused change is
-   shown next to the field the API names (aria-invalid, aria-describedby), or as a sentence. */
+   shown next to the field the API names (aria-invalid, aria-describedby), or as a sentence.
+   The first of the dialogs' code, which the portal imports when a dialog is about to open. */
 (() => {
   'use strict';
 
-  const {t, has, el, api, page, problem, errorText} = window.Porch;
-
-  const uuid = () => {
-    if (crypto.randomUUID) return crypto.randomUUID();
-    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
-  };
-
-  /* The string to show for an API error code, from the server's one list of codes (backend/errors.py,
-     PAGE_TEXT, written into the page's strings by the build): refusals the customer cannot fix in a
-     field, and those naming the field to fix. */
-  const REFUSALS = errorText.refusals;
-
-  /* What to say of a field the API refused, in the page's language (the API's own sentence is
-     English): by the error's code, else by the field's name, with the API's example of a value
-     the field takes ("such as 10117") where it gives one. */
-  const FIELD_CODES = errorText.fields;
-  const FIELD_NAMES = {
-    postal_code: 'fix_postal_code', state: 'fix_state', country: 'fix_country', line1: 'fix_line1', city: 'fix_city',
-    name: 'fix_name', phone: 'fix_phone', type: 'fix_tax_type',
-  };
-  const fieldText = (result) => {
-    const name = result.param.replace(/\[\d+\]/g, '').split('.').pop();
-    const byName = result.code === 'invalid_tax_id' && name === 'value' ? 'fix_tax_id' : FIELD_NAMES[name];
-    const key = [FIELD_CODES[result.code], byName].find((found) => found && has(found)) || 'fix_field';
-    return result.example && has(key + '_example') ? t(key + '_example', {example: result.example}) : t(key);
-  };
-
-  /* `stale`: what to say of a 404 or 409 without a code of its own, the thing acted on having changed or gone. */
-  const sentence = (result, stale = 'conflict') => {
-    if (REFUSALS[result.code]) return t(REFUSALS[result.code]);
-    if (result.status === 403) return t('unavailable');
-    if (result.status === 404 || result.status === 409) return t(stale);
-    if (result.status === 400 && result.param) return fieldText(result);
-    return problem(result);
-  };
+  const {el, api, page} = window.Porch;
+  const {sentence, fieldText, uuid} = window.Porch.refusals;
 
   const describedBy = (field, id, add) => {
     const ids = (field.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && x !== id);
@@ -167,5 +135,5 @@
     if (button) button.closest('dialog').close();
   });
 
-  window.Porch.dialogs = Object.freeze({open, clearErrors, fieldError, focusIn, reveal, sentence, uuid});
+  window.Porch.dialogs = Object.freeze({open, clearErrors, fieldError, focusIn, reveal});
 })();

@@ -8,7 +8,7 @@
   'use strict';
 
   const {api, problem, safeUrl} = window.Porch;
-  const {sentence} = window.Porch.dialogs;
+  const {sentence} = window.Porch.refusals;
   const {actions, reload, steps} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const KEY = 'porch.flow';

@@ -1,11 +1,12 @@
-/* Payment methods: make one the default, remove one (after asking), or go to the payment
-   processor's page to add one. Card numbers never pass through Porch. */
+/* Payment methods: make one the default, remove one (after asking, in payment-method-dialogs.js, which
+   comes with the dialogs), or go to the payment processor's page to add one. Card numbers never pass
+   through Porch. */
 (() => {
   'use strict';
 
   const {t, api, page, busy, safeUrl} = window.Porch;
-  const {open, clearErrors, sentence, uuid} = window.Porch.dialogs;
-  const {actions, allows, methodName, steps} = window.Porch.portal;
+  const {sentence, uuid} = window.Porch.refusals;
+  const {actions, allows, later, methodName, steps} = window.Porch.portal;
   const $ = (id) => document.getElementById(id);
   const path = (method, action) => 'payment_methods/' + encodeURIComponent(method.id) + (action ? '/' + action : '');
 
@@ -31,25 +32,9 @@
       change(button, t('working'), path(method, 'default'), () => t('made_default', {card: methodName(method)})),
   });
 
-  let removing = null;
   actions.payment_method.push({
-    feature: null, label: 'remove', name: methodName,
+    feature: null, label: 'remove', name: methodName, run: later('remove'),
     shows: (method) => allows(method, 'remove'),
-    run: (method, data, button) => {
-      $('remove-text').textContent = t('remove_text', {card: methodName(method)});
-      removing = {session: open($('remove-dialog'), button), method};
-      return removing.session.closed;
-    },
-  });
-  $('remove-form').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const {session, method} = removing;
-    clearErrors($('remove-form'));
-    const button = $('remove-form').querySelector('[type="submit"]');
-    const result = await busy(button, t('working'), () => session.send('DELETE', path(method)));
-    if (!result) return;
-    if (result.ok) session.finish(t('removed', {card: methodName(method)}));
-    else session.refuse($('remove-form'), result);
   });
 
   /* Adding happens on the processor's page, which sends the customer back here. */

@@ -6,6 +6,7 @@
    "payment_methods" for the section itself) from a script loaded after this one.
    A button appears when data.features[feature].enabled (or feature is null) and shows() agree; name(item),
    when given, is added to the button's accessible name ("Remove, Visa ending in 4444").
+   A dialog's run() is later(label): the dialogs' code sets runs[label] when it comes (see prepare).
    When run() resolves to a message the page loads its data again and announces it;
    to true, it reloads quietly; to false or nothing, nothing happens.
    Parts of the page outside the sections push a function onto Porch.portal.rendered: it gets
@@ -13,8 +14,8 @@
 (() => {
   'use strict';
 
-  const {lang, page, t, plural, fill, el, lines: fillLines, api, money, percent, date, problem, busy, addressLines, taxId, methods, back, safeUrl} = window.Porch;
-  const {sentence, uuid} = window.Porch.dialogs;
+  const {lang, page, t, plural, fill, el, lines: fillLines, api, money, percent, date, problem, busy, addressLines, taxId, methods, back, safeUrl, learn: learnText} = window.Porch;
+  const {sentence, uuid} = window.Porch.refusals;
   const $ = (id) => document.getElementById(id);
   const actions = {subscription: [], payment_method: [], payment_methods: [], customer: []};
   const rendered = [];
@@ -102,6 +103,12 @@
       period = count + ' ' + recurring.interval;
     }
     return t('every', {amount, period});
+  };
+
+  /* A subscription by its products' names: "Pro, Extra seats". */
+  const subscriptionName = (sub) => {
+    const product = (item) => (item.price && item.price.product && item.price.product.name) || '';
+    return ((sub.items && sub.items.data) || []).map(product).filter(Boolean).join(', ') || t('subscription');
   };
 
   /* A price as customers know it: "Pro yearly", or the product's name. */
@@ -213,7 +220,7 @@
     const [node, field] = row('subscription-row');
     const items = (sub.items && sub.items.data) || [];
     const product = (item) => (item.price && item.price.product && item.price.product.name) || '';
-    field.title.textContent = items.map(product).filter(Boolean).join(', ') || t('subscription');
+    field.title.textContent = subscriptionName(sub);
     badge(field.status, 'status_', collectionPaused(sub) ? 'paused' : sub.status);
     const said = notice(sub);
     if (said) {
@@ -496,6 +503,65 @@
     $('alert').textContent = problem(result);
   });
 
+  /* The dialogs come when one is about to open, as the pointer comes over or focus comes to a button of
+     the sections: their markup in the page's language with the text only they say (a file the build
+     wrote, data-dialogs), then their code (data-dialog-code), which sets `runs`. The page neither loads,
+     evaluates nor lays them out before it shows, and most visits open none. Markup comes as a tree of
+     [tag, attributes, ...children] made into elements here: the page's Trusted Types policy lets no HTML
+     be parsed from a string. */
+  const runs = {};
+  const build = (node) => {
+    if (typeof node === 'string') return node;
+    const [tag, attributes, ...children] = node;
+    const made = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) made.setAttribute(name, value);
+    (tag === 'template' ? made.content : made).append(...children.map(build));
+    return made;
+  };
+  /* `make` run once; again after it failed (offline), so that a later press tries anew. */
+  const once = (make) => {
+    let made = null;
+    return () => made || (made = make().catch((error) => {
+      made = null;
+      throw error;
+    }));
+  };
+  const markup = once(async () => {
+    const {dialogs, dialogCode} = $('content').dataset;
+    // The code is fetched meanwhile, for the import once the markup is in place.
+    const preload = document.createElement('link');
+    preload.rel = 'modulepreload';
+    preload.href = dialogCode;
+    document.head.append(preload);
+    const response = await fetch(dialogs);
+    if (!response.ok) throw new Error(response.status);
+    const file = await response.json();
+    learnText(file.strings);
+    document.body.append(...file.markup.map(build));
+  });
+  const prepare = once(async () => {
+    await markup();
+    await import($('content').dataset.dialogCode);
+  });
+  const warm = () => prepare().catch(() => {});
+  for (const type of ['pointerover', 'focusin']) {
+    $('content').addEventListener(type, (event) => {
+      if (event.target.closest('[data-action]')) warm();
+    });
+  }
+  /* What a dialog's button runs: the dialog's own run() once its code is here. Until then the button
+     says to wait; a failure to fetch it is said in the page's alert. */
+  const later = (label) => async (...args) => {
+    const button = args[2];
+    try {
+      await (button ? busy(button, t('working'), prepare) : prepare());
+    } catch (error) {
+      $('alert').textContent = t('network');
+      return false;
+    }
+    return runs[label](...args);
+  };
+
   /* What the page says when it first shows. Scripts loaded after this one may set its steps: before(),
      a sign-in the address carries, resolving to false when the page shows a failure instead; arrive(),
      what the address asks (the return from a payment processor's page), resolving to [status, alert, focus?],
@@ -522,7 +588,7 @@
   };
 
   window.Porch.portal = Object.freeze({actions, allows, rendered, reload: load, priceName, perInterval,
-    methodName: methods.name, learn, named: (id) => names[id] || '', steps});
+    methodName: methods.name, learn, named: (id) => names[id] || '', steps, later, runs, subscriptionName});
   /* Scripts loaded after this one register their actions before the data arrives. */
   document.addEventListener('DOMContentLoaded', first);
 })();
