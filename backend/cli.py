@@ -102,8 +102,10 @@ def _database(settings: Settings) -> Database:
 def _serve(settings: Settings, config: Config, host: str, port: int) -> None:
     import uvicorn
 
+    from backend.allocator import limit_arenas
     from backend.app import create_app
 
+    limit_arenas()
     app = create_app(settings, config)
     # uvicorn's logging, plus Porch's Stripe log at INFO: each webhook event applied is a line the
     # merchant can find (the rest of Porch logs only what goes wrong).
