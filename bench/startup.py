@@ -171,7 +171,7 @@ def main() -> int:
             "PORCH_CONFIG": str(ROOT / "config.yaml"),
             "PORCH_OUTBOX_DIR": str(Path(tmp) / "outbox"),
             # An installed Porch starts from bytecode pip compiled; a checkout run with PYTHONDONTWRITEBYTECODE
-            # would compile every module of the backend on each start instead (about a fifth of it). The
+            # would compile every module of the backend on each start instead (a sixth of it). The
             # warm-up run of each series writes the caches here, outside the source tree.
             "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache"),
         }
