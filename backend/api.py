@@ -98,7 +98,7 @@ async def health(edge: Edge) -> Response:
 
 
 async def openapi_json(edge: Edge) -> Response:
-    return JSONResponse(edge.request.app.state.openapi)
+    return JSONResponse(edge.request.app.openapi)
 
 
 ENDPOINTS = [

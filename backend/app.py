@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 import time
@@ -91,6 +92,12 @@ class Porch(Starlette):
 
     def build_middleware_stack(self) -> ASGIApp:
         return self.front(self.router)
+
+    @functools.cached_property
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document of the routes, made when first asked for: pydantic's JSON Schemas of every
+        body took a third of create_app, before the first answer the start waits for."""
+        return document(OPERATIONS) | {"webhooks": event_types.openapi_webhooks()}
 
 
 # The API, one table (backend/pipeline.py): every route, and the OpenAPI document that describes it.
@@ -207,5 +214,4 @@ def create_app(
     # The one Stripe client of the process (billing.engine stripe): the engine's calls and the webhook's reads.
     stripe_engine = sys.modules.get("backend.stripe_engine")  # an engine of its class has loaded it
     app.state.stripe = engine.client if stripe_engine and isinstance(engine, stripe_engine.StripeEngine) else None
-    app.state.openapi = document(OPERATIONS) | {"webhooks": event_types.openapi_webhooks()}
     return app

@@ -15,12 +15,10 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from backend import __version__, api_keys
-from backend.build_cli import build
 from backend.config import Config, ConfigError, json_schema, load_config
 from backend.deploy import PRINTED, PUBLISH, WRITTEN, DeployError, deployment
 from backend.events import signing_secrets
 from backend.i18n import MissingCatalogue
-from backend.pages import BuildError
 from backend.resources import SAMPLE_CONFIG, SITE_DIR
 from backend.server_options import SERVER_OPTIONS
 from backend.settings import Settings, SettingsError
@@ -37,8 +35,10 @@ def _fail(message: str) -> NoReturn:
 
 
 def _porch_errors() -> tuple[type[Exception], ...]:
-    # The importer (and the reader of Stripe's shapes it brings, 35 ms) loads only for a command that imports.
+    # The importer (and the reader of Stripe's shapes it brings, 35 ms) loads only for a command that imports,
+    # the page renderer (Jinja, Babel, Markdown) only for one that builds.
     from backend.importer import ImportFileError
+    from backend.pages import BuildError
 
     return (SettingsError, ImportFileError, DatabaseError, DeployError, NotConfigured, api_keys.APIKeyError, BuildError,
             MissingCatalogue)
@@ -102,8 +102,10 @@ def _database(settings: Settings) -> Database:
 def _serve(settings: Settings, config: Config, host: str, port: int) -> None:
     import uvicorn
 
+    from backend.allocator import limit_arenas
     from backend.app import create_app
 
+    limit_arenas()
     app = create_app(settings, config)
     # uvicorn's logging, plus Porch's Stripe log at INFO: each webhook event applied is a line the
     # merchant can find (the rest of Porch logs only what goes wrong).
@@ -112,13 +114,25 @@ def _serve(settings: Settings, config: Config, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, log_config=log_config, **SERVER_OPTIONS)
 
 
-@click.group()
+class _Commands(click.Group):
+    """The commands, with `build` loaded only when it is named or listed: it brings the page renderer
+    (Jinja, Babel, the minifiers), which `serve` does not need before its first answer."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "build"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "build":
+            from backend.build_cli import build
+
+            return build
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands)
 @click.version_option(__version__, prog_name="porch")
 def main() -> None:
     """Porch: a self-hosted customer billing portal."""
-
-
-main.add_command(build)
 
 
 def _invoked() -> str:

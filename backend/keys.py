@@ -7,8 +7,10 @@ import functools
 import hashlib
 import hmac
 import secrets
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 
 def digest(secret: bytes, purpose: str, value: str) -> str:
@@ -29,6 +31,9 @@ def token() -> str:
 def sealer(secret: bytes) -> Fernet:
     """Queued mail holds a code until it is sent; it waits encrypted, never in clear.
 
-    Made once per secret: making it cost a code request as much as sealing with it."""
+    Made once per secret: making it cost a code request as much as sealing with it. Its library loads
+    here, with the first code asked for or mail sent, not with every start (7 ms)."""
+    from cryptography.fernet import Fernet
+
     key = hmac.new(secret, b"porch mail queue", hashlib.sha256).digest()
     return Fernet(base64.urlsafe_b64encode(key))

@@ -15,10 +15,8 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import aiosmtplib
 import anyio
 import sqlalchemy as sa
-from cryptography.fernet import InvalidToken
 
 from backend import emails, jobs, keys
 from backend.config import Config
@@ -128,6 +126,8 @@ class Transport:
             self._outbox(message)
 
     async def _smtp(self, message: Message) -> None:
+        import aiosmtplib
+
         params = smtp_params(self.smtp_url or "")
         try:
             await aiosmtplib.send(message, **params)
@@ -162,14 +162,17 @@ class MailWorker(jobs.Worker):
         super().__init__(db, clock)
         self.transport = transport
         self.config = config
-        self.sealer = keys.sealer(secret)
+        self.secret = secret
 
     async def handle(self, job: Any, now: int) -> None:
         if job.expires_at <= now:
             await self.finish(job, {"status": "expired", "sealed": ""})
             return
+        # cryptography (7 ms) and aiosmtplib load with the first mail, not with every start.
+        from cryptography.fernet import InvalidToken
+
         try:
-            payload = json.loads(self.sealer.decrypt(job.sealed.encode()))
+            payload = json.loads(keys.sealer(self.secret).decrypt(job.sealed.encode()))
         except InvalidToken:  # sealed under an earlier PORCH_SECRET_KEY: it can never be opened
             await self.finish(job, {"status": "dropped", "sealed": ""})
             return
@@ -198,6 +201,8 @@ async def check_transport(transport: Transport) -> str:
         return f"outbox {transport.outbox} (no PORCH_SMTP_URL set)"
     params = smtp_params(transport.smtp_url)
     username, password = params.pop("username"), params.pop("password")
+    import aiosmtplib
+
     client = aiosmtplib.SMTP(**params)
     try:
         await client.connect()

@@ -28,7 +28,8 @@ class Params(BaseModel):
     """A merchant endpoint's parameters: unknown ones refused, text bounded. Form values are text, so
     the model reads "true" and "5" as the booleans and numbers its fields want."""
 
-    model_config = ConfigDict(extra="forbid", str_max_length=5000)
+    # Built with the first request, not at import, as the API's bodies are (backend/guards.py).
+    model_config = ConfigDict(extra="forbid", str_max_length=5000, defer_build=True)
 
 
 def presented_key(request: Request) -> str | None:

@@ -53,7 +53,7 @@ def test_an_endpoint_whose_feature_is_off_refuses_before_it_reads_anything(endpo
     expected = (404, "login_disabled") if endpoint.feature is availability.login_feature else (403, "feature_disabled")
     assert (refusal.status, refusal.code) == expected
     # And the document says so.
-    assert str(refusal.status) in client.app.state.openapi["paths"][endpoint.path][endpoint.method]["responses"]
+    assert str(refusal.status) in client.app.openapi["paths"][endpoint.path][endpoint.method]["responses"]
 
 
 @pytest.mark.parametrize("endpoint", PRIVATE, ids=lambda e: f"{e.method} {e.path}")
@@ -61,13 +61,13 @@ def test_a_session_endpoint_answers_401_without_a_session(endpoint, client):
     answer = send(client, endpoint)
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "not_signed_in"
-    entry = client.app.state.openapi["paths"][endpoint.path][endpoint.method]
+    entry = client.app.openapi["paths"][endpoint.path][endpoint.method]
     assert entry["security"] == [{"session": []}] and "401" in entry["responses"]
 
 
 def test_public_endpoints_are_documented_without_a_session(client):
     for endpoint in ENDPOINTS:
-        entry = client.app.state.openapi["paths"][endpoint.path][endpoint.method]
+        entry = client.app.openapi["paths"][endpoint.path][endpoint.method]
         assert ("security" in entry) == (endpoint.auth != "none")
 
 
@@ -79,7 +79,7 @@ def test_a_merchant_endpoint_answers_401_without_a_key_and_is_documented_so(endp
     answer = client.request(endpoint.method.upper(), endpoint.path)
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "api_key_required"
-    entry = client.app.state.openapi["paths"][endpoint.path][endpoint.method]
+    entry = client.app.openapi["paths"][endpoint.path][endpoint.method]
     assert endpoint.path.startswith("/v1/") and entry["tags"] == ["merchant"]
     assert entry["security"] == [{"merchant_basic": []}, {"merchant_bearer": []}]
     assert entry["responses"]["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/StripeError")

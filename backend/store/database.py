@@ -57,6 +57,10 @@ def create_engine(url: str) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # 1 MB of pages a connection, not SQLite's 2 MB: the B-trees' upper pages, read by every query, stay
+            # and the rest come from the OS's file cache. The portal's query took as long (54 against 55 us of
+            # CPU on 100,000 customers); 512 KB took 58 us, for 1 MB less resident after bench/load.py's runs.
+            cursor.execute("PRAGMA cache_size=-1000")
             cursor.close()
 
         @sa.event.listens_for(engine, "begin")
