@@ -71,7 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from generate import generate  # noqa: E402
-from startup import BACKEND, BARE, GIVE_UP, POLL, free_port, healthy, resident_kb, series  # noqa: E402
+from startup import BACKEND, BARE, GIVE_UP, POLL, free_port, from_bytecode, healthy, resident_kb, series  # noqa: E402
 
 from backend import keys, sessions, signin  # noqa: E402
 from backend.errors import APIError  # noqa: E402
@@ -257,11 +257,11 @@ class Result:
 def measure(label: str, url: str, args: argparse.Namespace, tmp: Path) -> Result:
     secret = secrets.token_urlsafe(36).encode()
     script = scripts(label, url, args, tmp, secret)
-    env = {
+    env = from_bytecode({
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         **environment(url, secret, tmp),
-    }
+    }, tmp)
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     with serving([sys.executable, "-m", "backend", "serve", "--port", str(port)], env, tmp, port, "/api/health") as pid:
