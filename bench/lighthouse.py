@@ -51,16 +51,25 @@ def lighthouse() -> Path:
     return binary
 
 
+ATTEMPTS = 3
+
+
 def audit(binary: Path, url: str, headers: dict[str, str], report: Path) -> dict[str, float]:
     flags = " ".join(["--headless=new", *CHROMIUM_ARGS])
     argv = [str(binary), url, "--only-categories=performance", "--output=json", f"--output-path={report}",
             f"--chrome-flags={flags}", "--quiet"]
     if headers:
         argv.append(f"--extra-headers={json.dumps(headers)}")
-    subprocess.run(argv, check=True, env={**os.environ, "CHROME_PATH": CHROMIUM})
-    found = json.loads(report.read_text())
-    if found.get("runtimeError"):
-        raise SystemExit(f"lighthouse {url}: {found['runtimeError']}")
+    # Lighthouse now and then fails to record a page load's trace (NO_NAVSTART, "run Lighthouse again"):
+    # such a run is taken again, up to ATTEMPTS times, and counts once.
+    for attempt in range(1, ATTEMPTS + 1):
+        done = subprocess.run(argv, check=False, env={**os.environ, "CHROME_PATH": CHROMIUM})
+        found = json.loads(report.read_text()) if report.exists() else {}
+        if done.returncode == 0 and not found.get("runtimeError"):
+            break
+        if attempt == ATTEMPTS:
+            raise SystemExit(f"lighthouse {url}: status {done.returncode}, {found.get('runtimeError')}")
+        print(f"lighthouse {url}: run failed ({found.get('runtimeError')}); taking it again", file=sys.stderr)
     if found["finalDisplayedUrl"] != url:
         raise SystemExit(f"lighthouse {url} ended on {found['finalDisplayedUrl']}: the sign-in did not hold")
     figures = {name: found["audits"][key]["numericValue"] for name, key in AUDITS.items()}
