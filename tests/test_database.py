@@ -221,3 +221,27 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(database_
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
     engine.dispose()
+
+
+def test_a_read_on_postgresql_opens_no_transaction_and_writes_still_do(database_url):
+    """Database.read's statements each commit on their own there (no BEGIN, no COMMIT: two of the portal read's
+    five round trips); a write still runs in one transaction. SQLite reads keep theirs (a WAL snapshot)."""
+    if not database_url.startswith("postgresql"):
+        return
+    import asyncio
+
+    from psycopg.pq import TransactionStatus
+
+    engine = create_engine(database_url)
+    migrate(engine)
+    db = Database(engine)
+
+    def status(conn: sa.Connection) -> TransactionStatus:
+        conn.execute(sa.text("SELECT 1"))
+        return conn.connection.driver_connection.info.transaction_status  # type: ignore[union-attr]
+
+    assert asyncio.run(db.read(status)) == TransactionStatus.IDLE
+    assert db.run(status) == TransactionStatus.INTRANS
+    # The pooled connection a read used is back in a transaction for the next write.
+    assert [db.run(status) for _ in range(3)] == [TransactionStatus.INTRANS] * 3
+    engine.dispose()
