@@ -78,7 +78,7 @@ def _portal_and_accounts(conn: Any, session: sessions.Live) -> tuple[dict[str, A
 
 
 async def portal_data(edge: Edge) -> Response:
-    """Its own session check: the portal's hot path reads the session and the data in one transaction."""
+    """Its own session check: the portal's hot path reads the session and the data in one read."""
     request = edge.request
     session, (data, others) = await auth.read_session(request, _portal_and_accounts)
     if data is None:

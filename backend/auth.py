@@ -23,8 +23,9 @@ def now(request: Request) -> int:
 
 
 def secure(request: Request) -> bool:
-    # Secure may be dropped only on plain-HTTP localhost, where browsers would refuse it.
-    return not (request.url.scheme == "http" and request.url.hostname in LOCAL_HOSTS)
+    # Secure may be dropped only on plain-HTTP localhost, where browsers would refuse it. The scheme
+    # first: on HTTPS, every request of a deployment, the request's URL is never built.
+    return request.scope["scheme"] != "http" or request.url.hostname not in LOCAL_HOSTS
 
 
 def session_token(request: Request) -> str | None:
@@ -82,8 +83,8 @@ def _not_signed_in() -> APIError:
 async def read_session(request: Request, read: Callable[[sa.Connection, sessions.Live], T]) -> tuple[sessions.Live, T]:
     """The request's live session, or 401, and what `read` finds for it.
 
-    The check and the read share one transaction and one trip to a worker thread:
-    the portal's hot path pays for one, not two."""
+    The check and the read are one read of the store (Database.read), on PostgreSQL one trip to a
+    worker thread: the portal's hot path pays for one, not two."""
     token = session_token(request)
     if not token:
         raise _not_signed_in()
