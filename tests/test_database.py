@@ -225,7 +225,7 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(database_
 
 def test_a_read_runs_its_statements_each_on_its_own_and_a_write_in_one_transaction(database_url):
     """Database.read's statements on the driver run outside a transaction (no BEGIN, no COMMIT: two of the
-    portal read's five round trips on PostgreSQL, a tenth of its time on SQLite); a write still runs in one.
+    portal read's five round trips on PostgreSQL, 6% of its instructions on SQLite); a write still runs in one.
     A read through SQLAlchemy begins one on SQLite, which ends with the read: the next sees what was written."""
     import asyncio
 
