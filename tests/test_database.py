@@ -229,8 +229,6 @@ def test_a_read_runs_its_statements_each_on_its_own_and_a_write_in_one_transacti
     A read through SQLAlchemy begins one on SQLite, which ends with the read: the next sees what was written."""
     import asyncio
 
-    from psycopg.pq import TransactionStatus
-
     engine = create_engine(database_url)
     migrate(engine)
     db = Database(engine)
@@ -239,7 +237,11 @@ def test_a_read_runs_its_statements_each_on_its_own_and_a_write_in_one_transacti
 
     def in_transaction(conn: sa.Connection) -> bool:
         driver: Any = conn.connection.driver_connection
-        return driver.in_transaction if sqlite else driver.info.transaction_status != TransactionStatus.IDLE
+        if sqlite:
+            return driver.in_transaction
+        from psycopg.pq import TransactionStatus
+
+        return driver.info.transaction_status != TransactionStatus.IDLE
 
     def on_the_driver(conn: sa.Connection) -> bool:
         one.rows(conn)
@@ -256,7 +258,8 @@ def test_a_read_runs_its_statements_each_on_its_own_and_a_write_in_one_transacti
 
     count = sa.select(sa.func.count()).select_from(rate_events)
     counted = Compiled(count)
-    before = asyncio.run(db.read(lambda conn: (conn.execute(count).scalar(), counted.rows(conn)[0][0])))
+    through, on = asyncio.run(db.read(lambda conn: (conn.execute(count).scalar(), counted.rows(conn)[0][0])))
+    assert through == on
     db.run(lambda conn: ratelimit.record(conn, 100, "a"))
-    assert asyncio.run(db.read(lambda conn: counted.rows(conn)[0][0])) == before[0] + 1
+    assert asyncio.run(db.read(lambda conn: counted.rows(conn)[0][0])) == on + 1
     db.close()
