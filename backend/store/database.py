@@ -335,9 +335,9 @@ class Database:
         On both, the statements on the driver (Compiled) each run on their own, not in a transaction:
         each sees the store as last committed, as under PostgreSQL's READ COMMITTED every statement in a
         transaction does anyway. The portal's read saves the BEGIN and the COMMIT: two of five round
-        trips on PostgreSQL, and on SQLite 6% of its instructions. A statement through SQLAlchemy (Connection.
-        execute) still begins a transaction on SQLite, ended when `fn` returns. `fn` must not write, nor
-        take a lock (hold) that it needs past its statement."""
+        trips on PostgreSQL, and on SQLite 6% of its instructions. A statement through SQLAlchemy
+        (Connection.execute) still begins a transaction on SQLite, ended when `fn` returns. `fn` must not
+        write, nor take a lock (hold) that it needs past its statement."""
         if self.inline_reads:
             return self._read_inline(fn, args)
         return await run_in_threadpool(self._run, fn, args, False, True)
